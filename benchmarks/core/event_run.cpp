@@ -1,0 +1,103 @@
+#include "core/event_run.hpp"
+
+#include <algorithm>
+
+#include <fmt/format.h>
+
+namespace pageladder {
+namespace {
+
+// Samples kept for percentiles; beyond this the first ones stand for the rest.
+constexpr size_t kMaxSamples = size_t{1} << 22;
+
+double percentile(std::vector<float>& values, double q) {
+  if (values.empty()) return 0;
+  const auto k = static_cast<size_t>(q * static_cast<double>(values.size() - 1) + 0.5);
+  std::nth_element(values.begin(), values.begin() + static_cast<long>(k), values.end());
+  return values[k];
+}
+
+std::string describe(const Range& r) {
+  return r.lo == r.hi ? fmt::format("{:g}", r.lo) : fmt::format("{:g}-{:g}", r.lo, r.hi);
+}
+
+}  // namespace
+
+void skip(benchmark::State& state, const std::string& reason) {
+  state.SkipWithError(("skipped: " + reason).c_str());
+}
+
+EventRun::EventRun(benchmark::State& state, EventClaim claim,
+                   const std::vector<std::string>& hardware)
+    : state_(state), claim_(claim), clock_(EventClock::get()), counters_(hardware) {
+  // Value-initialised, so every page of the buffer is faulted in here, not while recording.
+  samples_.assign(std::min<size_t>(static_cast<size_t>(state.max_iterations), kMaxSamples), 0.f);
+}
+
+void EventRun::begin_batch() {
+  counters_.start();
+  in_batch_ = true;
+}
+
+void EventRun::end_batch() {
+  if (!in_batch_) return;
+  counters_.stop();
+  in_batch_ = false;
+}
+
+void EventRun::invalidate(const std::string& reason) {
+  if (std::find(problems_.begin(), problems_.end(), reason) == problems_.end())
+    problems_.push_back(reason);
+}
+
+void EventRun::note(const std::string& text) {
+  if (std::find(notes_.begin(), notes_.end(), text) == notes_.end()) notes_.push_back(text);
+}
+
+void EventRun::set_counter(const std::string& name, double value) {
+  state_.counters[name] = benchmark::Counter(value);
+}
+
+void EventRun::finish() {
+  const double events = static_cast<double>(std::max<size_t>(recorded_, 1));
+  const FaultCount faults = counters_.rusage();
+  const double minor = static_cast<double>(faults.minor) / events;
+  const double major = static_cast<double>(faults.major) / events;
+  set_counter("events", static_cast<double>(recorded_));
+  set_counter("minor_faults_per_event", minor);
+  set_counter("major_faults_per_event", major);
+
+  const CounterSet& perf = counters_.perf();
+  for (const auto& [semantic, column] :
+       {std::pair{"minor_faults", "perf_minor_faults_per_event"},
+        std::pair{"major_faults", "perf_major_faults_per_event"},
+        std::pair{"cycles", "cycles_per_event"},
+        std::pair{"instructions", "instructions_per_event"},
+        std::pair{"stlb_hits", "stlb_hits_per_event"},
+        std::pair{"dtlb_walks", "dtlb_walks_per_event"}}) {
+    const CounterValue v = perf.value(semantic);
+    if (v.value) set_counter(column, *v.value / events);
+  }
+
+  std::vector<float> kept(samples_.begin(),
+                          samples_.begin() + static_cast<long>(std::min(recorded_, samples_.size())));
+  set_counter("p50_ns", percentile(kept, 0.50));
+  set_counter("p99_ns", percentile(kept, 0.99));
+  set_counter("timer_overhead_ns", clock_.overhead_ns());
+
+  if (!claim_.minor_faults_per_event.contains(minor))
+    invalidate(fmt::format("{:.3f} minor faults per event, expected {}", minor,
+                           describe(claim_.minor_faults_per_event)));
+  if (!claim_.major_faults_per_event.contains(major))
+    invalidate(fmt::format("{:.3f} major faults per event, expected {}", major,
+                           describe(claim_.major_faults_per_event)));
+
+  set_counter("valid", problems_.empty() ? 1 : 0);
+  std::string label;
+  if (!problems_.empty()) label = fmt::format("invalid: {}", fmt::join(problems_, "; "));
+  if (!notes_.empty())
+    label += fmt::format("{}{}", label.empty() ? "" : " | ", fmt::join(notes_, "; "));
+  if (!label.empty()) state_.SetLabel(label);
+}
+
+}  // namespace pageladder

@@ -1,0 +1,103 @@
+// One timed event per Google Benchmark iteration, verified by the faults it caused.
+//
+// EventRun carries what a benchmark row claims (the nanobench idea: one small object holds the
+// configuration): how many minor and major faults one event must cause. It times each event on
+// its own with EventClock and hands that time to Google Benchmark through manual timing, so
+// real_time is the cost of one event and no PauseTiming/ResumeTiming sits near µs-scale events.
+// State is re-armed in batches between events, outside both the timed region and the counted
+// region. At the end the row gets its counters (faults per event from getrusage and perf,
+// p50/p99 of the individually timed events, timer overhead, hardware counters where present)
+// and `valid` = 1 only if the counts match the claim; otherwise the label says why not.
+#pragma once
+
+#include <benchmark/benchmark.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/event_clock.hpp"
+#include "core/fault_counters.hpp"
+
+namespace pageladder {
+
+struct Range {
+  double lo = 0, hi = 0;
+  bool contains(double v) const { return v >= lo && v <= hi; }
+};
+
+// The default claim: exactly one minor fault and no major fault per event.
+struct EventClaim {
+  Range minor_faults_per_event{0.99, 1.01};
+  Range major_faults_per_event{0.0, 0.0};
+};
+
+// Marks a row skipped: Google Benchmark 1.7.1 has only SkipWithError, so the message carries a
+// "skipped: " prefix that the harness turns into an entry of `skipped`.
+void skip(benchmark::State& state, const std::string& reason);
+
+class EventRun {
+ public:
+  EventRun(benchmark::State& state, EventClaim claim,
+           const std::vector<std::string>& hardware = {"cycles", "instructions"});
+
+  void begin_batch();
+  void end_batch();  // no-op outside a batch
+
+  inline void record(uint64_t ticks) {
+    const double ns = clock_.to_ns(ticks);
+    state_.SetIterationTime(ns * 1e-9);
+    if (recorded_ < samples_.size()) samples_[recorded_] = static_cast<float>(ns);
+    ++recorded_;
+  }
+
+  // A verification outside the timed region failed: the row is invalid for this reason.
+  void invalidate(const std::string& reason);
+  // Something the reader should know about how the kernel handled the events.
+  void note(const std::string& text);
+  void set_counter(const std::string& name, double value);
+
+  // Writes the counters, the validity and the label. Call once, after the loop.
+  void finish();
+
+  const EventClock& clock() const { return clock_; }
+  FaultCount faults() const { return counters_.rusage(); }
+
+ private:
+  benchmark::State& state_;
+  EventClaim claim_;
+  const EventClock& clock_;
+  RegionCounters counters_;
+  std::vector<float> samples_;
+  size_t recorded_ = 0;
+  bool in_batch_ = false;
+  std::vector<std::string> problems_, notes_;
+};
+
+// Drives the common shape of a fault benchmark: `arm()` prepares a fresh batch and returns how
+// many events it holds; `event(i)` performs event i (timed); `check(n)` verifies a finished batch
+// of n events (untimed, uncounted), calling run.invalidate() when the kernel did something else.
+template <class Arm, class Event, class Check>
+void run_batched_events(benchmark::State& state, EventRun& run, Arm&& arm, Event&& event,
+                        Check&& check) {
+  const EventClock& clock = run.clock();
+  size_t next = 0, ready = 0;
+  for (auto _ : state) {
+    if (next == ready) {
+      run.end_batch();
+      if (ready) check(ready);
+      ready = arm();
+      next = 0;
+      run.begin_batch();
+    }
+    const uint64_t t0 = clock.start();
+    event(next++);
+    const uint64_t t1 = clock.stop();
+    run.record(t1 - t0);
+  }
+  run.end_batch();
+  if (next) check(next);
+  run.finish();
+}
+
+}  // namespace pageladder

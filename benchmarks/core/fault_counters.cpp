@@ -1,0 +1,33 @@
+#include "core/fault_counters.hpp"
+
+#include <sys/resource.h>
+
+namespace pageladder {
+
+FaultCount thread_faults() {
+  rusage usage{};
+  getrusage(RUSAGE_THREAD, &usage);
+  return {usage.ru_minflt, usage.ru_majflt};
+}
+
+std::vector<std::string> RegionCounters::with_fault_events(std::vector<std::string> names) {
+  names.insert(names.begin(), {"minor_faults", "major_faults"});
+  return names;
+}
+
+RegionCounters::RegionCounters(const std::vector<std::string>& hardware, PerfBackend& backend)
+    : perf_(with_fault_events(hardware), backend) {}
+
+void RegionCounters::start() {
+  perf_.start();
+  rusage_begin_ = thread_faults();
+}
+
+void RegionCounters::stop() {
+  const FaultCount now = thread_faults();
+  perf_.stop();
+  rusage_total_.minor += now.minor - rusage_begin_.minor;
+  rusage_total_.major += now.major - rusage_begin_.major;
+}
+
+}  // namespace pageladder

@@ -1,0 +1,50 @@
+// The fault accounting that every row's validity rests on, on the real kernel.
+#include "core/fault_counters.hpp"
+
+#include <gtest/gtest.h>
+
+#include "core/mapping.hpp"
+
+namespace pageladder {
+namespace {
+
+TEST(ThreadFaults, TouchingNFreshPagesCountsExactlyNMinorFaults) {
+  constexpr size_t kPages = 256;
+  Mapping m = Mapping::anonymous(kPages * page_size(), Backing::kBasePages);
+  const FaultCount before = thread_faults();
+  for (size_t i = 0; i < kPages; ++i) touch_write(m.data() + i * page_size());
+  const FaultCount after = thread_faults();
+  EXPECT_EQ(after.minor - before.minor, static_cast<int64_t>(kPages));
+  EXPECT_EQ(after.major - before.major, 0);
+}
+
+TEST(ThreadFaults, TouchingResidentPagesCountsNone) {
+  constexpr size_t kPages = 64;
+  Mapping m = Mapping::anonymous(kPages * page_size(), Backing::kBasePages);
+  for (size_t i = 0; i < kPages; ++i) touch_write(m.data() + i * page_size());
+  const FaultCount before = thread_faults();
+  for (size_t i = 0; i < kPages; ++i) touch_write(m.data() + i * page_size());
+  EXPECT_EQ(thread_faults().minor - before.minor, 0);
+}
+
+TEST(RegionCounters, RusageAndPerfAgreeAndAccumulateOverRegions) {
+  constexpr size_t kPages = 128;
+  Mapping m = Mapping::anonymous(2 * kPages * page_size(), Backing::kBasePages);
+  RegionCounters counters(std::vector<std::string>{});
+  for (size_t region = 0; region < 2; ++region) {
+    counters.start();
+    for (size_t i = 0; i < kPages; ++i) touch_write(m.data() + (region * kPages + i) * page_size());
+    counters.stop();
+    // Faults between regions are not counted.
+    touch_write(m.data() + ((region + 1) * kPages - 1) * page_size() + 1);
+  }
+  EXPECT_EQ(counters.rusage().minor, static_cast<int64_t>(2 * kPages));
+  const CounterValue perf = counters.perf().value("minor_faults");
+  if (!counters.perf().available("minor_faults"))
+    GTEST_SKIP() << "perf software events unavailable here: " << counters.perf().describe();
+  ASSERT_TRUE(perf.value.has_value());
+  EXPECT_DOUBLE_EQ(*perf.value, static_cast<double>(2 * kPages));
+}
+
+}  // namespace
+}  // namespace pageladder
