@@ -1,0 +1,49 @@
+# pageladder: thin verbs over CMake and the Python harness (names fixed in CONTRACT.md).
+BUILD_DIR ?= build
+RESULTS   ?= results
+QUICK     ?=
+ONLY      ?=
+NO_SYSTEM_CHANGES ?=
+CMAKE_BUILD_TYPE ?= Release
+# -Werror where CI runs (CI=true), warnings only elsewhere.
+WERROR    := $(if $(filter true 1,$(CI)),ON,OFF)
+
+# The interpreter is chosen when a recipe runs (after `make deps` may have installed
+# matplotlib), unless PYTHON= names one.
+FIND_PYTHON = $(if $(PYTHON),scripts/find-python --require "$(PYTHON)",scripts/find-python)
+HARNESS = PYTHONPATH=$(CURDIR)/harness MPLBACKEND=Agg $$($(FIND_PYTHON)) -m pageladder
+
+.PHONY: all build deps bench test plot compare restore clean
+all: build
+
+deps:
+	@scripts/deps.sh
+
+build:
+	@py=$$($(FIND_PYTHON) 2>/dev/null || command -v python3); \
+	cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=$(CMAKE_BUILD_TYPE) \
+	  -DPAGELADDER_WERROR=$(WERROR) -DPython3_EXECUTABLE=$$py > $(BUILD_DIR).configure.log 2>&1 \
+	  || { cat $(BUILD_DIR).configure.log; exit 1; }
+	@cmake --build $(BUILD_DIR) --parallel
+
+bench: deps build
+	@$(HARNESS) bench --build-dir $(BUILD_DIR) --results "$(RESULTS)" \
+	  $(if $(QUICK),--quick) $(if $(NO_SYSTEM_CHANGES),--no-system-changes) \
+	  $(if $(ONLY),--only "$(ONLY)")
+
+test: deps build
+	@cd $(BUILD_DIR) && ctest --output-on-failure --timeout 900
+
+plot:
+	@test -n "$(RUN)" || { echo "usage: make plot RUN=<results/run-folder>" >&2; exit 2; }
+	@$(HARNESS) plot "$(RUN)"
+
+compare:
+	@test -n "$(A)" -a -n "$(B)" || { echo "usage: make compare A=<run> B=<run>" >&2; exit 2; }
+	@$(HARNESS) compare "$(A)" "$(B)" --results "$(RESULTS)"
+
+restore:
+	@$(HARNESS) restore
+
+clean:
+	rm -rf $(BUILD_DIR) $(BUILD_DIR).configure.log

@@ -1,0 +1,5 @@
+import sys
+
+from pageladder.cli import main
+
+sys.exit(main())

@@ -1,0 +1,132 @@
+"""Command line of the harness: `python3 -m pageladder bench|plot ...` (the Makefile calls it)."""
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from pageladder import collect, registry, report, runner
+
+EXIT_USAGE = 2
+EXIT_PLOT = 3
+
+
+def _parse_only(values):
+    names = []
+    for v in values or []:
+        names += [n for n in v.replace(",", " ").split() if n]
+    return names
+
+
+def select_benchmarks(only):
+    """The registry entries for ONLY (all when empty); raises ValueError naming the bad ones."""
+    names = _parse_only(only)
+    if not names:
+        return list(registry.BENCHMARKS)
+    unknown = [n for n in names if n not in registry.BENCHMARK_BY_NAME]
+    if unknown:
+        raise ValueError(f"unknown benchmark name(s): {', '.join(unknown)}; valid names: "
+                         f"{', '.join(registry.benchmark_names())}")
+    return [b for b in registry.BENCHMARKS if b.name in names]
+
+
+def prepare_results_dir(root):
+    """Creates root/<run-id>/ and proves it writable before anything runs."""
+    root = Path(root)
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        run_dir = root / collect.run_id()
+        run_dir.mkdir()
+        probe = run_dir / ".write-test"
+        probe.write_text("ok")
+        probe.unlink()
+    except OSError as e:
+        raise OSError(f"results folder {root} is not writable: {e.strerror}") from e
+    return run_dir
+
+
+def point_latest(run_dir):
+    link = run_dir.parent / "latest"
+    tmp = run_dir.parent / ".latest.tmp"
+    if tmp.is_symlink() or tmp.exists():
+        tmp.unlink()
+    tmp.symlink_to(run_dir.name)
+    os.replace(tmp, link)
+
+
+def render_outputs(run, run_dir):
+    """report.md always; the charts when matplotlib is importable. Returns an exit status."""
+    report.write(run, run_dir / "report.md")
+    try:
+        from pageladder import plot
+    except ImportError as e:
+        print(f"pageladder: charts not drawn: {e}. Install Debian's python3-matplotlib "
+              f"(`make deps`) or point PYTHON= at an interpreter that has it.", file=sys.stderr)
+        return EXIT_PLOT
+    plot.draw_ladder(run, str(run_dir / "ladder"))
+    return 0
+
+
+def cmd_bench(args):
+    try:
+        selected = select_benchmarks(args.only)
+    except ValueError as e:
+        print(f"pageladder: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        run_dir = prepare_results_dir(args.results)
+    except OSError as e:
+        print(f"pageladder: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    mode = "quick" if args.quick else "full"
+    print(f"pageladder: {mode} run of {', '.join(b.name for b in selected)} into {run_dir}", flush=True)
+    outcomes, interrupted = runner.run_all(selected, args.build_dir, run_dir, args.quick)
+    harness_settings = {
+        "quick": args.quick,
+        "repetitions": runner.REPETITIONS[mode],
+        "min_time": {b.name: b.min_time[0 if args.quick else 1] for b in selected},
+        "only": [b.name for b in selected],
+        "no_system_changes": args.no_system_changes,
+        "benchmark_seconds": round(sum(o.get("seconds", 0.0) for o in outcomes.values()), 2),
+    }
+    run = collect.assemble(run_dir, outcomes, harness_settings)
+    status = render_outputs(run, run_dir)
+    point_latest(run_dir)
+    print()
+    print(report.render(run).split("## Ladder", 1)[1].split("\n## ", 1)[0].strip())
+    print(f"\npageladder: {run_dir} ({harness_settings['benchmark_seconds']:.1f} s of benchmarking)")
+    if interrupted:
+        return 130
+    return status
+
+
+def cmd_plot(args):
+    try:
+        run = collect.load_run(args.run)
+    except collect.RunError as e:
+        print(f"pageladder: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    status = render_outputs(run, Path(args.run))
+    if status == 0:
+        print(f"pageladder: redrew {Path(args.run) / 'ladder.svg'}, ladder.png and report.md")
+    return status
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(prog="pageladder", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    bench = sub.add_parser("bench", help="run benchmarks and write results/<run-id>/")
+    bench.add_argument("--build-dir", default="build")
+    bench.add_argument("--results", default="results")
+    bench.add_argument("--only", action="append", help="short names, e.g. 'minor_fault cow_fault'")
+    bench.add_argument("--quick", action="store_true")
+    bench.add_argument("--no-system-changes", action="store_true")
+    bench.set_defaults(func=cmd_bench)
+    plot = sub.add_parser("plot", help="redraw a run's charts and report from its run.json")
+    plot.add_argument("run")
+    plot.set_defaults(func=cmd_plot)
+    return parser
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    return args.func(args)

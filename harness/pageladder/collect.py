@@ -1,0 +1,128 @@
+"""Builds run.json: Google Benchmark's `context` and `benchmarks` (so compare.py reads it), plus
+the `pageladder` block with machine, kernel, settings, skipped and ladder."""
+import datetime
+import json
+import math
+import os
+import platform
+import socket
+from pathlib import Path
+
+from pageladder import SCHEMA_VERSION, ladder, metadata
+
+
+def run_id(now=None):
+    now = now or datetime.datetime.now()
+    host = socket.gethostname().replace("/", "_")
+    return f"{now:%Y%m%d-%H%M%S}-{host}-{platform.release()}"
+
+
+def load_binary_json(path):
+    """Rows and context of one binary's Google Benchmark JSON; raises ValueError if unusable."""
+    try:
+        with open(path) as f:
+            data = json.load(f)
+    except OSError as e:
+        raise ValueError(f"cannot read {path}: {e.strerror}") from e
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{path} is not valid JSON (truncated?): {e}") from e
+    if not isinstance(data, dict) or not isinstance(data.get("benchmarks"), list):
+        raise ValueError(f"{path} has no 'benchmarks' list")
+    return data.get("context", {}), data["benchmarks"]
+
+
+def assemble(run_dir, outcomes, harness_settings, extra_skipped=(), root=None):
+    """outcomes: {short name: {"binary": str, "file": str|None, "failed": str|None, "seconds": float}}.
+
+    Writes run_dir/run.json and returns it as a dict.
+    """
+    machine, kernel, settings = metadata.collect(root)
+    context, benchmarks, results = None, [], {}
+    for name, outcome in outcomes.items():
+        if outcome.get("failed"):
+            results[name] = {"failed": outcome["failed"]}
+            continue
+        try:
+            ctx, rows = load_binary_json(Path(run_dir) / outcome["file"])
+        except ValueError as e:
+            results[name] = {"failed": str(e)}
+            continue
+        if context is None:
+            context = dict(ctx)
+        metadata.merge_binary_context(settings, ctx)
+        benchmarks.extend(rows)
+        results[name] = {"file": outcome["file"], "rows": rows}
+    rungs, skipped = ladder.build(results)
+    skipped = list(extra_skipped) + skipped
+    run = {
+        "context": context or {},
+        "benchmarks": benchmarks,
+        "pageladder": {
+            "schema_version": SCHEMA_VERSION,
+            "run_id": Path(run_dir).name,
+            "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            "machine": machine,
+            "kernel": kernel,
+            "settings": settings,
+            "fingerprint": metadata.fingerprint(machine, kernel, settings),
+            "harness": harness_settings,
+            "binaries": [
+                {"benchmark": name, "binary": o["binary"], "json": o.get("file"),
+                 "seconds": round(o.get("seconds", 0.0), 3), "failed": o.get("failed")}
+                for name, o in outcomes.items()
+            ],
+            "skipped": skipped,
+            "ladder": rungs,
+        },
+    }
+    write_json_atomically(Path(run_dir) / "run.json", run)
+    return run
+
+
+def strict_json(value):
+    """Google Benchmark writes NaN for some statistics of all-zero counters; JSON has no NaN."""
+    if isinstance(value, float) and (math.isnan(value) or math.isinf(value)):
+        return None
+    if isinstance(value, dict):
+        return {k: strict_json(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [strict_json(v) for v in value]
+    return value
+
+
+def write_json_atomically(path, data):
+    tmp = Path(str(path) + ".tmp")
+    with open(tmp, "w") as f:
+        json.dump(strict_json(data), f, indent=1, allow_nan=False)
+        f.write("\n")
+    os.replace(tmp, path)
+
+
+class RunError(Exception):
+    """A run folder or run.json that cannot be used; the message names the file and the problem."""
+
+
+def load_run(run_dir):
+    run_dir = Path(run_dir)
+    path = run_dir / "run.json"
+    if not run_dir.is_dir():
+        raise RunError(f"{run_dir}: no such run folder")
+    if not path.is_file():
+        raise RunError(f"{path}: missing (is {run_dir} a pageladder run folder?)")
+    try:
+        with open(path) as f:
+            run = json.load(f)
+    except json.JSONDecodeError as e:
+        raise RunError(f"{path}: not valid JSON, probably truncated ({e})") from e
+    except OSError as e:
+        raise RunError(f"{path}: cannot read ({e.strerror})") from e
+    block = run.get("pageladder") if isinstance(run, dict) else None
+    if not isinstance(block, dict):
+        raise RunError(f"{path}: no 'pageladder' block (a plain Google Benchmark file?)")
+    version = block.get("schema_version")
+    if version != SCHEMA_VERSION:
+        raise RunError(f"{path}: schema_version {version!r}, this harness reads {SCHEMA_VERSION}")
+    for key in ("machine", "kernel", "settings", "skipped", "ladder"):
+        if key not in block:
+            raise RunError(f"{path}: the pageladder block lacks '{key}'")
+    return run

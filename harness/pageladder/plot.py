@@ -1,0 +1,130 @@
+"""ladder.svg / ladder.png: every rung on one logarithmic time axis, ns to ms.
+
+Dots are medians over repetitions, whiskers min-max; invalid rungs are drawn hollow in red with
+their reason and no value, skipped rungs are listed with theirs. The SVG is deterministic (fixed
+hash salt, no date), so the same run.json draws byte-identical files.
+"""
+import math
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib import ticker  # noqa: E402
+
+from pageladder.units import format_ns  # noqa: E402
+
+# Okabe-Ito: distinguishable with every common colour-vision deficiency.
+CATEGORY_COLOURS = {
+    "tlb": "#0072B2",
+    "fault": "#009E73",
+    "cow": "#E69F00",
+    "file": "#56B4E9",
+    "swap": "#CC79A7",
+    "reference": "#555555",
+}
+INVALID_COLOUR = "#D55E00"
+UNIT_BANDS = ((1e-9, 1e-6, "nanoseconds"), (1e-6, 1e-3, "microseconds"), (1e-3, 1.0, "milliseconds"))
+# The chapter's textbook ladder (../shared/seed/page-faults-chapter.txt): quoted, not measured.
+TEXTBOOK = (("TLB hit ~1 ns", 0.7e-9, 1.4e-9), ("minor fault 1-10 µs", 1e-6, 10e-6),
+            ("major fault 5-10 ms", 5e-3, 10e-3))
+
+
+def style():
+    plt.rcParams.update({
+        "svg.hashsalt": "pageladder",
+        "svg.fonttype": "path",
+        "font.size": 9,
+        "axes.spines.top": False,
+        "axes.spines.right": False,
+    })
+
+
+def footer_text(block):
+    m, k, s = block["machine"], block["kernel"], block["settings"]
+    return (f"{block['run_id']} · {m.get('cpu_model')} · {m.get('cpus')} CPUs · kernel {k.get('release')} · "
+            f"virt {s.get('virtualization', '?')} · THP {(s.get('thp') or {}).get('enabled')} · "
+            f"timer {s.get('timer')} · pageladder schema {block['schema_version']}")
+
+
+def save(fig, stem):
+    fig.savefig(f"{stem}.svg", metadata={"Date": None})
+    fig.savefig(f"{stem}.png", dpi=150, metadata={"Software": None})
+    plt.close(fig)
+
+
+def draw_time_axis(ax, lo_s, hi_s, textbook=True):
+    """Log x-axis in seconds from lo_s to hi_s, unit bands shaded and named, textbook marks."""
+    ax.set_xscale("log")
+    ax.set_xlim(lo_s, hi_s)
+    ax.xaxis.set_major_locator(ticker.LogLocator(base=10))
+    ax.xaxis.set_minor_locator(ticker.LogLocator(base=10, subs=range(2, 10)))
+    ax.xaxis.set_minor_formatter(ticker.NullFormatter())
+    ax.xaxis.set_major_formatter(ticker.EngFormatter(unit="s", sep="\N{THIN SPACE}"))
+    for i, (a, b, name) in enumerate(UNIT_BANDS):
+        if b <= lo_s or a >= hi_s:
+            continue
+        ax.axvspan(max(a, lo_s), min(b, hi_s), color="#000000", alpha=0.035 if i % 2 == 0 else 0.0, lw=0)
+        centre = math.sqrt(max(a, lo_s) * min(b, hi_s))
+        ax.text(centre, 1.01, name, transform=ax.get_xaxis_transform(), ha="center", va="bottom",
+                fontsize=8, color="#444444")
+    if textbook:
+        # A hatched strip along the bottom: visibly not a measurement.
+        for label, a, b in TEXTBOOK:
+            if a < hi_s and b > lo_s:
+                ax.axvspan(a, b, ymin=0, ymax=0.035, facecolor="none", edgecolor="#999999",
+                           hatch="////", lw=0.5)
+                ax.text(math.sqrt(a * b), 0.045, f"textbook: {label}\n(quoted, not measured)",
+                        transform=ax.get_xaxis_transform(), ha="center", va="bottom", fontsize=6,
+                        color="#777777")
+    ax.grid(axis="x", which="major", color="#dddddd", lw=0.6)
+
+
+def axis_limits(values_ns):
+    """Whole decades covering the values and always 1 ns to 10 ms: the chapter's whole ladder."""
+    lo = min([1.0] + [v / 2 for v in values_ns if v > 0]) * 1e-9
+    hi = max([1e7] + [v * 3 for v in values_ns]) * 1e-9
+    return 10 ** math.floor(math.log10(lo)), 10 ** math.ceil(math.log10(hi))
+
+
+def draw_ladder(run, stem):
+    style()
+    block = run["pageladder"]
+    rungs = sorted(block["ladder"], key=lambda r: r["median_ns"])
+    skipped = [s for s in block["skipped"]]
+    rows = len(rungs) + len(skipped)
+    height = 2.2 + 0.42 * max(rows, 1)
+    fig, ax = plt.subplots(figsize=(9.0, height), layout="constrained")
+    fig.get_layout_engine().set(rect=(0, 0.25 / height, 1, 1 - 0.25 / height))  # room for the footer
+    lo_s, hi_s = axis_limits([v for r in rungs for v in (r["lo_ns"], r["hi_ns"])])
+    draw_time_axis(ax, lo_s, hi_s)
+
+    labels = []
+    for y, r in enumerate(rungs):
+        med, lo, hi = r["median_ns"] * 1e-9, r["lo_ns"] * 1e-9, r["hi_ns"] * 1e-9
+        colour = CATEGORY_COLOURS.get(r.get("category"), "#333333")
+        if r["valid"]:
+            ax.errorbar([med], [y], xerr=[[med - lo], [hi - med]], fmt="o", color=colour, ms=6,
+                        capsize=3, lw=1.2)
+            ax.text(hi * 1.15, y, format_ns(r["median_ns"]), va="center", fontsize=8, color="#222222")
+        else:
+            ax.plot([med], [y], marker="X", ms=8, mfc="none", mec=INVALID_COLOUR, ls="none")
+            ax.text(med * 1.3, y, f"INVALID: {_shorten(r['why_invalid'])}", va="center", fontsize=7,
+                    color=INVALID_COLOUR)
+        labels.append(f"{r['id']}\n{r['label']}")
+    for i, s in enumerate(skipped):
+        y = len(rungs) + i
+        ax.text(lo_s * 1.3, y, f"skipped: {_shorten(s['reason'], 110)}", va="center", fontsize=7,
+                color="#777777", style="italic")
+        labels.append(f"{s.get('rung') or s.get('benchmark')}\n(not measured)")
+    ax.set_yticks(range(rows), labels=labels, fontsize=7)
+    ax.set_ylim(-0.7, rows - 0.3)
+    ax.set_xlabel("time per event (log scale; dot = median over repetitions, whiskers = min-max)")
+    ax.set_title("What the virtual-memory system costs on this machine", loc="left", fontsize=11, pad=16)
+    fig.text(0.01, 0.06 / height, footer_text(block), fontsize=6, color="#555555", ha="left", va="bottom")
+    save(fig, stem)
+
+
+def _shorten(text, limit=70):
+    text = text or ""
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -1,0 +1,90 @@
+"""What the suite measures: the benchmark binaries and the rungs of the ladder they feed.
+
+This is the one place that maps user-facing names (../shared/CONTRACT.md) to binaries and rows.
+A rung's `row` is the Google Benchmark run name without the "/manual_time" suffix.
+"""
+from dataclasses import dataclass
+from typing import Optional, Tuple
+
+
+@dataclass(frozen=True)
+class Benchmark:
+    name: str                 # short name, as in ONLY="..."
+    binary: str               # in build/benchmarks/
+    # Seconds of benchmarking per repetition-set, for progress estimates: (quick, full).
+    expected_seconds: Tuple[float, float] = (5.0, 15.0)
+    # --benchmark_min_time per repetition: (quick, full).
+    min_time: Tuple[float, float] = (0.05, 0.15)
+
+
+@dataclass(frozen=True)
+class Rung:
+    id: str
+    label: str
+    benchmark: str            # short name of the binary that measures it
+    row: str                  # run name of its Google Benchmark row
+    category: str             # tlb | fault | cow | file | swap | reference
+    # Independent re-check of the binary's own verdict: (lo, hi) faults per event, or None.
+    minor_per_event: Optional[Tuple[float, float]] = None
+    major_per_event: Optional[Tuple[float, float]] = None
+
+
+BENCHMARKS = [
+    Benchmark("tlb", "tlb_bench"),
+    Benchmark("minor_fault", "minor_fault_bench", expected_seconds=(6.0, 14.0),
+              min_time=(0.05, 0.15)),
+    Benchmark("cow_fault", "cow_fault_bench"),
+    Benchmark("file_fault", "file_fault_bench"),
+    Benchmark("swap_in", "swap_in_bench"),
+]
+
+RUNGS = [
+    Rung("tlb_hit", "dependent load, translation hits the L1 DTLB", "tlb", "tlb_hit", "tlb"),
+    Rung("stlb_hit", "dependent load, L1 DTLB miss, second-level TLB hit", "tlb", "stlb_hit",
+         "tlb"),
+    Rung("page_walk", "dependent load that misses every TLB level (page walk)", "tlb",
+         "page_walk", "tlb"),
+    Rung("minor_fault", "first write to an anonymous 4 KiB page", "minor_fault", "minor_fault",
+         "fault", minor_per_event=(0.99, 1.01), major_per_event=(0.0, 0.0)),
+    Rung("minor_fault_read_then_write", "read, then write, of a fresh anonymous 4 KiB page",
+         "minor_fault", "minor_fault_read_then_write", "fault", major_per_event=(0.0, 0.0)),
+    Rung("thp_fault", "first write to an anonymous 2 MiB THP region", "minor_fault",
+         "thp_fault", "fault", minor_per_event=(0.99, 1.01), major_per_event=(0.0, 0.0)),
+    Rung("cow_fault", "first write to a 4 KiB page shared with a forked process", "cow_fault",
+         "cow_fault", "cow", minor_per_event=(0.99, 1.01), major_per_event=(0.0, 0.0)),
+    Rung("file_fault_cached", "read fault on a file mapping, page in the page cache",
+         "file_fault", "file_fault_cached", "file", major_per_event=(0.0, 0.0)),
+    Rung("file_fault_major", "read fault on a file mapping, page read from storage",
+         "file_fault", "file_fault_major", "file", major_per_event=(0.99, 1.01)),
+    Rung("swap_in_zram", "fault on a page swapped out to zram, memory-limited cgroup", "swap_in",
+         "swap_in_zram", "swap", major_per_event=(0.99, float("inf"))),
+    Rung("swap_in_disk", "fault on a page swapped out to storage, memory-limited cgroup",
+         "swap_in", "swap_in_disk", "swap", major_per_event=(0.99, float("inf"))),
+]
+
+BENCHMARK_BY_NAME = {b.name: b for b in BENCHMARKS}
+RUNG_BY_ID = {r.id: r for r in RUNGS}
+
+
+def benchmark_names():
+    return [b.name for b in BENCHMARKS]
+
+
+def rungs_of(benchmark_name):
+    return [r for r in RUNGS if r.benchmark == benchmark_name]
+
+
+def rung_for_row(run_name):
+    """The rung a Google Benchmark run name belongs to, or None."""
+    base = strip_time_suffix(run_name)
+    for rung in RUNGS:
+        if rung.row == base:
+            return rung
+    return None
+
+
+def strip_time_suffix(run_name):
+    for suffix in ("/manual_time", "/real_time"):
+        if run_name.endswith(suffix):
+            return run_name[: -len(suffix)]
+    return run_name

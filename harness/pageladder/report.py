@@ -1,0 +1,87 @@
+"""report.md: the ladder as a table, with the machine it was measured on."""
+from pageladder.units import format_ns
+
+
+def _fmt_count(value):
+    return "n/a" if value is None else f"{value:.3f}"
+
+
+def machine_summary(block):
+    m, k, s = block["machine"], block["kernel"], block["settings"]
+    thp = s.get("thp") or {}
+    swaps = ", ".join(f"{d['name']} ({d['type']}, prio {d['priority']})" for d in s.get("swap_devices") or []) or "none"
+    zswap = (s.get("zswap") or {}).get("enabled")
+    return [
+        ("CPU", f"{m.get('cpu_model')} ({m.get('cpus')} CPUs, microcode {m.get('microcode')})"),
+        ("Memory", f"{(m.get('memory_total_kib') or 0) / 1048576:.1f} GiB, page size {s.get('page_size')} B, "
+                   f"NUMA nodes {m.get('numa_nodes')}"),
+        ("Kernel", f"{k.get('release')}"),
+        ("Command line", f"`{k.get('cmdline')}`"),
+        ("Virtualization", f"{s.get('virtualization', 'unknown')}; PTI {'on' if s.get('pti') else 'off'}, "
+                           f"PCID {'yes' if m.get('pcid') else 'no'}"),
+        ("THP", f"enabled {thp.get('enabled')}, defrag {thp.get('defrag')}, zero page {thp.get('use_zero_page')}"),
+        ("Swap", f"{swaps}; zswap {zswap}; page-cluster {s.get('page_cluster')}; swappiness {s.get('swappiness')}"),
+        ("cgroup", f"{s.get('cgroup_version')}"),
+        ("Timer", f"{s.get('timer')} ({s.get('timer_reason')}), overhead "
+                  f"{format_ns(s.get('timer_overhead_ns'))} per timed event; clocksource {s.get('clocksource')}"),
+        ("Hardware counters", f"{s.get('pmu')} (mode {s.get('counting_mode')}, perf_event_paranoid "
+                              f"{s.get('perf_event_paranoid')})"),
+    ]
+
+
+def timer_overhead_line(block):
+    overhead = block["settings"].get("timer_overhead_ns")
+    minor = next((r for r in block["ladder"] if r["id"] == "minor_fault"), None)
+    if overhead is None or minor is None:
+        return None
+    share = 100.0 * overhead / minor["median_ns"]
+    return (f"Timer overhead per timed event: {format_ns(overhead)}, {share:.1f}% of the "
+            f"`minor_fault` median ({format_ns(minor['median_ns'])}). It is included in every "
+            f"timed event, not subtracted.")
+
+
+def render(run):
+    block = run["pageladder"]
+    lines = [f"# pageladder run `{block['run_id']}`", ""]
+    harness = block.get("harness") or {}
+    lines.append(f"Measured {block.get('created')} with {harness.get('repetitions')} repetitions "
+                 f"({'quick' if harness.get('quick') else 'full'} mode). One event is one fault "
+                 f"(or one load, for the TLB rungs), timed on its own; the median, min and max are "
+                 f"over repetitions, p99 over individually timed events.")
+    lines += ["", "## Machine", "", "| | |", "|---|---|"]
+    lines += [f"| {k} | {v} |" for k, v in machine_summary(block)]
+    lines += ["", "## Ladder", "",
+              "| rung | one event | median | min – max | p99 | reps | minor faults/event | major faults/event | valid |",
+              "|---|---|---:|---:|---:|---:|---:|---:|---|"]
+    for r in sorted(block["ladder"], key=lambda r: r["median_ns"]):
+        counts = r.get("counts", {})
+        valid = "yes" if r["valid"] else f"**NO**: {r['why_invalid']}"
+        lines.append(
+            f"| `{r['id']}` | {r['label']} | {format_ns(r['median_ns'])} | "
+            f"{format_ns(r['lo_ns'])} – {format_ns(r['hi_ns'])} | {format_ns(r.get('p99_ns'))} | "
+            f"{r['samples']} | {_fmt_count(counts.get('minor_faults_per_event'))} | "
+            f"{_fmt_count(counts.get('major_faults_per_event'))} | {valid} |")
+    if not block["ladder"]:
+        lines.append("| (no rung measured) | | | | | | | | |")
+    overhead = timer_overhead_line(block)
+    if overhead:
+        lines += ["", overhead]
+    notes = [(r["id"], r["note"]) for r in block["ladder"] if r.get("note")]
+    if notes:
+        lines += ["", "## What the kernel did", ""]
+        lines += [f"- `{rid}`: {note}" for rid, note in notes]
+    if block["skipped"]:
+        lines += ["", "## Skipped", ""]
+        for s in block["skipped"]:
+            what = s.get("rung") or s.get("benchmark")
+            lines.append(f"- `{what}`: {s['reason']}")
+    lines += ["", "## Files", "",
+              "- `run.json`: Google Benchmark `context` and `benchmarks` (readable by `compare.py`) "
+              "plus the `pageladder` block with all settings;",
+              "- one raw Google Benchmark JSON per binary; `ladder.svg` / `ladder.png`: the chart.", ""]
+    return "\n".join(lines)
+
+
+def write(run, path):
+    with open(path, "w") as f:
+        f.write(render(run))

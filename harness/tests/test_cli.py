@@ -1,0 +1,50 @@
+import json
+import os
+
+import pytest
+
+from pageladder import cli, registry
+
+
+def test_only_accepts_contract_names_and_refuses_others_listing_the_valid_ones():
+    assert [b.name for b in cli.select_benchmarks(["minor_fault cow_fault"])] == ["minor_fault", "cow_fault"]
+    assert [b.name for b in cli.select_benchmarks(["tlb,swap_in"])] == ["tlb", "swap_in"]
+    assert len(cli.select_benchmarks(None)) == len(registry.BENCHMARKS)
+    with pytest.raises(ValueError) as e:
+        cli.select_benchmarks(["minor_fault bogus"])
+    assert "bogus" in str(e.value)
+    for name in registry.benchmark_names():
+        assert name in str(e.value)
+
+
+def test_unknown_only_name_exits_2_before_running(tmp_path, capsys):
+    assert cli.main(["bench", "--only", "bogus", "--results", str(tmp_path / "r")]) == 2
+    assert "valid names" in capsys.readouterr().err
+    assert not (tmp_path / "r").exists()
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root can write anywhere")
+def test_unwritable_results_exits_2_before_running(tmp_path, capsys):
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o500)
+    assert cli.main(["bench", "--results", str(locked / "r")]) == 2
+    assert "not writable" in capsys.readouterr().err
+
+
+def test_unwritable_results_under_proc_exits_2(capsys):
+    assert cli.main(["bench", "--results", "/proc/pageladder-results"]) == 2
+    assert "not writable" in capsys.readouterr().err
+
+
+def test_missing_binaries_are_skipped_and_the_run_is_still_written(tmp_path, capsys):
+    status = cli.main(["bench", "--quick", "--build-dir", str(tmp_path / "nobuild"),
+                       "--results", str(tmp_path / "r")])
+    assert status == 0
+    latest = tmp_path / "r" / "latest"
+    run = json.loads((latest / "run.json").read_text())
+    assert run["pageladder"]["ladder"] == []
+    assert {s["benchmark"] for s in run["pageladder"]["skipped"]} == set(registry.benchmark_names())
+    assert all("not built" in s["reason"] for s in run["pageladder"]["skipped"])
+    assert (latest / "ladder.svg").is_file() and (latest / "report.md").is_file()
+    out = capsys.readouterr().out
+    assert "[1/5] tlb" in out and "left in all" in out

@@ -1,0 +1,64 @@
+import json
+import math
+
+import pytest
+
+from pageladder import SCHEMA_VERSION, collect
+
+
+def test_run_json_is_google_benchmark_plus_pageladder_block(assembled):
+    run, run_dir = assembled
+    on_disk = json.loads((run_dir / "run.json").read_text())
+    assert on_disk["context"]["pageladder_timer"]
+    assert len(on_disk["benchmarks"]) == 27
+    block = on_disk["pageladder"]
+    assert block["schema_version"] == SCHEMA_VERSION
+    for key in ("machine", "kernel", "settings", "skipped", "ladder", "fingerprint"):
+        assert key in block
+    assert block["run_id"] == run_dir.name
+    assert block["settings"]["timer"] == on_disk["context"]["pageladder_timer"]
+    assert block["kernel"]["release"]
+
+
+def test_run_json_is_strict_json_without_nan(assembled):
+    _, run_dir = assembled
+    text = (run_dir / "run.json").read_text()
+    assert "NaN" not in text
+    json.loads(text, parse_constant=lambda c: pytest.fail(f"non-JSON constant {c}"))
+
+
+def test_strict_json_replaces_nan_and_infinity():
+    assert collect.strict_json({"a": [math.nan, 1.0, math.inf]}) == {"a": [None, 1.0, None]}
+
+
+def test_truncated_binary_json_skips_that_benchmark(run_dir):
+    (run_dir / "minor_fault_bench.json").write_text('{"context": {}, "benchmarks": [')
+    run = collect.assemble(run_dir, {"minor_fault": {"binary": "minor_fault_bench",
+                                                     "file": "minor_fault_bench.json"}}, {})
+    assert run["pageladder"]["ladder"] == []
+    assert "not valid JSON" in run["pageladder"]["skipped"][0]["reason"]
+
+
+def test_load_run_accepts_what_assemble_wrote(assembled):
+    _, run_dir = assembled
+    assert collect.load_run(run_dir)["pageladder"]["ladder"]
+
+
+@pytest.mark.parametrize("setup, message", [
+    (lambda d: None, "no such run folder"),
+    (lambda d: d.mkdir(), "missing"),
+    (lambda d: (d.mkdir(), (d / "run.json").write_text('{"pageladder": {')), "not valid JSON"),
+    (lambda d: (d.mkdir(), (d / "run.json").write_text('{"benchmarks": []}')), "no 'pageladder' block"),
+    (lambda d: (d.mkdir(), (d / "run.json").write_text('{"pageladder": {"schema_version": 99}}')),
+     "schema_version 99"),
+])
+def test_load_run_names_the_file_and_the_problem(tmp_path, setup, message):
+    d = tmp_path / "run"
+    setup(d)
+    with pytest.raises(collect.RunError, match=message):
+        collect.load_run(d)
+
+
+def test_run_id_has_the_contract_shape():
+    import re
+    assert re.fullmatch(r"\d{8}-\d{6}-[^/]+-[^/]+", collect.run_id())

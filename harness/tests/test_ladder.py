@@ -1,0 +1,110 @@
+import statistics
+
+import pytest
+from conftest import fixture_rows
+
+from pageladder import ladder, registry
+
+
+def build(name, bench="minor_fault"):
+    return ladder.build({bench: {"file": "minor_fault_bench.json", "rows": fixture_rows(name)}})
+
+
+def by_id(rungs):
+    return {r["id"]: r for r in rungs}
+
+
+def test_valid_run_gives_every_rung_with_contract_fields():
+    rungs, skipped = build("minor_fault_bench.json")
+    assert skipped == []
+    assert set(by_id(rungs)) == {"minor_fault", "minor_fault_read_then_write", "thp_fault"}
+    minor = by_id(rungs)["minor_fault"]
+    rows = [r for r in fixture_rows("minor_fault_bench.json")
+            if r["run_name"] == "minor_fault/manual_time" and r["run_type"] == "iteration"]
+    times = [r["real_time"] * 1e3 for r in rows]  # the fixture is in µs
+    assert minor["median_ns"] == pytest.approx(statistics.median(times))
+    assert minor["lo_ns"] == pytest.approx(min(times))
+    assert minor["hi_ns"] == pytest.approx(max(times))
+    assert minor["p99_ns"] == pytest.approx(statistics.median(r["p99_ns"] for r in rows))
+    assert minor["samples"] == 5
+    assert minor["valid"] is True and minor["why_invalid"] is None
+    assert minor["counts"]["minor_faults_per_event"] == pytest.approx(1.0)
+    assert minor["counts"]["major_faults_per_event"] == 0
+    assert minor["source"] == "minor_fault_bench.json:minor_fault/manual_time"
+
+
+def test_aggregate_rows_are_not_counted_as_repetitions():
+    rungs, _ = build("minor_fault_bench.json")
+    assert all(r["samples"] == 5 for r in rungs)
+
+
+def test_one_invalid_repetition_makes_the_rung_invalid_with_the_reason():
+    rungs, _ = build("minor_fault_bench_invalid.json")
+    minor = by_id(rungs)["minor_fault"]
+    assert minor["valid"] is False
+    assert "2.000 minor faults per event" in minor["why_invalid"]
+    assert by_id(rungs)["thp_fault"]["valid"] is True
+
+
+def test_harness_rechecks_counts_even_when_the_binary_says_valid():
+    rows = fixture_rows("minor_fault_bench.json")
+    for r in rows:
+        if r["run_name"] == "thp_fault/manual_time":
+            r["minor_faults_per_event"] = 512.0  # split into base pages, binary fooled
+    rungs, _ = ladder.build({"minor_fault": {"file": "x.json", "rows": rows}})
+    thp = by_id(rungs)["thp_fault"]
+    assert thp["valid"] is False
+    assert "harness check" in thp["why_invalid"] and "512.000 minor faults" in thp["why_invalid"]
+
+
+def test_rows_without_fault_counts_are_invalid():
+    rows = fixture_rows("minor_fault_bench.json")
+    for r in rows:
+        r.pop("minor_faults_per_event", None)
+    rungs, _ = ladder.build({"minor_fault": {"file": "x.json", "rows": rows}})
+    assert all(not r["valid"] for r in rungs)
+
+
+def test_skipped_row_goes_to_skipped_with_its_reason_never_into_the_ladder():
+    rungs, skipped = build("minor_fault_bench_thp_skipped.json")
+    assert "thp_fault" not in by_id(rungs)
+    assert skipped == [{"rung": "thp_fault",
+                        "reason": "transparent huge pages are 'never' (/sys/kernel/mm/transparent_hugepage/enabled)"}]
+
+
+def test_a_failed_binary_skips_its_benchmark():
+    rungs, skipped = ladder.build({"minor_fault": {"failed": "minor_fault_bench exited with status 139"}})
+    assert rungs == []
+    assert skipped == [{"benchmark": "minor_fault", "reason": "minor_fault_bench exited with status 139"}]
+
+
+def test_a_missing_row_is_reported_not_invented():
+    rows = [r for r in fixture_rows("minor_fault_bench.json") if not r["run_name"].startswith("thp_fault")]
+    rungs, skipped = ladder.build({"minor_fault": {"file": "x.json", "rows": rows}})
+    assert "thp_fault" not in by_id(rungs)
+    assert skipped[0]["rung"] == "thp_fault" and "no row" in skipped[0]["reason"]
+
+
+def test_other_errors_are_reported_as_failures():
+    rows = fixture_rows("minor_fault_bench_thp_skipped.json")
+    rows[-1]["error_message"] = "mmap: Cannot allocate memory"
+    _, skipped = ladder.build({"minor_fault": {"file": "x.json", "rows": rows}})
+    assert skipped[0]["reason"] == "the benchmark failed: mmap: Cannot allocate memory"
+
+
+def test_notes_travel_with_the_rung():
+    rungs, _ = build("minor_fault_bench.json")
+    assert "zero page" in by_id(rungs)["minor_fault_read_then_write"]["note"]
+
+
+def test_every_contract_rung_id_is_registered():
+    contract_ids = {"tlb_hit", "stlb_hit", "page_walk", "minor_fault", "thp_fault", "cow_fault",
+                    "file_fault_cached", "file_fault_major", "swap_in_zram", "swap_in_disk"}
+    assert contract_ids <= set(registry.RUNG_BY_ID)
+    assert {b.binary for b in registry.BENCHMARKS} == {
+        "tlb_bench", "minor_fault_bench", "cow_fault_bench", "file_fault_bench", "swap_in_bench"}
+
+
+def test_time_suffixes_are_stripped_for_matching():
+    assert registry.rung_for_row("minor_fault/manual_time").id == "minor_fault"
+    assert registry.rung_for_row("nothing/manual_time") is None

@@ -1,0 +1,73 @@
+"""report.md and the ladder chart."""
+import hashlib
+import json
+
+from conftest import FIXTURES
+
+from pageladder import collect, plot, report
+
+
+def test_report_has_the_ladder_table_and_the_machine(assembled):
+    run, _ = assembled
+    text = report.render(run)
+    assert "| `minor_fault` | first write to an anonymous 4 KiB page |" in text
+    assert "## Machine" in text and run["pageladder"]["machine"]["cpu_model"] in text
+    assert "Timer overhead per timed event" in text and "% of the `minor_fault` median" in text
+    assert "zero page" in text
+
+
+def test_report_marks_invalid_and_lists_skipped(tmp_path):
+    d = tmp_path / "r"
+    d.mkdir()
+    (d / "minor_fault_bench.json").write_text((FIXTURES / "minor_fault_bench_invalid.json").read_text())
+    run = collect.assemble(d, {"minor_fault": {"binary": "minor_fault_bench", "file": "minor_fault_bench.json"},
+                               "tlb": {"binary": "tlb_bench", "failed": "not built"}}, {})
+    text = report.render(run)
+    assert "**NO**: 2.000 minor faults per event" in text
+    assert "- `tlb`: not built" in text
+
+
+def _digest(path):
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_ladder_chart_is_drawn_and_deterministic(assembled, tmp_path):
+    run, run_dir = assembled
+    plot.draw_ladder(run, str(tmp_path / "a"))
+    plot.draw_ladder(run, str(tmp_path / "b"))
+    svg = (tmp_path / "a.svg").read_text()
+    assert svg.startswith("<?xml") and "<svg" in svg
+    assert _digest(tmp_path / "a.svg") == _digest(tmp_path / "b.svg")
+    assert (tmp_path / "a.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    for text in ("minor_fault", "thp_fault", "microseconds", run["pageladder"]["run_id"]):
+        assert text in svg
+
+
+def test_chart_shows_invalid_and_skipped_rungs_without_a_value(tmp_path):
+    d = tmp_path / "r"
+    d.mkdir()
+    (d / "minor_fault_bench.json").write_text((FIXTURES / "minor_fault_bench_invalid.json").read_text())
+    run = collect.assemble(d, {"minor_fault": {"binary": "minor_fault_bench", "file": "minor_fault_bench.json"},
+                               "swap_in": {"binary": "swap_in_bench", "failed": "needs root"}}, {})
+    plot.draw_ladder(run, str(tmp_path / "c"))
+    svg = (tmp_path / "c.svg").read_text()
+    assert "INVALID: 2.000 minor faults per event" in svg
+    assert "skipped: needs root" in svg
+
+
+def test_plot_command_redraws_from_run_json_alone(assembled):
+    from pageladder import cli
+    _, run_dir = assembled
+    for name in ("ladder.svg", "ladder.png", "report.md"):
+        (run_dir / name).unlink(missing_ok=True)
+    assert cli.main(["plot", str(run_dir)]) == 0
+    for name in ("ladder.svg", "ladder.png", "report.md"):
+        assert (run_dir / name).stat().st_size > 0
+
+
+def test_plot_command_refuses_a_corrupt_run(tmp_path, capsys):
+    from pageladder import cli
+    (tmp_path / "run.json").write_text("{")
+    assert cli.main(["plot", str(tmp_path)]) == 2
+    assert "run.json: not valid JSON" in capsys.readouterr().err
+    assert not (tmp_path / "ladder.svg").exists()

@@ -1,0 +1,30 @@
+#!/bin/sh
+# Installs the Debian packages pageladder needs that are missing; says what it installs and
+# does nothing when everything is present. Root runs apt-get directly, others through sudo.
+set -eu
+PACKAGES="cmake g++ make libbenchmark-dev libbenchmark-tools libpfm4-dev libfmt-dev libgtest-dev
+python3 python3-matplotlib python3-pytest python3-scipy util-linux"
+
+missing=""
+for p in $PACKAGES; do
+  status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+  case "$status" in
+    *"install ok installed"*) ;;
+    *) missing="$missing $p" ;;
+  esac
+done
+[ -z "$missing" ] && exit 0
+
+echo "pageladder: installing Debian packages:$missing"
+if [ "$(id -u)" -eq 0 ]; then
+  SUDO=""
+elif command -v sudo >/dev/null 2>&1; then
+  SUDO="sudo"
+else
+  echo "pageladder: not root and no sudo: install these packages by hand:$missing" >&2
+  exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+# shellcheck disable=SC2086
+$SUDO apt-get install -y -qq --no-install-recommends $missing
