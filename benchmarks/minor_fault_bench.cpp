@@ -22,48 +22,11 @@
 #include "core/event_run.hpp"
 #include "core/machine_context.hpp"
 #include "core/mapping.hpp"
+#include "core/page_region.hpp"
 #include "core/pagemap.hpp"
 
 namespace pageladder {
 namespace {
-
-constexpr size_t kPageTables = 4;  // base-page batches span four 2 MiB page tables
-
-// Base-page region: page 0 of each page table stays resident so the table is never freed;
-// events use the other pages.
-class BasePageRegion {
- public:
-  BasePageRegion()
-      : span_(thp_size() ? thp_size() : size_t{2} << 20),
-        pages_per_table_(span_ / page_size()),
-        mapping_(Mapping::anonymous(kPageTables * span_, Backing::kBasePages, span_)) {
-    for (size_t t = 0; t < kPageTables; ++t) touch_write(mapping_.data() + t * span_);
-  }
-  size_t events() const { return kPageTables * (pages_per_table_ - 1); }
-  char* page(size_t i) const {
-    const size_t table = i / (pages_per_table_ - 1), slot = 1 + i % (pages_per_table_ - 1);
-    return mapping_.data() + table * span_ + slot * page_size();
-  }
-  void discard_event_pages() const {
-    for (size_t t = 0; t < kPageTables; ++t)
-      mapping_.advise(t * span_ + page_size(), span_ - page_size(), MADV_DONTNEED);
-  }
-  // The first n event pages must be present, and no part of the region THP-backed.
-  void verify(EventRun& run, size_t n, const Pagemap& pagemap) const {
-    size_t present = 0;
-    for (size_t i = 0; i < n; ++i) present += pagemap.at(page(i)).value_or(PageState{}).present;
-    if (present != n)
-      run.invalidate(fmt::format("{} of {} touched pages present afterwards", present, n));
-    const auto smaps = smaps_for(mapping_.data());
-    if (smaps.count("AnonHugePages") && smaps.at("AnonHugePages") != 0)
-      run.invalidate(fmt::format("{} kB of the 4 KiB region was THP-backed",
-                                 smaps.at("AnonHugePages")));
-  }
-
- private:
-  size_t span_, pages_per_table_;
-  Mapping mapping_;
-};
 
 // Whether this kernel maps the shared zero page on a read fault of anonymous memory (it may be
 // disabled): a read then a write of a fresh page costs two faults if so, one if not.
@@ -91,7 +54,7 @@ void base_page_faults(benchmark::State& state, EventClaim claim, Touch touch,
         return region.events();
       },
       [&](size_t i) { touch(region.page(i)); },
-      [&](size_t n) { region.verify(run, n, pagemap); });
+      [&](size_t n) { region.verify_faulted_in(run, n, pagemap); });
 }
 
 void BM_MinorFault(benchmark::State& state) {

@@ -1,5 +1,7 @@
 #include "core/event_run.hpp"
 
+#include <sys/mman.h>
+
 #include <algorithm>
 
 #include <fmt/format.h>
@@ -30,8 +32,19 @@ void skip(benchmark::State& state, const std::string& reason) {
 EventRun::EventRun(benchmark::State& state, EventClaim claim,
                    const std::vector<std::string>& hardware)
     : state_(state), claim_(claim), clock_(EventClock::get()), counters_(hardware) {
-  // Value-initialised, so every page of the buffer is faulted in here, not while recording.
-  samples_.assign(std::min<size_t>(static_cast<size_t>(state.max_iterations), kMaxSamples), 0.f);
+  capacity_ = std::min<size_t>(static_cast<size_t>(state.max_iterations), kMaxSamples);
+  sample_buffer_ = Mapping::anonymous(std::max<size_t>(capacity_, 1) * sizeof(float),
+                                      Backing::kBasePages);
+  sample_buffer_.advise(MADV_DONTFORK);
+  // Fault every page in now, not while recording.
+  for (size_t off = 0; off < sample_buffer_.size(); off += page_size())
+    touch_write(sample_buffer_.data() + off);
+  samples_ = reinterpret_cast<float*>(sample_buffer_.data());
+}
+
+void EventRun::add_faults(FaultCount faults) {
+  external_.minor += faults.minor;
+  external_.major += faults.major;
 }
 
 void EventRun::begin_batch() {
@@ -60,7 +73,9 @@ void EventRun::set_counter(const std::string& name, double value) {
 
 void EventRun::finish() {
   const double events = static_cast<double>(std::max<size_t>(recorded_, 1));
-  const FaultCount faults = counters_.rusage();
+  FaultCount faults = counters_.rusage();
+  faults.minor += external_.minor;
+  faults.major += external_.major;
   const double minor = static_cast<double>(faults.minor) / events;
   const double major = static_cast<double>(faults.major) / events;
   set_counter("events", static_cast<double>(recorded_));
@@ -79,8 +94,7 @@ void EventRun::finish() {
     if (v.value) set_counter(column, *v.value / events);
   }
 
-  std::vector<float> kept(samples_.begin(),
-                          samples_.begin() + static_cast<long>(std::min(recorded_, samples_.size())));
+  std::vector<float> kept(samples_, samples_ + std::min(recorded_, capacity_));
   set_counter("p50_ns", percentile(kept, 0.50));
   set_counter("p99_ns", percentile(kept, 0.99));
   set_counter("timer_overhead_ns", clock_.overhead_ns());

@@ -18,6 +18,7 @@
 
 #include "core/event_clock.hpp"
 #include "core/fault_counters.hpp"
+#include "core/mapping.hpp"
 
 namespace pageladder {
 
@@ -44,12 +45,15 @@ class EventRun {
   void begin_batch();
   void end_batch();  // no-op outside a batch
 
-  inline void record(uint64_t ticks) {
-    const double ns = clock_.to_ns(ticks);
+  inline void record(uint64_t ticks) { record_ns(clock_.to_ns(ticks)); }
+  // For events timed elsewhere (in a forked child, say) and reported back.
+  inline void record_ns(double ns) {
     state_.SetIterationTime(ns * 1e-9);
-    if (recorded_ < samples_.size()) samples_[recorded_] = static_cast<float>(ns);
+    if (recorded_ < capacity_) samples_[recorded_] = static_cast<float>(ns);
     ++recorded_;
   }
+  // Faults counted elsewhere (in a forked child) for events recorded with record_ns.
+  void add_faults(FaultCount faults);
 
   // A verification outside the timed region failed: the row is invalid for this reason.
   void invalidate(const std::string& reason);
@@ -68,8 +72,13 @@ class EventRun {
   EventClaim claim_;
   const EventClock& clock_;
   RegionCounters counters_;
-  std::vector<float> samples_;
+  // Its own mapping, excluded from fork (MADV_DONTFORK): a benchmark that forks must not take
+  // copy-on-write faults on its own sample buffer.
+  Mapping sample_buffer_;
+  float* samples_ = nullptr;
+  size_t capacity_ = 0;
   size_t recorded_ = 0;
+  FaultCount external_;
   bool in_batch_ = false;
   std::vector<std::string> problems_, notes_;
 };

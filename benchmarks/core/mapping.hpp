@@ -52,8 +52,8 @@ class Mapping {
 };
 
 // Writes one byte so that neither the compiler nor a later pass can drop the store.
-inline void touch_write(char* p) {
-  *static_cast<volatile char*>(p) = 1;
+inline void touch_write(char* p, char value = 1) {
+  *static_cast<volatile char*>(p) = value;
 }
 inline char touch_read(const char* p) {
   return *static_cast<const volatile char*>(p);

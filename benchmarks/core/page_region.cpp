@@ -1,0 +1,46 @@
+#include "core/page_region.hpp"
+
+#include <sys/mman.h>
+
+#include <fmt/format.h>
+
+#include "core/event_run.hpp"
+#include "core/pagemap.hpp"
+
+namespace pageladder {
+
+BasePageRegion::BasePageRegion(size_t page_tables)
+    : tables_(page_tables),
+      span_(thp_size() ? thp_size() : size_t{2} << 20),
+      pages_per_table_(span_ / page_size()),
+      mapping_(Mapping::anonymous(page_tables * span_, Backing::kBasePages, span_)) {
+  for (size_t t = 0; t < tables_; ++t) touch_write(mapping_.data() + t * span_);
+}
+
+void BasePageRegion::populate(char value) const {
+  for (size_t i = 0; i < events(); ++i) touch_write(page(i), value);
+}
+
+void BasePageRegion::discard_event_pages() const {
+  for (size_t t = 0; t < tables_; ++t)
+    mapping_.advise(t * span_ + page_size(), span_ - page_size(), MADV_DONTNEED);
+}
+
+void BasePageRegion::verify_faulted_in(EventRun& run, size_t n, const Pagemap& pagemap) const {
+  size_t present = 0;
+  for (size_t i = 0; i < n; ++i) present += pagemap.at(page(i)).value_or(PageState{}).present;
+  if (present != n)
+    run.invalidate(fmt::format("{} of {} touched pages present afterwards", present, n));
+  const auto smaps = smaps_for(mapping_.data());
+  if (smaps.count("AnonHugePages") && smaps.at("AnonHugePages") != 0)
+    run.invalidate(
+        fmt::format("{} kB of the 4 KiB region was THP-backed", smaps.at("AnonHugePages")));
+}
+
+int64_t private_dirty_kb(const void* address) {
+  const auto smaps = smaps_for(address);
+  const auto it = smaps.find("Private_Dirty");
+  return it == smaps.end() ? -1 : it->second;
+}
+
+}  // namespace pageladder
