@@ -30,11 +30,13 @@ void skip(benchmark::State& state, const std::string& reason) {
 }
 
 EventRun::EventRun(benchmark::State& state, EventClaim claim,
-                   const std::vector<std::string>& hardware)
-    : state_(state), claim_(claim), clock_(EventClock::get()), counters_(hardware) {
-  capacity_ = std::min<size_t>(static_cast<size_t>(state.max_iterations), kMaxSamples);
-  sample_buffer_ = Mapping::anonymous(std::max<size_t>(capacity_, 1) * sizeof(float),
-                                      Backing::kBasePages);
+                   const std::vector<std::string>& hardware, Timing timing)
+    : state_(state), claim_(claim), timing_(timing), clock_(EventClock::get()), counters_(hardware) {
+  capacity_ = timing == Timing::kPerEvent
+                  ? std::min<size_t>(static_cast<size_t>(state.max_iterations), kMaxSamples)
+                  : 0;
+  if (capacity_ == 0) return;
+  sample_buffer_ = Mapping::anonymous(capacity_ * sizeof(float), Backing::kBasePages);
   sample_buffer_.advise(MADV_DONTFORK);
   // Fault every page in now, not while recording.
   for (size_t off = 0; off < sample_buffer_.size(); off += page_size())
@@ -72,13 +74,15 @@ void EventRun::set_counter(const std::string& name, double value) {
 }
 
 void EventRun::finish() {
-  const double events = static_cast<double>(std::max<size_t>(recorded_, 1));
+  const size_t count = timing_ == Timing::kPerEvent ? recorded_
+                                                    : static_cast<size_t>(state_.iterations());
+  const double events = static_cast<double>(std::max<size_t>(count, 1));
   FaultCount faults = counters_.rusage();
   faults.minor += external_.minor;
   faults.major += external_.major;
   const double minor = static_cast<double>(faults.minor) / events;
   const double major = static_cast<double>(faults.major) / events;
-  set_counter("events", static_cast<double>(recorded_));
+  set_counter("events", static_cast<double>(count));
   set_counter("minor_faults_per_event", minor);
   set_counter("major_faults_per_event", major);
 
@@ -94,9 +98,11 @@ void EventRun::finish() {
     if (v.value) set_counter(column, *v.value / events);
   }
 
-  std::vector<float> kept(samples_, samples_ + std::min(recorded_, capacity_));
-  set_counter("p50_ns", percentile(kept, 0.50));
-  set_counter("p99_ns", percentile(kept, 0.99));
+  if (timing_ == Timing::kPerEvent) {
+    std::vector<float> kept(samples_, samples_ + std::min(recorded_, capacity_));
+    set_counter("p50_ns", percentile(kept, 0.50));
+    set_counter("p99_ns", percentile(kept, 0.99));
+  }
   set_counter("timer_overhead_ns", clock_.overhead_ns());
 
   if (!claim_.minor_faults_per_event.contains(minor))

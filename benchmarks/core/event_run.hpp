@@ -37,10 +37,16 @@ struct EventClaim {
 // "skipped: " prefix that the harness turns into an entry of `skipped`.
 void skip(benchmark::State& state, const std::string& reason);
 
+enum class Timing {
+  kPerEvent,  // each event timed on its own with record(); p50/p99 reported
+  kBatched,   // Google Benchmark times the loop; one iteration = one event (ns-scale events)
+};
+
 class EventRun {
  public:
   EventRun(benchmark::State& state, EventClaim claim,
-           const std::vector<std::string>& hardware = {"cycles", "instructions"});
+           const std::vector<std::string>& hardware = {"cycles", "instructions"},
+           Timing timing = Timing::kPerEvent);
 
   void begin_batch();
   void end_batch();  // no-op outside a batch
@@ -70,6 +76,7 @@ class EventRun {
  private:
   benchmark::State& state_;
   EventClaim claim_;
+  Timing timing_;
   const EventClock& clock_;
   RegionCounters counters_;
   // Its own mapping, excluded from fork (MADV_DONTFORK): a benchmark that forks must not take

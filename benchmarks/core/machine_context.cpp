@@ -3,6 +3,7 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <fstream>
 
@@ -62,6 +63,43 @@ std::string thp_enabled() {
   return read_selected("/sys/kernel/mm/transparent_hugepage/enabled").value_or("unsupported");
 }
 
+CpuidDtlb cpuid_dtlb() {
+  CpuidDtlb d;
+#ifdef PAGELADDER_HAVE_TSC
+  unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+  if (__get_cpuid(0x80000000, &eax, &ebx, &ecx, &edx) && eax >= 0x80000006) {
+    __get_cpuid(0x80000005, &eax, &ebx, &ecx, &edx);
+    d.l1_entries = (ebx >> 16) & 0xff;
+    __get_cpuid(0x80000006, &eax, &ebx, &ecx, &edx);
+    d.l2_entries = (ebx >> 16) & 0xfff;
+  }
+#endif
+  return d;
+}
+
+double estimate_core_ghz() {
+  static const double ghz = [] {
+    const EventClock& clock = EventClock::get();
+    double best = 0;
+    for (int round = 0; round < 5; ++round) {
+      uint64_t x = 0;
+      constexpr int kLoops = 20000, kAddsPerLoop = 100;
+      const uint64_t t0 = clock.start();
+      for (int i = 0; i < kLoops; ++i) {
+#if defined(__x86_64__)
+        asm volatile(".rept 100\n\tadd $1, %0\n\t.endr" : "+r"(x));
+#else
+        for (int k = 0; k < kAddsPerLoop; ++k) asm volatile("" : "+r"(x));
+#endif
+      }
+      const double ns = clock.to_ns(clock.stop() - t0);
+      best = std::max(best, kLoops * kAddsPerLoop / ns);  // the fastest round: least disturbed
+    }
+    return best;
+  }();
+  return ghz;
+}
+
 std::vector<std::pair<std::string, std::string>> machine_context() {
   utsname u{};
   uname(&u);
@@ -91,6 +129,9 @@ std::vector<std::pair<std::string, std::string>> machine_context() {
       {"pageladder_hw_counters", pmu},
       {"pageladder_counting_mode", probe.mode_name()},
       {"pageladder_euid", std::to_string(geteuid())},
+      {"pageladder_core_ghz_estimated", fmt::format("{:.2f}", estimate_core_ghz())},
+      {"pageladder_cpuid_l1_dtlb_entries", std::to_string(cpuid_dtlb().l1_entries)},
+      {"pageladder_cpuid_l2_dtlb_entries", std::to_string(cpuid_dtlb().l2_entries)},
   };
 }
 

@@ -15,4 +15,16 @@ void add_machine_context();
 std::string virtualization();
 std::string thp_enabled();  // "always" | "madvise" | "never" | "unsupported"
 
+// What CPUID claims about the data TLBs for 4 KiB pages (AMD leaves 0x80000005/6), or 0 when
+// it does not say. A hint only: hypervisors rewrite these leaves.
+struct CpuidDtlb {
+  unsigned l1_entries = 0;
+  unsigned l2_entries = 0;
+};
+CpuidDtlb cpuid_dtlb();
+
+// Core clock estimated by timing a chain of dependent 1-cycle adds: for labelling ns as
+// (estimated) cycles where no PMU can count them.
+double estimate_core_ghz();
+
 }  // namespace pageladder

@@ -1,11 +1,27 @@
-// The shared main of every benchmark binary: Google Benchmark's, plus the machine context.
+// The shared main of every benchmark binary: Google Benchmark's, plus pageladder's flags, the
+// rows registered after them, and the machine context.
 #include <benchmark/benchmark.h>
 
+#include <cstdio>
+#include <exception>
+
+#include "core/flags.hpp"
 #include "core/machine_context.hpp"
 
 int main(int argc, char** argv) {
+  const std::string error = pageladder::parse_flags(&argc, argv);
+  if (!error.empty()) {
+    std::fprintf(stderr, "%s: %s\n", argv[0], error.c_str());
+    return 2;
+  }
   benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 2;
+  try {
+    pageladder::run_registrars();
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "%s: %s\n", argv[0], e.what());
+    return 2;
+  }
   pageladder::add_machine_context();
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();

@@ -63,6 +63,7 @@ def render_outputs(run, run_dir):
               f"(`make deps`) or point PYTHON= at an interpreter that has it.", file=sys.stderr)
         return EXIT_PLOT
     plot.draw_ladder(run, str(run_dir / "ladder"))
+    plot.draw_tlb_sweep(run, str(run_dir / "tlb_sweep"))
     return 0
 
 

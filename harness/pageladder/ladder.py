@@ -23,7 +23,10 @@ COUNT_FIELDS = (
     "dtlb_walks_per_event",
 )
 # Counters that describe a rung beyond its counts (medians over repetitions).
-DETAIL_FIELDS = ("p50_ns", "timer_overhead_ns", "events")
+DETAIL_FIELDS = ("p50_ns", "timer_overhead_ns", "events", "cycles_per_event_estimated",
+                 "pages", "control_ns", "translation_penalty_ns", "l1_dtlb_reach_pages",
+                 "l1_dtlb_reach_next_pages", "stlb_reach_pages", "stlb_reach_next_pages",
+                 "cpuid_l1_dtlb_entries", "cpuid_l2_dtlb_entries")
 SKIP_PREFIX = "skipped: "
 INVALID_PREFIX = "invalid: "
 
@@ -113,6 +116,19 @@ def build_rung(rung, rows, source_file):
     return entry
 
 
+def skipped_series(groups, benchmark):
+    """Rows outside the ladder (sweep points) skipped with a reason, one entry per series."""
+    rung_rows = {r.row for r in registry.rungs_of(benchmark)}
+    reasons = {}
+    for run_name, rows in groups.items():
+        message = rows[0].get("error_message", "") if rows[0].get("error_occurred") else ""
+        if run_name in rung_rows or not message.startswith(SKIP_PREFIX):
+            continue
+        series = run_name.rsplit("/", 1)[0]
+        reasons.setdefault(series, message[len(SKIP_PREFIX):])
+    return [{"benchmark": benchmark, "reason": f"{series}: {reason}"} for series, reason in reasons.items()]
+
+
 def build(results_by_benchmark):
     """results_by_benchmark: {short name: {"file": name, "rows": [...]} or {"failed": reason}}.
 
@@ -125,6 +141,7 @@ def build(results_by_benchmark):
             skipped.append({"benchmark": name, "reason": result["failed"]})
             continue
         groups = group_by_run(result["rows"])
+        skipped += skipped_series(groups, name)
         for rung in rungs:
             rows = groups.get(rung.row)
             if not rows:

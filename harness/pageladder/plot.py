@@ -125,6 +125,61 @@ def draw_ladder(run, stem):
     save(fig, stem)
 
 
+SWEEP_STYLES = {"4k": ("#0072B2", "o", "-"), "thp": ("#009E73", "s", "-"),
+                "hugetlb": ("#CC79A7", "^", "-"), "control": ("#555555", ".", "--")}
+
+
+def draw_tlb_sweep(run, stem):
+    """tlb_sweep.svg/png: ns per load against pages touched, with the measured reaches."""
+    from pageladder import sweep
+
+    curves = sweep.series(run["benchmarks"])
+    if not curves:
+        return False
+    style()
+    block = run["pageladder"]
+    fig, ax = plt.subplots(figsize=(9.0, 5.0), layout="constrained")
+    fig.get_layout_engine().set(rect=(0, 0.05, 1, 0.95))
+    for layout in ("4k", "thp", "hugetlb", "control"):
+        points = curves.get(layout)
+        if not points:
+            continue
+        colour, marker, line = SWEEP_STYLES[layout]
+        pages = [p[0] for p in points]
+        ax.plot(pages, [p[1] * 1e-9 for p in points], color=colour, marker=marker, ls=line, ms=4,
+                lw=1.2, label=sweep.LAYOUT_LABELS[layout])
+        ax.fill_between(pages, [p[2] * 1e-9 for p in points], [p[3] * 1e-9 for p in points],
+                        color=colour, alpha=0.15, lw=0)
+        bad = [p for p in points if not p[4]]
+        if bad:
+            ax.plot([p[0] for p in bad], [p[1] * 1e-9 for p in bad], "X", color=INVALID_COLOUR,
+                    ms=7, ls="none", label="invalid point")
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log")
+    ax.yaxis.set_major_formatter(ticker.EngFormatter(unit="s", sep="\N{THIN SPACE}"))
+    ax.xaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:,.0f}"))
+    reach = sweep.reaches(block["ladder"]) or {}
+    names = {"l1_dtlb": "L1 DTLB", "stlb": "second-level TLB"}
+    for level, info in reach.items():
+        if info["measured"]:
+            lo, hi = info["measured"]
+            ax.axvspan(lo, hi, color="#E69F00", alpha=0.25, lw=0)
+            ax.text(math.sqrt(lo * hi), 1.0, f"{names[level]} reach\n{lo:.0f}-{hi:.0f} pages",
+                    transform=ax.get_xaxis_transform(), ha="center", va="top", fontsize=7)
+        if info["cpuid"]:
+            ax.axvline(info["cpuid"], color="#999999", ls=":", lw=1)
+            ax.text(info["cpuid"], 0.02, f" CPUID: {info['cpuid']:.0f}", rotation=90,
+                    transform=ax.get_xaxis_transform(), fontsize=6, color="#777777", va="bottom")
+    ax.set_xlabel("pages touched by the pointer chase (one cache line per page)")
+    ax.set_ylabel("time per dependent load (median; band = min-max)")
+    ax.set_title("TLB reach: cost of a load against pages touched", loc="left", fontsize=11)
+    ax.grid(which="major", color="#dddddd", lw=0.6)
+    ax.legend(fontsize=7, loc="lower right")
+    fig.text(0.01, 0.01, footer_text(block), fontsize=6, color="#555555", ha="left", va="bottom")
+    save(fig, stem)
+    return True
+
+
 def _shorten(text, limit=70):
     text = text or ""
     return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -40,6 +40,32 @@ def timer_overhead_line(block):
             f"timed event, not subtracted.")
 
 
+def tlb_section(block, run_rows):
+    from pageladder import sweep
+
+    reach = sweep.reaches(block["ladder"])
+    if not reach:
+        return None
+    observation = sweep.huge_page_observation(sweep.series(run_rows))
+    names = {"l1_dtlb": "L1 data TLB", "stlb": "second-level TLB"}
+    lines = ["Read off the knees of the sweep (`tlb_sweep.svg`); CPUID is a hint only (hypervisors "
+             "rewrite it).", "", "| level | measured reach (pages) | CPUID says (entries) |", "|---|---|---|"]
+    for level, info in reach.items():
+        measured = ("between {:.0f} and {:.0f}".format(*info["measured"]) if info["measured"]
+                    else "no knee found")
+        cpuid = f"{info['cpuid']:.0f}" if info["cpuid"] else "n/a"
+        lines.append(f"| {names[level]} | {measured} | {cpuid} |")
+    for r in block["ladder"]:
+        if r["id"] in ("tlb_hit", "stlb_hit", "page_walk") and "pages" in r:
+            lines.append(f"- `{r['id']}` measured at {r['pages']:.0f} pages: {format_ns(r['median_ns'])} "
+                         f"per load, {format_ns(r.get('translation_penalty_ns'))} over the control "
+                         f"({format_ns(r.get('control_ns'))}); about "
+                         f"{r.get('cycles_per_event_estimated', 0):.0f} cycles (estimated from the clock).")
+    if observation:
+        lines += ["", observation]
+    return lines
+
+
 def render(run):
     block = run["pageladder"]
     lines = [f"# pageladder run `{block['run_id']}`", ""]
@@ -66,6 +92,9 @@ def render(run):
     overhead = timer_overhead_line(block)
     if overhead:
         lines += ["", overhead]
+    tlb = tlb_section(block, run["benchmarks"])
+    if tlb:
+        lines += ["", "## TLB reach", ""] + tlb
     notes = [(r["id"], r["note"]) for r in block["ladder"] if r.get("note")]
     if notes:
         lines += ["", "## What the kernel did", ""]

@@ -25,6 +25,7 @@ def command_for(benchmark, binary_path, run_dir, quick, extra_args=()):
         f"--benchmark_repetitions={REPETITIONS['quick' if quick else 'full']}",
         f"--benchmark_min_time={benchmark.min_time[mode]}",
         "--benchmark_display_aggregates_only=true",
+        *(["--pageladder_quick"] if quick else []),
         *extra_args,
     ]
 
