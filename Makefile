@@ -4,6 +4,7 @@ RESULTS   ?= results
 QUICK     ?=
 ONLY      ?=
 NO_SYSTEM_CHANGES ?=
+FILE_DIR  ?=
 CMAKE_BUILD_TYPE ?= Release
 # -Werror where CI runs (CI=true), warnings only elsewhere.
 WERROR    := $(if $(filter true 1,$(CI)),ON,OFF)
@@ -29,7 +30,7 @@ build:
 bench: deps build
 	@$(HARNESS) bench --build-dir $(BUILD_DIR) --results "$(RESULTS)" \
 	  $(if $(QUICK),--quick) $(if $(NO_SYSTEM_CHANGES),--no-system-changes) \
-	  $(if $(ONLY),--only "$(ONLY)")
+	  $(if $(ONLY),--only "$(ONLY)") $(if $(FILE_DIR),--file-dir "$(FILE_DIR)")
 
 test: deps build
 	@cd $(BUILD_DIR) && ctest --output-on-failure --timeout 900

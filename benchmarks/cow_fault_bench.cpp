@@ -94,6 +94,7 @@ void BM_CowFault(benchmark::State& state) {
         holder.reset();
         region.populate(kOriginal);  // writes into pages now private again: no fault, no copy
       });
+  run.finish();
 }
 
 // Per-batch report of a child that timed its own writes.
@@ -193,6 +194,7 @@ void BM_CowFaultReuse(benchmark::State& state) {
                      ? "no copy: private memory did not grow (frame numbers need root)"
                      : "no copy: private memory did not grow and sampled pages kept their frames");
       });
+  run.finish();
 }
 
 void BM_CowFaultThp(benchmark::State& state) {
@@ -234,6 +236,7 @@ void BM_CowFaultThp(benchmark::State& state) {
         }
         holder.reset();
       });
+  run.finish();
 }
 
 void BM_CowFaultFile(benchmark::State& state) {
@@ -272,6 +275,7 @@ void BM_CowFaultFile(benchmark::State& state) {
         if (!file.unchanged(0, n * page_size()))
           run.invalidate("the file changed: the writes reached the page cache, not a copy");
       });
+  run.finish();
 }
 
 void BM_ForkPerGiB(benchmark::State& state) {

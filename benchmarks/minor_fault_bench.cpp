@@ -55,6 +55,7 @@ void base_page_faults(benchmark::State& state, EventClaim claim, Touch touch,
       },
       [&](size_t i) { touch(region.page(i)); },
       [&](size_t n) { region.verify_faulted_in(run, n, pagemap); });
+  run.finish();
 }
 
 void BM_MinorFault(benchmark::State& state) {
@@ -106,6 +107,7 @@ void BM_ThpFault(benchmark::State& state) {
                                      "(the kernel fell back to base pages)",
                                      thp_kb, n, want_kb));
       });
+  run.finish();
 }
 
 BENCHMARK(BM_MinorFault)->Name("minor_fault")->UseManualTime()->Unit(benchmark::kMicrosecond);

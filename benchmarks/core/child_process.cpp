@@ -38,8 +38,7 @@ ChildProcess::ChildProcess(const Body& body) {
   close(up[1]);
   to_child_ = down[1];
   from_child_ = up[0];
-  // Fault injection for the tests that prove no child outlives a crashed benchmark.
-  if (std::getenv("PAGELADDER_INJECT_CRASH_AFTER_FORK")) std::abort();
+  maybe_inject_crash("after_fork");
 }
 
 ChildProcess::~ChildProcess() {
@@ -79,6 +78,11 @@ int ChildProcess::wait() {
   }
   reaped_ = true;
   return WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status);
+}
+
+void maybe_inject_crash(const char* point) {
+  const char* wanted = std::getenv("PAGELADDER_INJECT_CRASH");
+  if (wanted && std::string(wanted) == point) std::abort();
 }
 
 void wait_for_parent(int from_parent) {

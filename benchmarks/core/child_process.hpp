@@ -35,6 +35,10 @@ class ChildProcess {
   bool reaped_ = false;
 };
 
+// Aborts the process when PAGELADDER_INJECT_CRASH names this point: the tests use it to prove
+// that nothing (child process, file, cgroup, swap) outlives a crash at that point.
+void maybe_inject_crash(const char* point);
+
 // Blocks until the parent writes a byte or goes away; for use inside a child body.
 void wait_for_parent(int from_parent);
 // Writes all of `bytes`; for use inside a child body.

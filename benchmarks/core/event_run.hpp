@@ -55,6 +55,7 @@ class EventRun {
   // For events timed elsewhere (in a forked child, say) and reported back.
   inline void record_ns(double ns) {
     state_.SetIterationTime(ns * 1e-9);
+    total_ns_ += ns;
     if (recorded_ < capacity_) samples_[recorded_] = static_cast<float>(ns);
     ++recorded_;
   }
@@ -71,6 +72,8 @@ class EventRun {
   void finish();
 
   const EventClock& clock() const { return clock_; }
+  // Mean of the events recorded so far, in ns (per-event timing only).
+  double mean_ns() const { return recorded_ ? total_ns_ / static_cast<double>(recorded_) : 0; }
   FaultCount faults() const { return counters_.rusage(); }
 
  private:
@@ -85,6 +88,7 @@ class EventRun {
   float* samples_ = nullptr;
   size_t capacity_ = 0;
   size_t recorded_ = 0;
+  double total_ns_ = 0;
   FaultCount external_;
   bool in_batch_ = false;
   std::vector<std::string> problems_, notes_;
@@ -93,6 +97,7 @@ class EventRun {
 // Drives the common shape of a fault benchmark: `arm()` prepares a fresh batch and returns how
 // many events it holds; `event(i)` performs event i (timed); `check(n)` verifies a finished batch
 // of n events (untimed, uncounted), calling run.invalidate() when the kernel did something else.
+// The caller adds what it learnt and then calls run.finish().
 template <class Arm, class Event, class Check>
 void run_batched_events(benchmark::State& state, EventRun& run, Arm&& arm, Event&& event,
                         Check&& check) {
@@ -113,7 +118,6 @@ void run_batched_events(benchmark::State& state, EventRun& run, Arm&& arm, Event
   }
   run.end_batch();
   if (next) check(next);
-  run.finish();
 }
 
 }  // namespace pageladder

@@ -2,7 +2,10 @@
 
 #include <fcntl.h>
 #include <linux/magic.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/sysmacros.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
 
@@ -13,6 +16,9 @@
 #include <vector>
 
 #include <fmt/format.h>
+
+#include "core/mapping.hpp"
+#include "core/sysfs.hpp"
 
 namespace pageladder {
 
@@ -65,16 +71,15 @@ std::string TempFile::filesystem() const {
   }
 }
 
-bool TempFile::fill(size_t bytes) {
+bool TempFile::fill(size_t bytes, size_t piece) {
   struct statvfs vfs {};
   if (fstatvfs(fd_, &vfs) == 0 && vfs.f_bavail * vfs.f_frsize < bytes + (size_t{64} << 20)) {
     error_ = fmt::format("{} has too little free space for a {} MiB file", directory_, bytes >> 20);
     return false;
   }
-  constexpr size_t kChunk = size_t{4} << 20;
-  std::vector<char> buffer(kChunk);
+  std::vector<char> buffer(piece);
   for (size_t done = 0; done < bytes;) {
-    const size_t n = std::min(kChunk, bytes - done);
+    const size_t n = std::min(piece, bytes - done);
     for (size_t i = 0; i < n; ++i) buffer[i] = pattern_byte(done + i);
     const ssize_t w = pwrite(fd_, buffer.data(), n, static_cast<off_t>(done));
     if (w <= 0) {
@@ -94,6 +99,59 @@ bool TempFile::unchanged(size_t offset, size_t bytes) const {
   for (size_t i = 0; i < bytes; ++i)
     if (buffer[i] != pattern_byte(offset + i)) return false;
   return true;
+}
+
+size_t TempFile::evict(size_t bytes) const {
+  fdatasync(fd_);
+  posix_fadvise(fd_, 0, static_cast<off_t>(bytes), POSIX_FADV_DONTNEED);
+  return resident_pages(bytes);
+}
+
+size_t TempFile::resident_pages(size_t bytes) const {
+  void* map = mmap(nullptr, bytes, PROT_READ, MAP_SHARED, fd_, 0);
+  if (map == MAP_FAILED) return bytes / page_size();
+  std::vector<unsigned char> vec(bytes / page_size() + 1);
+  size_t resident = 0;
+  if (mincore(map, bytes, vec.data()) == 0)
+    for (size_t i = 0; i < bytes / page_size(); ++i) resident += vec[i] & 1;
+  munmap(map, bytes);
+  return resident;
+}
+
+namespace {
+
+std::string sysfs_dev_dir(int fd) {
+  struct stat st {};
+  if (fstat(fd, &st) != 0) return "";
+  return fmt::format("/sys/dev/block/{}:{}", major(st.st_dev), minor(st.st_dev));
+}
+
+}  // namespace
+
+std::optional<long long> TempFile::read_ahead_kb() const {
+  struct stat st {};
+  if (fstat(fd_, &st) != 0) return std::nullopt;
+  auto v = read_integer(fmt::format("/sys/class/bdi/{}:{}/read_ahead_kb", major(st.st_dev),
+                                    minor(st.st_dev)));
+  if (!v) return std::nullopt;
+  return *v;
+}
+
+std::string TempFile::storage() const {
+  const std::string dir = sysfs_dev_dir(fd_);
+  std::string device = "no block device";
+  if (const auto uevent = read_file(dir + "/uevent")) {
+    const auto pos = uevent->find("DEVNAME=");
+    if (pos != std::string::npos)
+      device = uevent->substr(pos + 8, uevent->find('\n', pos) - pos - 8);
+  }
+  // A partition's queue settings live on its parent disk.
+  auto rotational = read_integer(dir + "/queue/rotational");
+  if (!rotational) rotational = read_integer(dir + "/../queue/rotational");
+  const auto ra = read_ahead_kb();
+  return fmt::format("{} on {} (rotational {}, read_ahead_kb {})", filesystem(), device,
+                     rotational ? std::to_string(*rotational) : "n/a",
+                     ra ? std::to_string(*ra) : "n/a");
 }
 
 int TempFile::reopen(int flags) const {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstddef>
+#include <optional>
 #include <string>
 
 namespace pageladder {
@@ -27,13 +28,21 @@ class TempFile {
   const std::string& directory() const { return directory_; }
   std::string filesystem() const;  // "ext4", "tmpfs", ...
 
-  // Writes `bytes` of the pattern with large write() calls; false (see error()) on failure,
-  // including too little space.
-  bool fill(size_t bytes);
+  // Writes `bytes` of the pattern in `piece`-sized write() calls; false (see error()) on
+  // failure, including too little space. The piece size decides the page-cache folio size on
+  // filesystems with large folios: 4 KiB pieces leave base pages.
+  bool fill(size_t bytes, size_t piece = size_t{4} << 20);
   // Whether [offset, offset+bytes) still holds the pattern.
   bool unchanged(size_t offset, size_t bytes) const;
   // Reopens the same file (through /proc/self/fd) with other flags, e.g. O_DIRECT; -errno.
   int reopen(int flags) const;
+  // Drops the file's clean pages from the page cache without root (fdatasync, then
+  // POSIX_FADV_DONTNEED) and returns how many of its pages are still resident (mincore).
+  size_t evict(size_t bytes) const;
+  size_t resident_pages(size_t bytes) const;
+  // Where the file lives: "ext4 on vda (rotational 0, read_ahead_kb 128)".
+  std::string storage() const;
+  std::optional<long long> read_ahead_kb() const;
 
   static char pattern_byte(size_t offset);
 

@@ -80,13 +80,15 @@ def cmd_bench(args):
         return EXIT_USAGE
     mode = "quick" if args.quick else "full"
     print(f"pageladder: {mode} run of {', '.join(b.name for b in selected)} into {run_dir}", flush=True)
-    outcomes, interrupted = runner.run_all(selected, args.build_dir, run_dir, args.quick)
+    extra = {"file_fault": [f"--pageladder_file_dir={args.file_dir}"]} if args.file_dir else {}
+    outcomes, interrupted = runner.run_all(selected, args.build_dir, run_dir, args.quick, extra)
     harness_settings = {
         "quick": args.quick,
         "repetitions": runner.REPETITIONS[mode],
         "min_time": {b.name: b.min_time[0 if args.quick else 1] for b in selected},
         "only": [b.name for b in selected],
         "no_system_changes": args.no_system_changes,
+        "file_dir": args.file_dir or "/var/tmp",
         "benchmark_seconds": round(sum(o.get("seconds", 0.0) for o in outcomes.values()), 2),
     }
     run = collect.assemble(run_dir, outcomes, harness_settings)
@@ -121,6 +123,7 @@ def build_parser():
     bench.add_argument("--only", action="append", help="short names, e.g. 'minor_fault cow_fault'")
     bench.add_argument("--quick", action="store_true")
     bench.add_argument("--no-system-changes", action="store_true")
+    bench.add_argument("--file-dir", help="directory for file_fault's test file (default /var/tmp)")
     bench.set_defaults(func=cmd_bench)
     plot = sub.add_parser("plot", help="redraw a run's charts and report from its run.json")
     plot.add_argument("run")

@@ -36,7 +36,8 @@ BENCHMARKS = [
               min_time=(0.05, 0.15)),
     Benchmark("cow_fault", "cow_fault_bench", expected_seconds=(8.0, 20.0),
               min_time=(0.04, 0.1)),
-    Benchmark("file_fault", "file_fault_bench"),
+    Benchmark("file_fault", "file_fault_bench", expected_seconds=(5.0, 12.0),
+              min_time=(0.04, 0.1)),
     Benchmark("swap_in", "swap_in_bench"),
 ]
 
@@ -69,9 +70,21 @@ RUNGS = [
     Rung("ref_fork_per_gib", "fork() per GiB of populated 4 KiB-page memory (reference)",
          "cow_fault", "ref_fork_per_gib", "reference", major_per_event=(0.0, 0.0)),
     Rung("file_fault_cached", "read fault on a file mapping, page in the page cache",
-         "file_fault", "file_fault_cached", "file", major_per_event=(0.0, 0.0)),
+         "file_fault", "file_fault_cached", "file", minor_per_event=(0.99, 1.01),
+         major_per_event=(0.0, 0.0)),
+    Rung("file_fault_cached_private", "the same through a MAP_PRIVATE mapping", "file_fault",
+         "file_fault_cached_private", "file", minor_per_event=(0.99, 1.01),
+         major_per_event=(0.0, 0.0)),
+    Rung("file_fault_tmpfs", "read fault on a tmpfs (shmem) file mapping (reference)",
+         "file_fault", "file_fault_tmpfs", "reference", minor_per_event=(0.99, 1.01),
+         major_per_event=(0.0, 0.0)),
     Rung("file_fault_major", "read fault on a file mapping, page read from storage",
          "file_fault", "file_fault_major", "file", major_per_event=(0.99, 1.01)),
+    Rung("file_read_cold_seq", "sequential read of a cold mapped file, per 4 KiB page "
+         "(default readahead)", "file_fault", "file_read_cold_seq", "file"),
+    Rung("ref_direct_read", "4 KiB O_DIRECT read at a random offset of the same file "
+         "(reference)", "file_fault", "ref_direct_read", "reference",
+         minor_per_event=(0.0, 0.0), major_per_event=(0.0, 0.0)),
     Rung("swap_in_zram", "fault on a page swapped out to zram, memory-limited cgroup", "swap_in",
          "swap_in_zram", "swap", major_per_event=(0.99, float("inf"))),
     Rung("swap_in_disk", "fault on a page swapped out to storage, memory-limited cgroup",

@@ -47,7 +47,7 @@ def main():
     check("normal run exits 0", r.returncode == 0, f"(status {r.returncode})")
     check("no process left after a normal run", wait_gone(binary), str(descendants_alive(binary)))
 
-    env = dict(os.environ, PAGELADDER_INJECT_CRASH_AFTER_FORK="1")
+    env = dict(os.environ, PAGELADDER_INJECT_CRASH="after_fork")
     r = subprocess.run(base, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     check("injected crash after fork kills the benchmark", r.returncode != 0, f"(status {r.returncode})")
     check("no process left after the crash", wait_gone(binary), str(descendants_alive(binary)))

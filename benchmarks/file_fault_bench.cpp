@@ -1,0 +1,264 @@
+// file_fault_bench: page faults on file mappings, from the page cache and from storage.
+//
+// A read of a mapped file page that has no PTE yet goes to the filesystem's fault handler
+// (filemap_fault). If the page is in the page cache it is mapped at once (a minor fault), and
+// fault-around maps up to fault_around_bytes of already-cached neighbours with it; if not, the
+// kernel reads it from storage and the process sleeps on the I/O (a major fault). Rows:
+//   file_fault_cached          MAP_SHARED read fault, page cached; a fresh mapping per batch,
+//                              touches 64 KiB apart so every touch faults; pages mapped per
+//                              fault and the cost per page are reported beside the cost per fault
+//   file_fault_cached_private  the same through MAP_PRIVATE
+//   file_fault_major           read fault on an evicted page: MADV_RANDOM (no read-around),
+//                              random page order, so each fault reads exactly one page
+//   file_read_cold_seq         a cold file read sequentially with the kernel's default
+//                              readahead: the cost per 4 KiB page, most pages never fault
+//   file_fault_tmpfs           the read fault on a tmpfs (shmem) file, as a reference
+//   ref_direct_read            a 4 KiB O_DIRECT pread at a random offset of the same file: the
+//                              storage's own latency beside the major fault
+// The file lives in --pageladder_file_dir (FILE_DIR=, default /var/tmp: persistent storage),
+// is unnamed (O_TMPFILE) so nothing is left behind even after SIGKILL, holds non-uniform bytes,
+// and is written in 4 KiB pieces so its page cache holds base pages (large folios would let one
+// fault map 2 MiB). Eviction is fsync + POSIX_FADV_DONTNEED, checked with mincore.
+// Not modelled: write faults and dirtying (page_mkwrite), files larger than memory, mmap I/O from
+// several threads (TLB shootdowns under eviction), NFS and FUSE.
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <memory>
+#include <numeric>
+#include <random>
+#include <vector>
+
+#include <benchmark/benchmark.h>
+#include <fmt/format.h>
+
+#include "core/child_process.hpp"
+#include "core/event_run.hpp"
+#include "core/flags.hpp"
+#include "core/mapping.hpp"
+#include "core/pagemap.hpp"
+#include "core/sysfs.hpp"
+#include "core/temp_file.hpp"
+
+namespace pageladder {
+namespace {
+
+size_t file_bytes() { return (quick() ? size_t{32} : size_t{64}) << 20; }
+size_t file_pages() { return file_bytes() / page_size(); }
+
+// fault_around_bytes when debugfs shows it, else the kernel default (64 KiB).
+size_t fault_around_bytes() {
+  return static_cast<size_t>(
+      read_integer("/sys/kernel/debug/fault_around_bytes").value_or(64 * 1024));
+}
+
+// One test file per directory, shared by the rows (writing it costs more than a row).
+struct Prepared {
+  TempFile file;
+  std::string problem;
+};
+
+Prepared& prepared(const std::string& directory) {
+  static std::map<std::string, std::unique_ptr<Prepared>> files;
+  auto& slot = files[directory];
+  if (!slot) {
+    slot = std::make_unique<Prepared>(Prepared{TempFile::create(directory), ""});
+    if (!slot->file) {
+      slot->problem = slot->file.error();
+    } else if (!slot->file.fill(file_bytes(), page_size())) {
+      slot->problem = slot->file.error();
+    }
+    maybe_inject_crash("after_file");
+  }
+  return *slot;
+}
+
+std::string file_dir() { return flag("file_dir").value_or(default_temp_dir()); }
+
+// The prepared file, or skips the row with the reason and returns null.
+const TempFile* file_or_skip(benchmark::State& state, const std::string& directory) {
+  Prepared& p = prepared(directory);
+  if (!p.problem.empty()) {
+    skip(state, p.problem);
+    return nullptr;
+  }
+  return &p.file;
+}
+
+// The whole file in the page cache, as base pages (its own 4 KiB writes put it there; pread
+// brings back anything an earlier row evicted without readahead's large folios).
+void make_resident(const TempFile& file) {
+  posix_fadvise(file.fd(), 0, static_cast<off_t>(file_bytes()), POSIX_FADV_RANDOM);
+  std::vector<char> page(page_size());
+  if (file.resident_pages(file_bytes()) < file_pages())
+    for (size_t off = 0; off < file_bytes(); off += page_size())
+      if (pread(file.fd(), page.data(), page.size(), static_cast<off_t>(off)) < 0) break;
+  posix_fadvise(file.fd(), 0, static_cast<off_t>(file_bytes()), POSIX_FADV_NORMAL);
+}
+
+void describe_storage(EventRun& run, const TempFile& file) {
+  run.note(fmt::format("file in {}: {}", file.directory(), file.storage()));
+  if (const auto ra = file.read_ahead_kb()) run.set_counter("read_ahead_kb", static_cast<double>(*ra));
+}
+
+void cached_read_faults(benchmark::State& state, const TempFile& file, int map_flags) {
+  const size_t stride = std::max(page_size(), fault_around_bytes());
+  const size_t events = file_bytes() / stride;
+  make_resident(file);
+  if (file.resident_pages(file_bytes()) < file_pages()) {
+    skip(state, "the file did not stay in the page cache (memory pressure?)");
+    return;
+  }
+  Pagemap pagemap;
+  EventRun run(state, EventClaim{});
+  describe_storage(run, file);
+  Mapping mapping;
+  size_t mapped = 0, faults = 0;
+  run_batched_events(
+      state, run,
+      [&] {
+        mapping = Mapping::file(file.fd(), file_bytes(), PROT_READ, map_flags);
+        mapping.advise(MADV_NOHUGEPAGE);
+        return events;
+      },
+      [&](size_t i) { touch_read(mapping.data() + i * stride); },
+      [&](size_t n) {
+        mapped += pagemap.count_present(mapping.data(), file_pages());
+        faults += n;
+      });
+  const double per_fault = faults ? static_cast<double>(mapped) / static_cast<double>(faults) : 0;
+  run.set_counter("pages_mapped_per_fault", per_fault);
+  run.set_counter("ns_per_page", per_fault > 0 ? run.mean_ns() / per_fault : 0);
+  run.set_counter("fault_around_bytes", static_cast<double>(fault_around_bytes()));
+  run.note(fmt::format("{:.1f} pages mapped per fault (fault-around {} KiB)", per_fault,
+                       fault_around_bytes() / 1024));
+  run.finish();
+}
+
+void BM_FileFaultCached(benchmark::State& state) {
+  if (const TempFile* file = file_or_skip(state, file_dir()))
+    cached_read_faults(state, *file, MAP_SHARED);
+}
+
+void BM_FileFaultCachedPrivate(benchmark::State& state) {
+  if (const TempFile* file = file_or_skip(state, file_dir()))
+    cached_read_faults(state, *file, MAP_PRIVATE);
+}
+
+void BM_FileFaultTmpfs(benchmark::State& state) {
+  const std::string shm = "/dev/shm";
+  if (read_file("/proc/mounts").value_or("").find(" /dev/shm tmpfs ") == std::string::npos) {
+    skip(state, "no tmpfs mounted at /dev/shm");
+    return;
+  }
+  if (const TempFile* file = file_or_skip(state, shm)) cached_read_faults(state, *file, MAP_SHARED);
+}
+
+// Evicts the file and checks that none of it is left in the page cache.
+bool evict_or_invalidate(EventRun& run, const TempFile& file) {
+  const size_t left = file.evict(file_bytes());
+  if (left != 0)
+    run.invalidate(fmt::format("{} pages still resident after eviction", left));
+  return left == 0;
+}
+
+std::vector<size_t> shuffled(size_t n, uint64_t seed) {
+  std::vector<size_t> order(n);
+  std::iota(order.begin(), order.end(), size_t{0});
+  std::shuffle(order.begin(), order.end(), std::mt19937_64(seed));
+  return order;
+}
+
+void BM_FileFaultMajor(benchmark::State& state) {
+  const TempFile* file = file_or_skip(state, file_dir());
+  if (!file) return;
+  EventRun run(state, EventClaim{{0, 0.01}, {0.99, 1.01}});
+  describe_storage(run, *file);
+  const std::vector<size_t> order = shuffled(file_pages(), 7);
+  const size_t batch = std::min<size_t>(order.size(), 2048);
+  Mapping mapping;
+  size_t round = 0;
+  run_batched_events(
+      state, run,
+      [&] {
+        mapping.reset();
+        evict_or_invalidate(run, *file);
+        mapping = Mapping::file(file->fd(), file_bytes(), PROT_READ, MAP_SHARED);
+        mapping.advise(MADV_RANDOM);  // no read-around: one page per fault
+        ++round;
+        return batch;
+      },
+      [&](size_t i) {
+        touch_read(mapping.data() + order[((round - 1) * batch + i) % order.size()] * page_size());
+      },
+      [&](size_t) {});
+  run.note("MADV_RANDOM, random page order: each fault reads one page from storage");
+  run.finish();
+}
+
+void BM_FileReadColdSequential(benchmark::State& state) {
+  const TempFile* file = file_or_skip(state, file_dir());
+  if (!file) return;
+  // One event is one page; only some pages fault (readahead brings the rest).
+  EventRun run(state, EventClaim{{0, 1}, {0, 1}});
+  describe_storage(run, *file);
+  Mapping mapping;
+  run_batched_events(
+      state, run,
+      [&] {
+        mapping.reset();
+        evict_or_invalidate(run, *file);
+        mapping = Mapping::file(file->fd(), file_bytes(), PROT_READ, MAP_SHARED);
+        mapping.advise(MADV_NOHUGEPAGE);
+        return file_pages();
+      },
+      [&](size_t i) { touch_read(mapping.data() + i * page_size()); },
+      [&](size_t) {});
+  run.note("one event = one 4 KiB page read in order from a cold file, default readahead");
+  run.finish();
+}
+
+void BM_DirectRead(benchmark::State& state) {
+  const TempFile* file = file_or_skip(state, file_dir());
+  if (!file) return;
+  const int fd = file->reopen(O_RDONLY | O_DIRECT);
+  if (fd < 0) {
+    skip(state, fmt::format("{} does not support O_DIRECT ({})", file->directory(),
+                            std::strerror(-fd)));
+    return;
+  }
+  Mapping buffer = Mapping::anonymous(page_size(), Backing::kBasePages);
+  touch_write(buffer.data());
+  EventRun run(state, EventClaim{{0, 0}, {0, 0}});
+  describe_storage(run, *file);
+  const std::vector<size_t> order = shuffled(file_pages(), 11);
+  bool failed = false;
+  run_batched_events(
+      state, run, [&] { return order.size(); },
+      [&](size_t i) {
+        failed |= pread(fd, buffer.data(), page_size(), static_cast<off_t>(order[i] * page_size())) !=
+                  static_cast<ssize_t>(page_size());
+      },
+      [&](size_t) {});
+  close(fd);
+  if (failed) run.invalidate("an O_DIRECT read failed or came back short");
+  run.note("4 KiB O_DIRECT pread at random offsets of the same file");
+  run.finish();
+}
+
+#define PAGELADDER_ROW(fn, name) \
+  BENCHMARK(fn)->Name(name)->UseManualTime()->Unit(benchmark::kMicrosecond)
+PAGELADDER_ROW(BM_FileFaultCached, "file_fault_cached");
+PAGELADDER_ROW(BM_FileFaultCachedPrivate, "file_fault_cached_private");
+PAGELADDER_ROW(BM_FileFaultTmpfs, "file_fault_tmpfs");
+PAGELADDER_ROW(BM_FileFaultMajor, "file_fault_major");
+PAGELADDER_ROW(BM_FileReadColdSequential, "file_read_cold_seq");
+PAGELADDER_ROW(BM_DirectRead, "ref_direct_read");
+
+}  // namespace
+}  // namespace pageladder
