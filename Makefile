@@ -5,6 +5,7 @@ QUICK     ?=
 ONLY      ?=
 NO_SYSTEM_CHANGES ?=
 FILE_DIR  ?=
+SWAP_DIR  ?=
 CMAKE_BUILD_TYPE ?= Release
 # -Werror where CI runs (CI=true), warnings only elsewhere.
 WERROR    := $(if $(filter true 1,$(CI)),ON,OFF)
@@ -30,7 +31,8 @@ build:
 bench: deps build
 	@$(HARNESS) bench --build-dir $(BUILD_DIR) --results "$(RESULTS)" \
 	  $(if $(QUICK),--quick) $(if $(NO_SYSTEM_CHANGES),--no-system-changes) \
-	  $(if $(ONLY),--only "$(ONLY)") $(if $(FILE_DIR),--file-dir "$(FILE_DIR)")
+	  $(if $(ONLY),--only "$(ONLY)") $(if $(FILE_DIR),--file-dir "$(FILE_DIR)") \
+	  $(if $(SWAP_DIR),--swap-dir "$(SWAP_DIR)")
 
 test: deps build
 	@cd $(BUILD_DIR) && ctest --output-on-failure --timeout 900

@@ -15,6 +15,7 @@ constexpr FlagSpec kFlags[] = {
     {"tlb_min_pages", "smallest page count of the TLB sweep (default 8)"},
     {"tlb_max_pages", "largest page count of the TLB sweep (default 65536)"},
     {"file_dir", "directory for file_fault_bench's test file (default /var/tmp)"},
+    {"no_system_changes", "never change a sysctl (swap_in_bench skips the rows that need it)"},
 };
 
 std::map<std::string, std::string>& values() {

@@ -4,7 +4,10 @@ import os
 import sys
 from pathlib import Path
 
-from pageladder import collect, registry, report, runner
+import contextlib
+import functools
+
+from pageladder import collect, registry, report, runner, swap_phases, system
 
 EXIT_USAGE = 2
 EXIT_PLOT = 3
@@ -73,6 +76,26 @@ def cmd_bench(args):
     except ValueError as e:
         print(f"pageladder: {e}", file=sys.stderr)
         return EXIT_USAGE
+    changes_system = (system.is_root() and not args.no_system_changes
+                      and any(b.name == "swap_in" for b in selected))
+    if system.is_root() and not changes_system and system.pending_changes():
+        # An earlier run was killed: undo what it left, unless a live run still owns it.
+        with contextlib.suppress(system.SystemChangeError), system.run_lock():
+            system.restore(out=sys.stdout)
+    with contextlib.ExitStack() as stack:
+        if changes_system:
+            try:
+                stack.enter_context(system.run_lock())
+            except system.SystemChangeError as e:
+                print(f"pageladder: {e}", file=sys.stderr)
+                return EXIT_USAGE
+            system.restore(out=sys.stdout)  # what an earlier, killed run left behind
+            stack.callback(system.restore)     # nothing should be pending; tidies the journal
+            stack.enter_context(system.terminate_as_interrupt())
+        return _bench(args, selected)
+
+
+def _bench(args, selected):
     try:
         run_dir = prepare_results_dir(args.results)
     except OSError as e:
@@ -81,7 +104,10 @@ def cmd_bench(args):
     mode = "quick" if args.quick else "full"
     print(f"pageladder: {mode} run of {', '.join(b.name for b in selected)} into {run_dir}", flush=True)
     extra = {"file_fault": [f"--pageladder_file_dir={args.file_dir}"]} if args.file_dir else {}
-    outcomes, interrupted = runner.run_all(selected, args.build_dir, run_dir, args.quick, extra)
+    phased = {"swap_in": functools.partial(swap_phases.run, run_dir=run_dir, swap_dir=args.swap_dir,
+                                           no_system_changes=args.no_system_changes)}
+    outcomes, interrupted = runner.run_all(selected, args.build_dir, run_dir, args.quick, extra,
+                                           phased=phased)
     harness_settings = {
         "quick": args.quick,
         "repetitions": runner.REPETITIONS[mode],
@@ -114,6 +140,21 @@ def cmd_plot(args):
     return status
 
 
+def cmd_restore(args):
+    if not system.is_root():
+        print("pageladder: restore needs root (the changes it undoes were made as root)", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        with system.run_lock():
+            undone = system.restore(out=sys.stdout)
+    except system.SystemChangeError as e:
+        print(f"pageladder: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    if not undone:
+        print("pageladder: nothing to restore")
+    return 0
+
+
 def build_parser():
     parser = argparse.ArgumentParser(prog="pageladder", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -124,10 +165,14 @@ def build_parser():
     bench.add_argument("--quick", action="store_true")
     bench.add_argument("--no-system-changes", action="store_true")
     bench.add_argument("--file-dir", help="directory for file_fault's test file (default /var/tmp)")
+    bench.add_argument("--swap-dir", default="/var/tmp",
+                       help="directory for the temporary swap file (default /var/tmp)")
     bench.set_defaults(func=cmd_bench)
     plot = sub.add_parser("plot", help="redraw a run's charts and report from its run.json")
     plot.add_argument("run")
     plot.set_defaults(func=cmd_plot)
+    restore = sub.add_parser("restore", help="undo system changes an interrupted run left behind")
+    restore.set_defaults(func=cmd_restore)
     return parser
 
 

@@ -52,8 +52,9 @@ def assemble(run_dir, outcomes, harness_settings, extra_skipped=(), root=None):
         metadata.merge_binary_context(settings, ctx)
         benchmarks.extend(rows)
         results[name] = {"file": outcome["file"], "rows": rows}
-    rungs, skipped = ladder.build(results)
-    skipped = list(extra_skipped) + skipped
+    extra_skipped = list(extra_skipped) + [s for o in outcomes.values() for s in o.get("skipped", [])]
+    rungs, skipped = ladder.build(results, already_skipped={s.get("rung") for s in extra_skipped})
+    skipped = extra_skipped + skipped
     run = {
         "context": context or {},
         "benchmarks": benchmarks,

@@ -129,7 +129,7 @@ def skipped_series(groups, benchmark):
     return [{"benchmark": benchmark, "reason": f"{series}: {reason}"} for series, reason in reasons.items()]
 
 
-def build(results_by_benchmark):
+def build(results_by_benchmark, already_skipped=()):
     """results_by_benchmark: {short name: {"file": name, "rows": [...]} or {"failed": reason}}.
 
     Returns (ladder, skipped). Rungs of benchmarks not in the mapping are not mentioned.
@@ -144,6 +144,8 @@ def build(results_by_benchmark):
         skipped += skipped_series(groups, name)
         for rung in rungs:
             rows = groups.get(rung.row)
+            if not rows and rung.id in already_skipped:
+                continue
             if not rows:
                 skipped.append({"rung": rung.id, "reason": f"{result['file']} has no row '{rung.row}'"})
                 continue

@@ -38,7 +38,7 @@ BENCHMARKS = [
               min_time=(0.04, 0.1)),
     Benchmark("file_fault", "file_fault_bench", expected_seconds=(5.0, 12.0),
               min_time=(0.04, 0.1)),
-    Benchmark("swap_in", "swap_in_bench"),
+    Benchmark("swap_in", "swap_in_bench", expected_seconds=(12.0, 25.0), min_time=(0.02, 0.05)),
 ]
 
 RUNGS = [
@@ -87,8 +87,18 @@ RUNGS = [
          minor_per_event=(0.0, 0.0), major_per_event=(0.0, 0.0)),
     Rung("swap_in_zram", "fault on a page swapped out to zram, memory-limited cgroup", "swap_in",
          "swap_in_zram", "swap", major_per_event=(0.99, float("inf"))),
+    Rung("swap_in_zram_cluster", "the same with the machine's page-cluster (swap readahead)",
+         "swap_in", "swap_in_zram_cluster", "swap"),
+    Rung("swap_in_zram_thrash", "zram swap-in in a cgroup half the region's size "
+         "(includes reclaiming another page)", "swap_in", "swap_in_zram_thrash", "swap",
+         major_per_event=(0.95, float("inf"))),
     Rung("swap_in_disk", "fault on a page swapped out to storage, memory-limited cgroup",
          "swap_in", "swap_in_disk", "swap", major_per_event=(0.99, float("inf"))),
+    Rung("swap_in_disk_cluster", "the same with the machine's page-cluster (swap readahead)",
+         "swap_in", "swap_in_disk_cluster", "swap"),
+    Rung("swap_in_disk_thrash", "swap-in from storage in a cgroup half the region's size "
+         "(includes reclaiming another page)", "swap_in", "swap_in_disk_thrash", "swap",
+         major_per_event=(0.95, float("inf"))),
 ]
 
 BENCHMARK_BY_NAME = {b.name: b for b in BENCHMARKS}

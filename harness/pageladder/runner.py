@@ -16,11 +16,11 @@ class Interrupted(Exception):
     pass
 
 
-def command_for(benchmark, binary_path, run_dir, quick, extra_args=()):
+def command_for(benchmark, binary_path, run_dir, quick, extra_args=(), out_name=None):
     mode = 0 if quick else 1
     return [
         str(binary_path),
-        f"--benchmark_out={Path(run_dir) / (benchmark.binary + '.json')}",
+        f"--benchmark_out={Path(run_dir) / (out_name or benchmark.binary + '.json')}",
         "--benchmark_out_format=json",
         f"--benchmark_repetitions={REPETITIONS['quick' if quick else 'full']}",
         f"--benchmark_min_time={benchmark.min_time[mode]}",
@@ -34,8 +34,11 @@ def _format_seconds(s):
     return f"{s:.0f} s" if s >= 10 else f"{s:.1f} s"
 
 
-def run_all(selected, build_dir, run_dir, quick, extra_args=None, out=None):
-    """Runs each benchmark; returns {name: outcome} for collect.assemble (in order).
+def run_all(selected, build_dir, run_dir, quick, extra_args=None, out=None, phased=None):
+    """Runs each benchmark; returns ({name: outcome}, interrupted) for collect.assemble.
+
+    phased: {name: fn(bench, run_binary)} for benchmarks that run in several phases (swap_in);
+    fn returns (failed reason or None, skipped entries) and writes <binary>.json itself.
 
     A binary that is missing, crashes or times out is recorded as failed with the reason; the
     others still run. Ctrl-C stops the current binary and the remaining ones are recorded as
@@ -62,13 +65,24 @@ def run_all(selected, build_dir, run_dir, quick, extra_args=None, out=None):
             print(f"      skipped: {reason}", file=out, flush=True)
             outcomes[bench.name] = {"binary": bench.binary, "failed": reason}
             continue
-        cmd = command_for(bench, binary_path, run_dir, quick, extra_args.get(bench.name, ()))
         t0 = time.monotonic()
         outcome = {"binary": bench.binary, "file": bench.binary + ".json"}
+
+        def run_binary(more_args=(), out_name=None, bench=bench, binary_path=binary_path):
+            cmd = command_for(bench, binary_path, run_dir, quick,
+                              [*extra_args.get(bench.name, ()), *more_args], out_name)
+            return _run_streaming(cmd, timeout=max(120.0, 10 * estimates[bench.name]), out=out)
+
         try:
-            status = _run_streaming(cmd, timeout=max(120.0, 10 * estimates[bench.name]), out=out)
-            if status != 0:
-                outcome["failed"] = f"{bench.binary} exited with status {status}"
+            if phased and bench.name in phased:
+                failed, skipped = phased[bench.name](bench, run_binary)
+                if failed:
+                    outcome["failed"] = failed
+                outcome["skipped"] = skipped
+            else:
+                status = run_binary()
+                if status != 0:
+                    outcome["failed"] = f"{bench.binary} exited with status {status}"
         except subprocess.TimeoutExpired:
             outcome["failed"] = f"{bench.binary} ran past its time limit and was stopped"
         except Interrupted:

@@ -1,0 +1,279 @@
+// swap_in_bench: the top of the ladder, a fault on a page that was swapped out.
+//
+// A worker process runs inside a memory cgroup of our own. It fills anonymous pages with
+// non-uniform data (zram stores same-filled pages specially), pushes them out with MADV_PAGEOUT
+// (and, for swap on storage, reclaim by the cgroup, since MADV_PAGEOUT leaves the pages in the
+// swap cache while they are written back), checks through pagemap that every target page is
+// swapped out, then touches them in random order: each touch is a major fault that reads the
+// page back (do_swap_page). One event = one such touch, timed in the worker. Rows per swap kind
+// (zram, or a swap file/partition on storage; the highest-priority active swap device decides):
+//   swap_in_<kind>          page-cluster 0: one page per swap-in, limit well above the region
+//   swap_in_<kind>_cluster  the machine's page-cluster (swap readahead): swap-ins per event < 1
+//   swap_in_<kind>_thrash   the region is twice the cgroup limit: every swap-in also forces the
+//                           reclaim (swap-out) of another page; labelled so
+// Needs root (cgroups, page-cluster). Standalone it uses only swap that already exists;
+// `make bench` provisions temporary zram and a swap file around it and removes them afterwards.
+// Not modelled: zswap in front of the disk, multi-threaded swap-in, swap on NVMe vs HDD (that is
+// the machine's choice, recorded with the device).
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+#include <fstream>
+#include <memory>
+#include <numeric>
+#include <optional>
+#include <random>
+#include <sstream>
+#include <vector>
+
+#include <benchmark/benchmark.h>
+#include <fmt/format.h>
+
+#include "core/cgroup.hpp"
+#include "core/child_process.hpp"
+#include "core/event_run.hpp"
+#include "core/flags.hpp"
+#include "core/mapping.hpp"
+#include "core/pagemap.hpp"
+#include "core/sysfs.hpp"
+#include "core/system_changes.hpp"
+
+namespace pageladder {
+namespace {
+
+constexpr const char* kPageCluster = "/proc/sys/vm/page-cluster";
+
+struct SwapDevice {
+  std::string name, type;
+  int priority = 0;
+  bool zram() const { return name.find("/zram") != std::string::npos; }
+};
+
+// The active swap device new swap-outs go to (highest priority), if any.
+std::optional<SwapDevice> top_swap_device() {
+  std::istringstream in(read_file("/proc/swaps").value_or(""));
+  std::string line;
+  std::getline(in, line);  // header
+  std::optional<SwapDevice> top;
+  while (std::getline(in, line)) {
+    std::istringstream f(line);
+    SwapDevice d;
+    long long size, used;
+    if (!(f >> d.name >> d.type >> size >> used >> d.priority)) continue;
+    if (!top || d.priority > top->priority) top = d;
+  }
+  return top;
+}
+
+enum class Mode { kIsolated, kCluster, kThrash };
+
+struct Report {
+  uint64_t events = 0, swapped_before = 0;
+  int64_t minor = 0, major = 0, swap_ins = 0;
+};
+
+void fill_page(char* page, size_t index) {
+  // Half pseudo-random, half zero: compressible, as real anonymous memory is, never same-filled.
+  uint64_t x = index * 0x9E3779B97F4A7C15ull + 1;
+  auto* words = reinterpret_cast<uint64_t*>(page);
+  for (size_t w = 0; w < page_size() / 16; ++w) {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    words[w] = x;
+  }
+}
+
+int64_t vmstat(const char* key) { return read_keyed_integer("/proc/vmstat", key).value_or(0); }
+
+// The worker, inside the cgroup: prepare, wait for the parent's reclaim, verify, time.
+int worker(int to_parent, int from_parent, Mode mode, size_t events, size_t region_pages,
+           const EventClock& clock) {
+  std::vector<float> ns(events, 0.f);
+  std::vector<size_t> targets;
+  targets.reserve(region_pages);
+  wait_for_parent(from_parent);  // now inside the cgroup
+  // Keep our own code, stack and buffers resident, so only the region can swap (no
+  // MCL_FUTURE: the region itself must stay swappable).
+  mlockall(MCL_CURRENT);
+  Mapping region = Mapping::anonymous(region_pages * page_size(), Backing::kBasePages);
+  for (size_t i = 0; i < region_pages; ++i) fill_page(region.data() + i * page_size(), i);
+  if (mode != Mode::kThrash) {
+    region.advise(MADV_PAGEOUT);
+    // mincore reports a swapped-out page still in the swap cache as resident: until none is,
+    // ask the parent to have the cgroup reclaim them (a block device's writeback must end first).
+    std::vector<unsigned char> resident(region_pages);
+    for (int attempt = 0; attempt < 200; ++attempt) {
+      if (mincore(region.data(), region.size(), resident.data()) != 0) break;
+      if (std::none_of(resident.begin(), resident.end(), [](unsigned char r) { return r & 1; })) break;
+      const char reclaim = 'R';
+      write_all(to_parent, &reclaim, 1);
+      wait_for_parent(from_parent);
+    }
+  }
+  const char ready = 'D';
+  write_all(to_parent, &ready, 1);
+
+  Pagemap pagemap;
+  for (size_t i = 0; i < region_pages; ++i)
+    if (pagemap.at(region.data() + i * page_size()).value_or(PageState{}).swapped) targets.push_back(i);
+  std::shuffle(targets.begin(), targets.end(), std::mt19937_64(events));
+  Report report;
+  report.swapped_before = targets.size();
+  report.events = std::min(events, targets.size());
+  const int64_t swap_ins = vmstat("pswpin");
+  const FaultCount before = thread_faults();
+  for (size_t k = 0; k < report.events; ++k) {
+    char* p = region.data() + targets[k] * page_size();
+    const uint64_t t0 = clock.start();
+    touch_read(p);
+    ns[k] = static_cast<float>(clock.to_ns(clock.stop() - t0));
+  }
+  const FaultCount after = thread_faults();
+  report.minor = after.minor - before.minor;
+  report.major = after.major - before.major;
+  report.swap_ins = vmstat("pswpin") - swap_ins;
+  return write_all(to_parent, &report, sizeof report) &&
+                 write_all(to_parent, ns.data(), report.events * sizeof(float))
+             ? 0
+             : 1;
+}
+
+// MADV_PAGEOUT to a block device leaves each page in the swap cache until its writeback ends
+// (zram, being synchronous, does not): wait for the writeback, then have the cgroup reclaim the
+// clean swap-cache pages, so that the touch really reads from the device.
+void evict_swap_cache(MemoryCgroup& group) {
+  for (int wait = 0; wait < 500 && read_keyed_integer("/proc/meminfo", "Writeback").value_or(0) > 0; ++wait)
+    usleep(1000);
+  // Everything else in the group is mlocked, so what reclaim can take is the region.
+  group.reclaim(0);
+}
+
+std::optional<std::string> missing_prerequisite(bool zram) {
+  if (geteuid() != 0) return "needs root (it creates a memory cgroup and sets vm.page-cluster)";
+  const CgroupLayout layout = detect_memory_cgroup();
+  if (!layout.why_unusable.empty()) return layout.why_unusable;
+  const auto top = top_swap_device();
+  if (!top) return "no active swap device (make bench provisions temporary swap as root)";
+  if (top->zram() != zram)
+    return fmt::format("the active swap device with the highest priority is {} ({}), not {}",
+                       top->name, top->zram() ? "zram" : "storage", zram ? "zram" : "storage");
+  return std::nullopt;
+}
+
+void swap_row(benchmark::State& state, bool zram, Mode mode) {
+  if (auto why = missing_prerequisite(zram)) {
+    skip(state, *why);
+    return;
+  }
+  const SwapDevice device = *top_swap_device();
+  const std::string machine_cluster = read_line(kPageCluster).value_or("3");
+  std::unique_ptr<ScopedSysctl> cluster;
+  if (mode == Mode::kCluster && machine_cluster == "0") {
+    skip(state, "the machine's page-cluster is already 0: the same as the page-cluster 0 row");
+    return;
+  }
+  if (mode != Mode::kCluster) {
+    if (machine_cluster != "0" && flag("no_system_changes")) {
+      skip(state, fmt::format("NO_SYSTEM_CHANGES: vm.page-cluster stays at {}", machine_cluster));
+      return;
+    }
+    try {
+      cluster = std::make_unique<ScopedSysctl>(kPageCluster, "0");
+    } catch (const std::exception& e) {
+      skip(state, e.what());
+      return;
+    }
+  }
+  const CgroupLayout layout = detect_memory_cgroup();
+  // Under thrashing, a page being written back when it is touched is a swap-cache hit: a few
+  // percent of events, so that row asks for at least 0.95 major faults per event.
+  const EventClaim claim = mode == Mode::kCluster ? EventClaim{{0, 1}, {0.01, 1.01}}
+                           : mode == Mode::kThrash ? EventClaim{{0, 0.05}, {0.95, 1.01}}
+                                                   : EventClaim{{0, 0.01}, {0.99, 1.01}};
+  EventRun run(state, claim, {});
+  const EventClock& clock = run.clock();
+  constexpr size_t kBatch = 2048;
+  constexpr size_t kThrashPages = 8192;  // 32 MiB region in a 16 MiB cgroup
+  std::vector<float> batch;
+  size_t next = 0;
+  uint64_t done = 0;
+  int64_t swap_ins = 0;
+  size_t oom = 0;
+  for (auto _ : state) {
+    if (next == batch.size()) {
+      const size_t n = static_cast<size_t>(
+          std::min<uint64_t>(kBatch, static_cast<uint64_t>(state.max_iterations) - done));
+      const size_t region = mode == Mode::kThrash ? kThrashPages : std::max<size_t>(n, kBatch);
+      const size_t limit = mode == Mode::kThrash ? region * page_size() / 2
+                                                 : region * page_size() + (size_t{64} << 20);
+      Report report;
+      try {
+        MemoryCgroup group(layout, limit);
+        ChildProcess child([&](int up, int down) {
+          return worker(up, down, mode, n, region, clock);
+        });
+        group.add(child.pid());
+        child.signal_child();
+        for (char request = 0; child.read(&request, 1) && request == 'R';) {
+          evict_swap_cache(group);
+          child.signal_child();
+        }
+        batch.assign(n, 0.f);
+        const bool ok = child.read(&report, sizeof report) &&
+                        child.read(batch.data(), report.events * sizeof(float));
+        const int status = child.wait();
+        if (group.oom_kills() > 0) ++oom;
+        if (!ok || status != 0) {
+          skip(state, oom ? fmt::format("the worker was OOM-killed in its cgroup (limit {} MiB)", limit >> 20)
+                          : fmt::format("the worker failed (status {})", status));
+          return;
+        }
+      } catch (const std::exception& e) {
+        skip(state, e.what());
+        return;
+      }
+      if (report.swapped_before < report.events || report.events < n)
+        run.invalidate(fmt::format("only {} of {} target pages were swapped out before the touch",
+                                   report.swapped_before, n));
+      batch.resize(report.events);
+      run.add_faults({report.minor, report.major});
+      swap_ins += report.swap_ins;
+      next = 0;
+      if (batch.empty()) break;
+    }
+    run.record_ns(batch[next++]);
+    ++done;
+  }
+  if (oom) run.invalidate("the cgroup recorded an OOM kill");
+  run.set_counter("swap_ins_per_event", done ? static_cast<double>(swap_ins) / static_cast<double>(done) : 0);
+  run.set_counter("page_cluster", std::stod(read_line(kPageCluster).value_or("0")));
+  run.note(fmt::format("swap on {} ({}, priority {}); page-cluster {}; cgroup {}{}", device.name,
+                       device.type, device.priority, read_line(kPageCluster).value_or("?"),
+                       layout.describe(),
+                       mode == Mode::kThrash ? "; region twice the cgroup limit: each swap-in "
+                                               "also reclaims another page"
+                                             : ""));
+  run.finish();
+}
+
+void register_rows() {
+  for (bool zram : {true, false}) {
+    const std::string kind = zram ? "zram" : "disk";
+    for (auto [suffix, mode] : {std::pair{"", Mode::kIsolated}, std::pair{"_cluster", Mode::kCluster},
+                                std::pair{"_thrash", Mode::kThrash}}) {
+      benchmark::RegisterBenchmark(("swap_in_" + kind + suffix).c_str(),
+                                   [zram, mode = mode](benchmark::State& s) { swap_row(s, zram, mode); })
+          ->UseManualTime()
+          ->Unit(benchmark::kMicrosecond);
+    }
+  }
+}
+
+const Registrar registrar(register_rows);
+
+}  // namespace
+}  // namespace pageladder

@@ -1,0 +1,56 @@
+"""How swap_in_bench runs under `make bench`: one phase per kind of swap, each with only that
+kind receiving swap-outs (the highest-priority device takes them), provisioned for the phase and
+removed after it, then the phases' JSON merged into swap_in_bench.json."""
+import contextlib
+import json
+from pathlib import Path
+
+from pageladder import registry, system
+
+SIZES = {"zram": 512 << 20, "disk": 256 << 20}
+
+
+def _existing(kind):
+    """An active swap device of this kind the machine already had, if any (it is used as is)."""
+    for name in system._active_swaps():
+        if (kind == "zram") == ("/zram" in name) and not Path(name).name.startswith("pageladder-"):
+            return name
+    return None
+
+
+def _provision(kind, swap_dir):
+    if _existing(kind):
+        return contextlib.nullcontext(_existing(kind))
+    if kind == "zram":
+        return system.zram_swap(SIZES["zram"])
+    return system.swap_file(swap_dir, SIZES["disk"])
+
+
+def run(bench, run_binary, run_dir, swap_dir, no_system_changes):
+    """run_binary(extra_args, out_name) -> exit status. Returns (failed reason or None, skipped)."""
+    out = Path(run_dir) / f"{bench.binary}.json"
+    if no_system_changes or not system.is_root():
+        status = run_binary(["--pageladder_no_system_changes"] if no_system_changes else [], out.name)
+        return (None if status == 0 else f"{bench.binary} exited with status {status}"), []
+    skipped, parts = [], []
+    for kind in ("zram", "disk"):
+        part = f"{bench.binary}.{kind}.json"
+        try:
+            with _provision(kind, swap_dir) as device:
+                print(f"      swap for the {kind} rows: {device}", flush=True)
+                status = run_binary([f"--benchmark_filter=^swap_in_{kind}"], part)
+        except system.SystemChangeError as e:
+            skipped += [{"rung": r.id, "reason": str(e)} for r in registry.rungs_of(bench.name)
+                        if r.id.startswith(f"swap_in_{kind}")]
+            continue
+        if status != 0:
+            return f"{bench.binary} exited with status {status} ({kind} phase)", skipped
+        parts.append(Path(run_dir) / part)
+    merged = {"context": {}, "benchmarks": []}
+    for path in parts:
+        data = json.loads(path.read_text())
+        merged["context"] = merged["context"] or data.get("context", {})
+        merged["benchmarks"] += data.get("benchmarks", [])
+        path.unlink()
+    out.write_text(json.dumps(merged, indent=2))
+    return None, skipped

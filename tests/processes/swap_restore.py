@@ -1,0 +1,77 @@
+#!/usr/bin/env python3
+"""As root: a make-bench run of swap_in killed with SIGKILL mid-run leaves swap, zram, a cgroup
+or page-cluster behind only until `pageladder restore`, which undoes all of it; and a second
+run started while the first is live is refused with a clear message. Exit 77 (skip) if not root.
+"""
+import glob
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+
+def state():
+    swaps = open("/proc/swaps").read().splitlines()[1:]
+    zram = {p: open(p).read().strip() for p in glob.glob("/sys/block/zram*/disksize")}
+    cgroups = [p for p in glob.glob("/sys/fs/cgroup/**/pageladder-*", recursive=True) if os.path.isdir(p)]
+    files = glob.glob("/var/tmp/pageladder-swap-*")
+    cluster = open("/proc/sys/vm/page-cluster").read().strip()
+    return {"swaps": swaps, "zram": zram, "cgroups": cgroups, "files": files, "page_cluster": cluster}
+
+
+def main():
+    if os.geteuid() != 0:
+        print("skipped: needs root")
+        return 77
+    source, build, python = sys.argv[1:4]
+    env = dict(os.environ, PYTHONPATH=os.path.join(source, "harness"), MPLBACKEND="Agg")
+    harness = [python, "-m", "pageladder"]
+    before = state()
+    passed = failed = 0
+
+    def check(name, ok, detail=""):
+        nonlocal passed, failed
+        print(f"{'ok' if ok else 'FAIL'}: {name} {detail}")
+        passed, failed = passed + ok, failed + (not ok)
+
+    with tempfile.TemporaryDirectory(prefix="pageladder-restore-") as results:
+        run = subprocess.Popen(harness + ["bench", "--quick", "--only", "swap_in", "--build-dir", build,
+                                          "--results", results],
+                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               start_new_session=True)
+        changed = False
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and run.poll() is None:
+            now = state()
+            if now["swaps"] != before["swaps"] and now["cgroups"]:
+                changed = True
+                break
+            time.sleep(0.02)
+        check("the run made system changes before it was killed", changed)
+
+        second = subprocess.run(harness + ["bench", "--quick", "--only", "swap_in", "--build-dir", build,
+                                           "--results", results],
+                                env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        check("a second concurrent run is refused", second.returncode == 2 and
+              "another pageladder run" in second.stdout, second.stdout.strip()[-200:])
+
+        os.killpg(run.pid, signal.SIGKILL)
+        run.wait()
+        time.sleep(0.2)
+        left = state()
+        check("SIGKILL left changes behind (so restore has work)", left != before)
+
+        r = subprocess.run(harness + ["restore"], env=env, stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, text=True)
+        check("restore exits 0", r.returncode == 0, r.stdout.strip())
+        after = state()
+        for key in before:
+            check(f"restore put back {key}", after[key] == before[key], f"{before[key]} -> {after[key]}")
+    print(f"{passed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
