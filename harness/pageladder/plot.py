@@ -93,8 +93,8 @@ def draw_ladder(run, stem):
     rungs = sorted(block["ladder"], key=lambda r: r["median_ns"])
     skipped = [s for s in block["skipped"]]
     rows = len(rungs) + len(skipped)
-    height = 2.2 + 0.42 * max(rows, 1)
-    fig, ax = plt.subplots(figsize=(9.0, height), layout="constrained")
+    height = 2.4 + 0.36 * max(rows, 1)
+    fig, ax = plt.subplots(figsize=(11.0, height), layout="constrained")
     fig.get_layout_engine().set(rect=(0, 0.25 / height, 1, 1 - 0.25 / height))  # room for the footer
     lo_s, hi_s = axis_limits([v for r in rungs for v in (r["lo_ns"], r["hi_ns"])])
     draw_time_axis(ax, lo_s, hi_s)
@@ -111,16 +111,16 @@ def draw_ladder(run, stem):
             ax.plot([med], [y], marker="X", ms=8, mfc="none", mec=INVALID_COLOUR, ls="none")
             ax.text(med * 1.3, y, f"INVALID: {_shorten(r['why_invalid'])}", va="center", fontsize=7,
                     color=INVALID_COLOUR)
-        labels.append(f"{r['id']}\n{r['label']}")
+        labels.append(f"{r['id']}\n{_wrap(r['label'])}")
     for i, s in enumerate(skipped):
         y = len(rungs) + i
-        ax.text(lo_s * 1.3, y, f"skipped: {_shorten(s['reason'], 110)}", va="center", fontsize=7,
+        ax.text(lo_s * 1.3, y, "skipped: " + _wrap(s["reason"], 90, 2), va="center", fontsize=7,
                 color="#777777", style="italic")
         labels.append(f"{s.get('rung') or s.get('benchmark')}\n(not measured)")
-    ax.set_yticks(range(rows), labels=labels, fontsize=7)
+    ax.set_yticks(range(rows), labels=labels, fontsize=6.5)
     ax.set_ylim(-0.7, rows - 0.3)
     ax.set_xlabel("time per event (log scale; dot = median over repetitions, whiskers = min-max)")
-    ax.set_title("What the virtual-memory system costs on this machine", loc="left", fontsize=11, pad=16)
+    ax.set_title("What the virtual-memory system costs on this machine", loc="left", fontsize=11, pad=20)
     fig.text(0.01, 0.06 / height, footer_text(block), fontsize=6, color="#555555", ha="left", va="bottom")
     save(fig, stem)
 
@@ -178,6 +178,12 @@ def draw_tlb_sweep(run, stem):
     fig.text(0.01, 0.01, footer_text(block), fontsize=6, color="#555555", ha="left", va="bottom")
     save(fig, stem)
     return True
+
+
+def _wrap(text, width=46, lines=2):
+    import textwrap
+
+    return "\n".join(textwrap.wrap(text or "", width, max_lines=lines, placeholder="…"))
 
 
 def _shorten(text, limit=70):
