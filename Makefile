@@ -42,8 +42,9 @@ plot:
 	@$(HARNESS) plot "$(RUN)"
 
 compare:
-	@test -n "$(A)" -a -n "$(B)" || { echo "usage: make compare A=<run> B=<run>" >&2; exit 2; }
-	@$(HARNESS) compare "$(A)" "$(B)" --results "$(RESULTS)"
+	@test -n "$(RUNS)" -o \( -n "$(A)" -a -n "$(B)" \) || \
+	  { echo "usage: make compare A=<run> B=<run>  (or RUNS=\"<run> <run> ...\")" >&2; exit 2; }
+	@$(HARNESS) compare $(if $(RUNS),--runs $(RUNS),"$(A)" "$(B)") --results "$(RESULTS)"
 
 restore:
 	@$(HARNESS) restore

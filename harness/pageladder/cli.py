@@ -57,8 +57,11 @@ def point_latest(run_dir):
 
 
 def render_outputs(run, run_dir):
-    """report.md always; the charts when matplotlib is importable. Returns an exit status."""
+    """report.md and the exports always; the charts when matplotlib is importable. Returns an
+    exit status."""
+    from pageladder import export
     report.write(run, run_dir / "report.md")
+    export.write(run, Path(run_dir))
     try:
         from pageladder import plot
     except ImportError as e:
@@ -67,6 +70,7 @@ def render_outputs(run, run_dir):
         return EXIT_PLOT
     plot.draw_ladder(run, str(run_dir / "ladder"))
     plot.draw_tlb_sweep(run, str(run_dir / "tlb_sweep"))
+    plot.draw_lifecycle(run, str(run_dir / "lifecycle"))
     return 0
 
 
@@ -108,6 +112,7 @@ def _bench(args, selected):
                                            no_system_changes=args.no_system_changes)}
     outcomes, interrupted = runner.run_all(selected, args.build_dir, run_dir, args.quick, extra,
                                            phased=phased)
+    lifecycle = runner.run_demand_paging(args.build_dir, run_dir)
     harness_settings = {
         "quick": args.quick,
         "repetitions": runner.REPETITIONS[mode],
@@ -117,7 +122,7 @@ def _bench(args, selected):
         "file_dir": args.file_dir or "/var/tmp",
         "benchmark_seconds": round(sum(o.get("seconds", 0.0) for o in outcomes.values()), 2),
     }
-    run = collect.assemble(run_dir, outcomes, harness_settings)
+    run = collect.assemble(run_dir, outcomes, harness_settings, demand_paging=lifecycle)
     status = render_outputs(run, run_dir)
     point_latest(run_dir)
     print()
@@ -136,8 +141,37 @@ def cmd_plot(args):
         return EXIT_USAGE
     status = render_outputs(run, Path(args.run))
     if status == 0:
-        print(f"pageladder: redrew {Path(args.run) / 'ladder.svg'}, ladder.png and report.md")
+        print(f"pageladder: redrew {Path(args.run) / 'ladder.svg'}, ladder.png, report.md and the exports")
     return status
+
+
+def cmd_compare(args):
+    from pageladder import compare
+    paths = list(args.runs or []) + [r for r in (args.a, args.b) if r]
+    if len(paths) < 2:
+        print("pageladder: compare needs at least two runs (A= and B=, or RUNS=\"r1 r2 ...\")", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        runs = [collect.load_run(p) for p in paths]
+    except collect.RunError as e:
+        print(f"pageladder: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    result = compare.compare(runs)
+    out = compare.output_dir(args.results, runs)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "compare.md").write_text(compare.render_markdown(result, runs))
+        from pageladder import plot
+        plot.draw_compare(result, runs, str(out / "compare"))
+    except OSError as e:
+        print(f"pageladder: cannot write {out}: {e.strerror}", file=sys.stderr)
+        return EXIT_USAGE
+    except ImportError as e:
+        print(f"pageladder: chart not drawn: {e} (install python3-matplotlib)", file=sys.stderr)
+        return EXIT_PLOT
+    print(compare.render_markdown(result, runs))
+    print(f"pageladder: wrote {out}/compare.md, compare.svg, compare.png")
+    return 0
 
 
 def cmd_restore(args):
@@ -171,6 +205,12 @@ def build_parser():
     plot = sub.add_parser("plot", help="redraw a run's charts and report from its run.json")
     plot.add_argument("run")
     plot.set_defaults(func=cmd_plot)
+    comp = sub.add_parser("compare", help="set runs side by side")
+    comp.add_argument("a", nargs="?")
+    comp.add_argument("b", nargs="?")
+    comp.add_argument("--runs", nargs="+", help="more runs; the first is the baseline")
+    comp.add_argument("--results", default="results")
+    comp.set_defaults(func=cmd_compare)
     restore = sub.add_parser("restore", help="undo system changes an interrupted run left behind")
     restore.set_defaults(func=cmd_restore)
     return parser

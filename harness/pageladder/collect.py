@@ -31,7 +31,7 @@ def load_binary_json(path):
     return data.get("context", {}), data["benchmarks"]
 
 
-def assemble(run_dir, outcomes, harness_settings, extra_skipped=(), root=None):
+def assemble(run_dir, outcomes, harness_settings, extra_skipped=(), root=None, demand_paging=None):
     """outcomes: {short name: {"binary": str, "file": str|None, "failed": str|None, "seconds": float}}.
 
     Writes run_dir/run.json and returns it as a dict.
@@ -76,6 +76,11 @@ def assemble(run_dir, outcomes, harness_settings, extra_skipped=(), root=None):
             "ladder": rungs,
         },
     }
+    if demand_paging is not None:
+        if "failed" in demand_paging:
+            skipped.append({"benchmark": "demand_paging", "reason": demand_paging["failed"]})
+        else:
+            run["pageladder"]["demand_paging"] = demand_paging
     write_json_atomically(Path(run_dir) / "run.json", run)
     return run
 

@@ -125,6 +125,109 @@ def draw_ladder(run, stem):
     save(fig, stem)
 
 
+def draw_lifecycle(run, stem):
+    """lifecycle.svg/png: the chapter's experiment, virtual size against resident size."""
+    data = run["pageladder"].get("demand_paging")
+    if not data:
+        return False
+    style()
+    samples = data["samples"]
+    fig, ax = plt.subplots(figsize=(9.0, 4.6), layout="constrained")
+    fig.get_layout_engine().set(rect=(0, 0.05, 1, 0.95))
+    # x: pages touched, in units of 256 pages; the stages before and after stand a little apart.
+    span = data["pages"] / 256
+    stage_x = {"before malloc": -0.12 * span, "after malloc": 0.0, "after touching": span,
+               "after free": 1.12 * span}
+    x = [stage_x.get(s["stage"], s["pages_touched"] / 256) for s in samples]
+    handles = ax.plot(x, [s["vm_size_kib"] / 1024 for s in samples], color="#0072B2", lw=1.6,
+                      label="VmSize (virtual)")
+    handles += ax.plot(x, [s["vm_rss_kib"] / 1024 for s in samples], color="#D55E00", lw=1.6,
+                       label="VmRSS (resident)")
+    faults = ax.twinx()
+    handles += faults.plot(x, [s["minor_faults"] - samples[0]["minor_faults"] for s in samples], color="#009E73",
+                lw=1, ls="--", label="minor faults since start")
+    faults.set_ylabel("minor faults since start", color="#009E73")
+    faults.spines["right"].set_visible(True)
+    for xi, s in zip(x, samples):
+        if s["stage"] != "touching":
+            ax.axvline(xi, color="#cccccc", lw=0.8)
+            ax.text(xi, 0.5, f" {s['stage']}", transform=ax.get_xaxis_transform(), rotation=90,
+                    fontsize=7, ha="right", va="center", color="#444444")
+    ax.set_xticks([])
+    ax.set_xlabel(f"one write per 4 KiB page across {data['size_bytes'] >> 20} MiB "
+                  f"(a sample every 256 pages)")
+    ax.set_ylabel("MiB")
+    ax.legend(handles=handles, fontsize=7, loc="lower center")
+    ax.set_title(f"Demand paging: {data['touch_minor_faults']:,} minor faults for {data['pages']:,} pages",
+                 loc="left", fontsize=11, pad=18)
+    fig.text(0.01, 0.01, footer_text(run["pageladder"]), fontsize=6, color="#555555")
+    save(fig, stem)
+    return True
+
+
+RUN_STYLES = (("#0072B2", "o"), ("#E69F00", "s"), ("#009E73", "^"), ("#CC79A7", "D"))
+SLOWER, FASTER, NEUTRAL = "#D55E00", "#0072B2", "#888888"
+
+
+def draw_compare(result, runs, stem):
+    """compare.svg/png: each rung's medians (min-max whiskers) per run on one log axis, joined,
+    with the ratio to the first run beside it, coloured only where the U test says significant."""
+    style()
+    rows = result["rows"]
+    n = max(len(rows), 1)
+    differences = result["differences"]
+    height = 2.6 + 0.34 * n + 0.14 * len(differences)
+    fig, ax = plt.subplots(figsize=(11.0, height), layout="constrained")
+    fig.get_layout_engine().set(rect=(0, 0.25 / height, 1, 1 - 0.25 / height))
+    values = [c["entry"][k] for r in rows for c in r["cells"] if c["state"] == "ok" for k in ("lo_ns", "hi_ns")]
+    lo_s, hi_s = axis_limits(values)
+    draw_time_axis(ax, lo_s, hi_s, textbook=False)
+    for y, row in enumerate(rows):
+        points = []
+        for k, cell in enumerate(row["cells"]):
+            colour, marker = RUN_STYLES[k % len(RUN_STYLES)]
+            offset = (k - (len(row["cells"]) - 1) / 2) * 0.18
+            if cell["state"] == "ok":
+                e = cell["entry"]
+                med = e["median_ns"] * 1e-9
+                ax.errorbar([med], [y + offset], xerr=[[med - e["lo_ns"] * 1e-9], [e["hi_ns"] * 1e-9 - med]],
+                            fmt=marker, color=colour, ms=5, capsize=2, lw=1)
+                points.append((med, y + offset))
+            else:
+                word = "invalid" if cell["state"] == "invalid" else "not measured"
+                ax.text(lo_s * 1.3, y + offset, f"run {k + 1}: {word}", fontsize=6, va="center",
+                        color=INVALID_COLOUR if cell["state"] == "invalid" else "#777777", style="italic")
+        if len(points) > 1:
+            ax.plot([p[0] for p in points], [p[1] for p in points], color="#bbbbbb", lw=0.8, zorder=0)
+        texts = []
+        for cell in row["cells"][1:]:
+            if cell.get("ratio") is None:
+                texts.append(("–", NEUTRAL))
+            else:
+                colour = (SLOWER if cell["ratio"] > 1 else FASTER) if cell["significant"] else NEUTRAL
+                texts.append((f"×{cell['ratio']:.2f}" + ("" if cell["significant"] else " (n.s.)"), colour))
+        for k, (text, colour) in enumerate(texts):
+            ax.text(1.01 + 0.07 * k, y, text, transform=ax.get_yaxis_transform(), va="center",
+                    fontsize=7, color=colour, clip_on=False)
+    ax.set_yticks(range(len(rows)), labels=[r["id"] for r in rows], fontsize=7)
+    ax.set_ylim(-0.7, n - 0.3)
+    handles = [plt.Line2D([], [], color=c, marker=m, ls="none", label=f"run {k + 1}: {rid}")
+               for k, (rid, (c, m)) in enumerate(zip(result["run_ids"], RUN_STYLES))]
+    ax.legend(handles=handles, fontsize=6.5, loc="upper left", bbox_to_anchor=(0, -0.06 - 0.25 / height),
+              ncol=1, frameon=False)
+    title = "pageladder comparison (ratio to run 1; coloured only where significant, U test p < 0.05)"
+    ax.set_title(title, loc="left", fontsize=10, pad=20)
+    if differences:
+        diff = "; ".join(f"{f}: " + " / ".join(str(v) for v in vals) for f, vals in differences)
+        fig.text(0.01, 1 - 0.02 / height, _wrap("Settings differ: " + diff, 190, 6), fontsize=6.5,
+                 color=INVALID_COLOUR, va="top")
+    ax.set_xlabel("time per event (log scale; marker = median, whiskers = min-max)")
+    fig.text(0.01, 0.04 / height, "\n".join(f"run {k + 1}: {footer_text(r['pageladder'])}"
+                                             for k, r in enumerate(runs)),
+             fontsize=5.5, color="#555555", ha="left", va="bottom")
+    save(fig, stem)
+
+
 SWEEP_STYLES = {"4k": ("#0072B2", "o", "-"), "thp": ("#009E73", "s", "-"),
                 "hugetlb": ("#CC79A7", "^", "-"), "control": ("#555555", ".", "--")}
 

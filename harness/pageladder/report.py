@@ -66,6 +66,22 @@ def tlb_section(block, run_rows):
     return lines
 
 
+def demand_paging_section(block):
+    data = block.get("demand_paging")
+    if not data:
+        return None
+    lines = [f"`malloc({data['size_bytes'] >> 20} MiB)`, one write per {data['page_size']} B page, `free()`; "
+             "see `lifecycle.svg`.", "", "| stage | VmSize | VmRSS | minor faults so far |", "|---|---:|---:|---:|"]
+    base = data["samples"][0]["minor_faults"]
+    for s in data["samples"]:
+        if s["stage"] != "touching":
+            lines.append(f"| {s['stage']} | {s['vm_size_kib'] / 1024:.1f} MiB | {s['vm_rss_kib'] / 1024:.1f} MiB | "
+                         f"{s['minor_faults'] - base:,} |")
+    lines += ["", f"Touching the {data['pages']:,} pages took {data['touch_minor_faults']:,} minor and "
+              f"{data['touch_major_faults']} major faults (the chapter expects about 25,600 for 100 MiB)."]
+    return lines
+
+
 def render(run):
     block = run["pageladder"]
     lines = [f"# pageladder run `{block['run_id']}`", ""]
@@ -95,6 +111,9 @@ def render(run):
     tlb = tlb_section(block, run["benchmarks"])
     if tlb:
         lines += ["", "## TLB reach", ""] + tlb
+    lifecycle = demand_paging_section(block)
+    if lifecycle:
+        lines += ["", "## Demand paging (the chapter's experiment)", ""] + lifecycle
     notes = [(r["id"], r["note"]) for r in block["ladder"] if r.get("note")]
     if notes:
         lines += ["", "## What the kernel did", ""]

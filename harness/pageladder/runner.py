@@ -132,3 +132,21 @@ def _stop(proc, sig=signal.SIGTERM):
         except ProcessLookupError:
             pass
         proc.wait()
+
+
+def run_demand_paging(build_dir, run_dir):
+    """The chapter's experiment: its JSON, or {"failed": reason}."""
+    import json
+
+    binary = Path(build_dir) / "benchmarks" / "demand_paging"
+    if not binary.is_file():
+        return {"failed": f"not built: {binary} does not exist"}
+    out = Path(run_dir) / "demand_paging.json"
+    r = subprocess.run([str(binary), f"--out={out}"], stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, text=True, timeout=120)
+    if r.returncode != 0:
+        return {"failed": f"demand_paging exited with status {r.returncode}: {r.stdout.strip()}"}
+    try:
+        return json.loads(out.read_text())
+    except (OSError, ValueError) as e:
+        return {"failed": f"demand_paging wrote no usable JSON: {e}"}
