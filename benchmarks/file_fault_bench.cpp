@@ -159,12 +159,14 @@ void BM_FileFaultTmpfs(benchmark::State& state) {
   if (const TempFile* file = file_or_skip(state, shm)) cached_read_faults(state, *file, MAP_SHARED);
 }
 
-// Evicts the file and checks that none of it is left in the page cache.
-bool evict_or_invalidate(EventRun& run, const TempFile& file) {
+// Unmaps the file, evicts it (checking that none of it is left in the page cache) and maps it
+// afresh with the given advice: a cold mapping for the next batch.
+void remap_cold(EventRun& run, const TempFile& file, Mapping& mapping, int advice) {
+  mapping.reset();
   const size_t left = file.evict(file_bytes());
-  if (left != 0)
-    run.invalidate(fmt::format("{} pages still resident after eviction", left));
-  return left == 0;
+  if (left != 0) run.invalidate(fmt::format("{} pages still resident after eviction", left));
+  mapping = Mapping::file(file.fd(), file_bytes(), PROT_READ, MAP_SHARED);
+  mapping.advise(advice);
 }
 
 std::vector<size_t> shuffled(size_t n, uint64_t seed) {
@@ -186,10 +188,7 @@ void BM_FileFaultMajor(benchmark::State& state) {
   run_batched_events(
       state, run,
       [&] {
-        mapping.reset();
-        evict_or_invalidate(run, *file);
-        mapping = Mapping::file(file->fd(), file_bytes(), PROT_READ, MAP_SHARED);
-        mapping.advise(MADV_RANDOM);  // no read-around: one page per fault
+        remap_cold(run, *file, mapping, MADV_RANDOM);  // no read-around: one page per fault
         ++round;
         return batch;
       },
@@ -211,10 +210,7 @@ void BM_FileReadColdSequential(benchmark::State& state) {
   run_batched_events(
       state, run,
       [&] {
-        mapping.reset();
-        evict_or_invalidate(run, *file);
-        mapping = Mapping::file(file->fd(), file_bytes(), PROT_READ, MAP_SHARED);
-        mapping.advise(MADV_NOHUGEPAGE);
+        remap_cold(run, *file, mapping, MADV_NOHUGEPAGE);
         return file_pages();
       },
       [&](size_t i) { touch_read(mapping.data() + i * page_size()); },

@@ -97,9 +97,19 @@ def run_all(selected, build_dir, run_dir, quick, extra_args=None, out=None, phas
     return outcomes, interrupted
 
 
+def _die_with_parent():
+    """In the child before exec: SIGTERM when the harness dies, even by SIGKILL, so a benchmark
+    never goes on making system changes for a run that is gone (its handler undoes them)."""
+    import ctypes
+
+    PR_SET_PDEATHSIG = 1
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
 def _run_streaming(cmd, timeout, out):
+    # Its own session, so that stopping it also stops whatever it forked.
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            bufsize=1, start_new_session=True)
+                            bufsize=1, start_new_session=True, preexec_fn=_die_with_parent)
     deadline = time.monotonic() + timeout
     table_started = False
     try:

@@ -5,17 +5,15 @@ import json
 import os
 import subprocess
 import sys
+
+from checklist import Checklist
 import tempfile
 
 
 def main():
     binary = sys.argv[1]
-    passed = failed = 0
-
-    def check(name, ok, detail=""):
-        nonlocal passed, failed
-        print(f"{'ok' if ok else 'FAIL'}: {name} {detail}")
-        passed, failed = passed + ok, failed + (not ok)
+    checks = Checklist()
+    check = checks.check
 
     base = [binary, "--pageladder_quick", "--benchmark_min_time=0.002", "--benchmark_repetitions=1",
             "--benchmark_filter=file_fault_cached$|file_fault_cached/|file_fault_major"]
@@ -42,8 +40,7 @@ def main():
         check("a missing FILE_DIR skips with the reason",
               len(rows) > 0 and all(m.startswith("skipped: cannot create a file in /nonexistent") for m in messages)
               and len(messages) == 1, str(messages))
-    print(f"{passed} passed, {failed} failed")
-    return 1 if failed else 0
+    return checks.finish()
 
 
 if __name__ == "__main__":

@@ -6,6 +6,8 @@ import os
 import signal
 import subprocess
 import sys
+
+from checklist import Checklist
 import time
 
 
@@ -34,12 +36,8 @@ def children_of(pid):
 
 def main():
     binary = sys.argv[1]
-    passed = failed = 0
-
-    def check(name, ok, detail=""):
-        nonlocal passed, failed
-        print(f"{'ok' if ok else 'FAIL'}: {name} {detail}")
-        passed, failed = passed + ok, failed + (not ok)
+    checks = Checklist()
+    check = checks.check
 
     base = [binary, "--benchmark_min_time=0.002", "--benchmark_repetitions=1",
             "--benchmark_filter=cow_fault$|cow_fault/|cow_fault_child"]
@@ -63,8 +61,7 @@ def main():
     check("Ctrl-C arrived while a forked partner was alive", had_child)
     check("no process left after Ctrl-C", wait_gone(binary), str(descendants_alive(binary)))
 
-    print(f"{passed} passed, {failed} failed")
-    return 1 if failed else 0
+    return checks.finish()
 
 
 if __name__ == "__main__":

@@ -8,6 +8,8 @@ import os
 import signal
 import subprocess
 import sys
+
+from checklist import Checklist
 import tempfile
 import time
 
@@ -29,12 +31,8 @@ def main():
     env = dict(os.environ, PYTHONPATH=os.path.join(source, "harness"), MPLBACKEND="Agg")
     harness = [python, "-m", "pageladder"]
     before = state()
-    passed = failed = 0
-
-    def check(name, ok, detail=""):
-        nonlocal passed, failed
-        print(f"{'ok' if ok else 'FAIL'}: {name} {detail}")
-        passed, failed = passed + ok, failed + (not ok)
+    checks = Checklist()
+    check = checks.check
 
     with tempfile.TemporaryDirectory(prefix="pageladder-restore-") as results:
         run = subprocess.Popen(harness + ["bench", "--quick", "--only", "swap_in", "--build-dir", build,
@@ -69,8 +67,7 @@ def main():
         after = state()
         for key in before:
             check(f"restore put back {key}", after[key] == before[key], f"{before[key]} -> {after[key]}")
-    print(f"{passed} passed, {failed} failed")
-    return 1 if failed else 0
+    return checks.finish()
 
 
 if __name__ == "__main__":
