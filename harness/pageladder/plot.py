@@ -47,6 +47,13 @@ def footer_text(block):
             f"timer {s.get('timer')} · pageladder schema {block['schema_version']}")
 
 
+def figure(width, height):
+    """A figure with room kept at the bottom for the provenance footer."""
+    fig, ax = plt.subplots(figsize=(width, height), layout="constrained")
+    fig.get_layout_engine().set(rect=(0, 0.25 / height, 1, 1 - 0.25 / height))
+    return fig, ax
+
+
 def save(fig, stem):
     fig.savefig(f"{stem}.svg", metadata={"Date": None})
     fig.savefig(f"{stem}.png", dpi=150, metadata={"Software": None})
@@ -94,8 +101,7 @@ def draw_ladder(run, stem):
     skipped = [s for s in block["skipped"]]
     rows = len(rungs) + len(skipped)
     height = 2.4 + 0.36 * max(rows, 1)
-    fig, ax = plt.subplots(figsize=(11.0, height), layout="constrained")
-    fig.get_layout_engine().set(rect=(0, 0.25 / height, 1, 1 - 0.25 / height))  # room for the footer
+    fig, ax = figure(11.0, height)
     lo_s, hi_s = axis_limits([v for r in rungs for v in (r["lo_ns"], r["hi_ns"])])
     draw_time_axis(ax, lo_s, hi_s)
 
@@ -132,8 +138,7 @@ def draw_lifecycle(run, stem):
         return False
     style()
     samples = data["samples"]
-    fig, ax = plt.subplots(figsize=(9.0, 4.6), layout="constrained")
-    fig.get_layout_engine().set(rect=(0, 0.05, 1, 0.95))
+    fig, ax = figure(9.0, 4.6)
     # x: pages touched, in units of 256 pages; the stages before and after stand a little apart.
     span = data["pages"] / 256
     stage_x = {"before malloc": -0.12 * span, "after malloc": 0.0, "after touching": span,
@@ -177,8 +182,7 @@ def draw_compare(result, runs, stem):
     n = max(len(rows), 1)
     differences = result["differences"]
     height = 2.6 + 0.34 * n + 0.14 * len(differences)
-    fig, ax = plt.subplots(figsize=(11.0, height), layout="constrained")
-    fig.get_layout_engine().set(rect=(0, 0.25 / height, 1, 1 - 0.25 / height))
+    fig, ax = figure(11.0, height)
     values = [c["entry"][k] for r in rows for c in r["cells"] if c["state"] == "ok" for k in ("lo_ns", "hi_ns")]
     lo_s, hi_s = axis_limits(values)
     draw_time_axis(ax, lo_s, hi_s, textbook=False)
@@ -241,8 +245,7 @@ def draw_tlb_sweep(run, stem):
         return False
     style()
     block = run["pageladder"]
-    fig, ax = plt.subplots(figsize=(9.0, 5.0), layout="constrained")
-    fig.get_layout_engine().set(rect=(0, 0.05, 1, 0.95))
+    fig, ax = figure(9.0, 5.0)
     for layout in ("4k", "thp", "hugetlb", "control"):
         points = curves.get(layout)
         if not points:
