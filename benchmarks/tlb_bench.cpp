@@ -128,7 +128,7 @@ double median(std::vector<double> v) {
 }
 
 // The 4k and control curves over the sweep sizes; sizes the sweep rows did not cover (say,
-// under --benchmark_filter=tlb_hit) are measured here directly, briefly.
+// under --benchmark_filter=tlb_hit) are measured here directly, briefly (as control_at does).
 void sweep_curves(std::vector<CurvePoint>* tlb, std::vector<CurvePoint>* control) {
   const EventClock& clock = EventClock::get();
   tlb->clear();
@@ -153,35 +153,56 @@ void sweep_curves(std::vector<CurvePoint>* tlb, std::vector<CurvePoint>* control
 
 enum class Rung { kTlbHit, kStlbHit, kPageWalk };
 
-// Which sweep point a rung is measured at, or why the sweep shows no such level: the middle of
-// the 4 KiB curve's first plateau at or after the level's first point, away from transitions.
-std::optional<size_t> rung_index(Rung rung, const std::vector<CurvePoint>& tlb,
+size_t power_of_two_at_most(double x) {
+  size_t p = 1;
+  while (static_cast<double>(p * 2) <= x) p *= 2;
+  return p;
+}
+
+// How many pages a rung is measured at, or why the sweep shows no such level. Powers of two
+// placed by the measured knees (half the L1 reach; midway between the knees; four times the
+// second-level reach), so quick and full runs, whose sweeps differ in density, measure a rung
+// at the same size and can be compared.
+std::optional<size_t> rung_pages(Rung rung, const std::vector<CurvePoint>& tlb,
                                  const TlbKnees& knees, std::string* why) {
-  const std::vector<Plateau> plateaus = find_plateaus(tlb);
-  const auto middle_of_plateau_from = [&](size_t first, size_t fallback) {
-    for (const Plateau& p : plateaus)
-      if (p.first >= first) return (p.first + p.last + 1) / 2;
-    return fallback;
+  const double lo = tlb.front().size, hi = tlb.back().size;
+  const auto clamp = [&](double x) {
+    return std::max(static_cast<size_t>(lo), std::min(power_of_two_at_most(x), static_cast<size_t>(hi)));
   };
   if (!knees.l1_last) {
-    if (rung == Rung::kTlbHit) return middle_of_plateau_from(0, 0);
-    *why = fmt::format("no TLB knee in the sweep up to {} pages", tlb.back().size);
+    if (rung == Rung::kTlbHit) return clamp(lo);
+    *why = fmt::format("no TLB knee in the sweep up to {} pages", hi);
     return std::nullopt;
   }
-  if (rung == Rung::kTlbHit) return middle_of_plateau_from(0, 0);
+  const double l1_reach = tlb[*knees.l1_last].size;
+  if (rung == Rung::kTlbHit) return clamp(l1_reach / 2);
   if (!knees.stlb_last) {
     *why = fmt::format("one TLB knee only (after {} pages): no second-level knee up to {} pages",
-                       tlb[*knees.l1_last].size, tlb.back().size);
+                       l1_reach, hi);
     return std::nullopt;
   }
-  if (rung == Rung::kStlbHit) return middle_of_plateau_from(*knees.stlb_first, *knees.stlb_first);
+  const double stlb_reach = tlb[*knees.stlb_last].size;
+  if (rung == Rung::kStlbHit)
+    return clamp(std::sqrt(tlb[*knees.stlb_first].size * stlb_reach) * 1.2);
   if (*knees.stlb_last + 1 >= tlb.size()) {
     *why = "the sweep ends at the second-level knee: no point beyond it";
     return std::nullopt;
   }
-  size_t past = *knees.stlb_last + 1;
-  while (past + 1 < tlb.size() && tlb[past].size < 2 * tlb[*knees.stlb_last].size) ++past;
-  return middle_of_plateau_from(past, past);
+  return clamp(4 * tlb[*knees.stlb_last + 1].size);
+}
+
+// ns per load of the control at `pages`, from the sweep when it has that size.
+double control_at(size_t pages, const std::vector<CurvePoint>& control) {
+  for (const CurvePoint& p : control)
+    if (static_cast<size_t>(p.size) == pages) return p.value;
+  const PointerChase& chase = chase_for(ChaseLayout::kPacked, pages);
+  const EventClock& clock = EventClock::get();
+  void* p = chase.walk(chase.start(), chase.nodes());
+  const size_t steps = std::max<size_t>(200000, 4 * pages);
+  const uint64_t t0 = clock.start();
+  p = chase.walk(p, steps);
+  benchmark::DoNotOptimize(p);
+  return clock.to_ns(clock.stop() - t0) / static_cast<double>(steps);
 }
 
 void rung_row(benchmark::State& state, Rung rung) {
@@ -189,15 +210,15 @@ void rung_row(benchmark::State& state, Rung rung) {
   sweep_curves(&tlb, &control);
   const TlbKnees knees = find_tlb_knees(tlb, control);
   std::string why;
-  const auto index = rung_index(rung, tlb, knees, &why);
-  if (!index) {
+  const auto pages = rung_pages(rung, tlb, knees, &why);
+  if (!pages) {
     skip(state, why);
     return;
   }
-  const auto pages = static_cast<size_t>(tlb[*index].size);
-  const double ns = time_chase(state, chase_for(ChaseLayout::kBasePages, pages, /*fresh=*/true));
-  state.counters["control_ns"] = control[*index].value;
-  state.counters["translation_penalty_ns"] = ns - control[*index].value;
+  const double baseline = control_at(*pages, control);
+  const double ns = time_chase(state, chase_for(ChaseLayout::kBasePages, *pages, /*fresh=*/true));
+  state.counters["control_ns"] = baseline;
+  state.counters["translation_penalty_ns"] = ns - baseline;
   for (auto [name, last] : {std::pair{"l1_dtlb", knees.l1_last}, std::pair{"stlb", knees.stlb_last}}) {
     if (!last) continue;
     state.counters[std::string(name) + "_reach_pages"] = tlb[*last].size;
