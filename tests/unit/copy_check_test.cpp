@@ -1,0 +1,41 @@
+// The copy check cow_fault_bench relies on: after fork, a write to a page the other process
+// still maps makes a private copy (smaps Private_Dirty grows by the page); once the other process
+// is gone, the write reuses the page (no growth), and the other process kept the old bytes.
+#include <gtest/gtest.h>
+
+#include "core/child_process.hpp"
+#include "core/mapping.hpp"
+#include "core/page_region.hpp"
+
+namespace pageladder {
+namespace {
+
+constexpr size_t kPages = 64;
+
+TEST(CopyCheck, TellsACopiedPageFromAReusedOne) {
+  Mapping m = Mapping::anonymous(kPages * page_size(), Backing::kBasePages);
+  for (size_t i = 0; i < kPages; ++i) touch_write(m.data() + i * page_size(), 2);
+
+  {
+    ChildProcess holder([&](int, int from_parent) {
+      wait_for_parent(from_parent);
+      for (size_t i = 0; i < kPages; ++i)
+        if (touch_read(m.data() + i * page_size()) != 2) return 1;
+      return 0;
+    });
+    const int64_t before = private_dirty_kb(m.data());
+    for (size_t i = 0; i < kPages; ++i) touch_write(m.data() + i * page_size(), 1);
+    EXPECT_EQ(private_dirty_kb(m.data()) - before, static_cast<int64_t>(kPages * page_size() / 1024));
+    holder.signal_child();
+    EXPECT_EQ(holder.wait(), 0) << "the holder saw the writer's stores";
+  }
+
+  ChildProcess gone([](int, int) { return 0; });
+  gone.wait();
+  const int64_t before = private_dirty_kb(m.data());
+  for (size_t i = 0; i < kPages; ++i) touch_write(m.data() + i * page_size(), 3);
+  EXPECT_EQ(private_dirty_kb(m.data()), before) << "a page with no other mapper was copied";
+}
+
+}  // namespace
+}  // namespace pageladder
