@@ -22,10 +22,10 @@ deps:
 	@scripts/deps.sh
 
 build:
-	@py=$$($(FIND_PYTHON) 2>/dev/null || command -v python3); \
+	@mkdir -p $(BUILD_DIR); py=$$($(FIND_PYTHON) 2>/dev/null || command -v python3); \
 	cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=$(CMAKE_BUILD_TYPE) \
-	  -DPAGELADDER_WERROR=$(WERROR) -DPython3_EXECUTABLE=$$py > $(BUILD_DIR).configure.log 2>&1 \
-	  || { cat $(BUILD_DIR).configure.log; exit 1; }
+	  -DPAGELADDER_WERROR=$(WERROR) -DPython3_EXECUTABLE=$$py > $(BUILD_DIR)/configure.log 2>&1 \
+	  || { cat $(BUILD_DIR)/configure.log; exit 1; }
 	@cmake --build $(BUILD_DIR) --parallel
 
 bench: deps build
@@ -50,4 +50,4 @@ restore:
 	@$(HARNESS) restore
 
 clean:
-	rm -rf $(BUILD_DIR) $(BUILD_DIR).configure.log
+	rm -rf $(BUILD_DIR)
