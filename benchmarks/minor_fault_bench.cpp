@@ -88,6 +88,7 @@ void BM_ThpFault(benchmark::State& state) {
   constexpr size_t kRegions = 8;
   const size_t huge = thp_size();
   Mapping mapping = Mapping::anonymous(kRegions * huge, Backing::kHugePages);
+  Pagemap pagemap;
   EventRun run(state, EventClaim{});
   bool first = true;
   run_batched_events(
@@ -106,6 +107,13 @@ void BM_ThpFault(benchmark::State& state) {
           run.invalidate(fmt::format("{} kB THP-backed after {} huge-page faults, expected {} kB "
                                      "(the kernel fell back to base pages)",
                                      thp_kb, n, want_kb));
+        // As root, the frames themselves say so too (kpageflags THP bit).
+        for (size_t i = 0; i < n; ++i) {
+          const uint64_t pfn = pagemap.at(mapping.data() + i * huge).value_or(PageState{}).pfn;
+          const auto flags = pfn ? kpageflags(pfn) : std::nullopt;
+          if (flags && !(*flags >> kKpfThp & 1))
+            run.invalidate("kpageflags shows a faulted region's frame is not part of a THP");
+        }
       });
   run.finish();
 }
