@@ -173,7 +173,10 @@ def _change(kind, path, old=""):
 
 def _mkswap_swapon(device):
     for cmd in (["mkswap", device], ["swapon", "-p", str(SWAP_PRIORITY), device]):
-        r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        try:
+            r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        except FileNotFoundError:
+            raise SystemChangeError(f"{cmd[0]} is not installed (Debian packages util-linux, mount)") from None
         if r.returncode != 0:
             raise SystemChangeError(f"{' '.join(cmd)} failed: {r.stdout.strip()}")
 
@@ -189,9 +192,12 @@ def _mem_available():
 def zram_swap(size_bytes):
     """A zram swap device for the duration; a free existing device, or one hot-added."""
     if not Path("/sys/class/zram-control").exists() and not Path("/sys/block/zram0").exists():
-        r = subprocess.run(["modprobe", "zram", "num_devices=0"], stdout=subprocess.DEVNULL,
-                           stderr=subprocess.DEVNULL)
-        if r.returncode != 0 or not Path("/sys/class/zram-control").exists():
+        try:
+            loaded = subprocess.run(["modprobe", "zram", "num_devices=0"], stdout=subprocess.DEVNULL,
+                                    stderr=subprocess.DEVNULL).returncode == 0
+        except FileNotFoundError:
+            loaded = False
+        if not loaded or not Path("/sys/class/zram-control").exists():
             raise SystemChangeError("no zram support (the zram module is not available)")
     if _mem_available() < 3 * size_bytes:
         raise SystemChangeError(f"too little free memory for a {size_bytes >> 20} MiB zram device")
