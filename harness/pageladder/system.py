@@ -104,8 +104,9 @@ def _active_swaps():
 
 def _swapoff(device):
     if device in _active_swaps():
-        subprocess.run(["swapoff", device], check=False, stdout=subprocess.DEVNULL,
-                       stderr=subprocess.DEVNULL)
+        with contextlib.suppress(FileNotFoundError):  # no swapoff: nothing we could have swapon'd
+            subprocess.run(["swapoff", device], check=False, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL)
 
 
 def _undo(entry):
