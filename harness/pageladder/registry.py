@@ -12,7 +12,7 @@ from typing import Optional, Tuple
 class Benchmark:
     name: str                 # short name, as in ONLY="..."
     binary: str               # in build/benchmarks/
-    # Seconds of benchmarking per repetition-set, for progress estimates: (quick, full).
+    # Seconds of benchmarking, measured on a 2-core VM, for progress estimates: (quick, full).
     expected_seconds: Tuple[float, float] = (5.0, 15.0)
     # --benchmark_min_time per repetition: (quick, full).
     min_time: Tuple[float, float] = (0.05, 0.15)
@@ -32,13 +32,13 @@ class Rung:
 
 BENCHMARKS = [
     Benchmark("tlb", "tlb_bench", expected_seconds=(6.0, 30.0), min_time=(0.005, 0.01)),
-    Benchmark("minor_fault", "minor_fault_bench", expected_seconds=(6.0, 14.0),
+    Benchmark("minor_fault", "minor_fault_bench", expected_seconds=(2.0, 9.0),
               min_time=(0.05, 0.15)),
-    Benchmark("cow_fault", "cow_fault_bench", expected_seconds=(8.0, 20.0),
+    Benchmark("cow_fault", "cow_fault_bench", expected_seconds=(5.0, 17.0),
               min_time=(0.04, 0.1)),
-    Benchmark("file_fault", "file_fault_bench", expected_seconds=(5.0, 12.0),
+    Benchmark("file_fault", "file_fault_bench", expected_seconds=(3.0, 11.0),
               min_time=(0.04, 0.1)),
-    Benchmark("swap_in", "swap_in_bench", expected_seconds=(12.0, 25.0), min_time=(0.02, 0.05)),
+    Benchmark("swap_in", "swap_in_bench", expected_seconds=(7.0, 18.0), min_time=(0.02, 0.05)),
 ]
 
 RUNGS = [
