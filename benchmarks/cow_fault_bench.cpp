@@ -43,7 +43,7 @@ constexpr char kOriginal = 2;  // what every page holds before the measured writ
 constexpr char kWritten = 1;   // what a measured write stores (touch_write's default)
 
 // A partner that keeps its view of the pages until released, then reports (exit status 0)
-// whether it still sees the original bytes of the first `*checked` pages.
+// whether it still sees their original bytes.
 std::unique_ptr<ChildProcess> fork_holder(const std::vector<char*>& pages) {
   return std::make_unique<ChildProcess>([&pages](int, int from_parent) {
     wait_for_parent(from_parent);
@@ -53,11 +53,15 @@ std::unique_ptr<ChildProcess> fork_holder(const std::vector<char*>& pages) {
   });
 }
 
-std::vector<char*> event_pages(const BasePageRegion& region) {
-  std::vector<char*> pages(region.events());
-  for (size_t i = 0; i < pages.size(); ++i) pages[i] = region.page(i);
-  return pages;
-}
+// A base-page region whose event pages are real anonymous pages holding kOriginal.
+struct OriginalPages {
+  OriginalPages() : pages(region.events()) {
+    region.populate(kOriginal);
+    for (size_t i = 0; i < pages.size(); ++i) pages[i] = region.page(i);
+  }
+  BasePageRegion region;
+  std::vector<char*> pages;
+};
 
 void check_copies(EventRun& run, int64_t private_before_kb, const void* vma, size_t n,
                   ChildProcess& holder) {
@@ -72,9 +76,8 @@ void check_copies(EventRun& run, int64_t private_before_kb, const void* vma, siz
 }
 
 void BM_CowFault(benchmark::State& state) {
-  BasePageRegion region;
-  region.populate(kOriginal);
-  const std::vector<char*> pages = event_pages(region);
+  const OriginalPages original;
+  const std::vector<char*>& pages = original.pages;
   Pagemap pagemap;
   EventRun run(state, EventClaim{});
   std::unique_ptr<ChildProcess> holder;
@@ -86,13 +89,13 @@ void BM_CowFault(benchmark::State& state) {
         if (pagemap.count_exclusive(pages.front(), 1) != 0)
           run.invalidate("pages still exclusive after fork: not shared");
         private_before = private_dirty_kb(pages.front());
-        return region.events();
+        return pages.size();
       },
       [&](size_t i) { touch_write(pages[i], kWritten); },
       [&](size_t n) {
         check_copies(run, private_before, pages.front(), n, *holder);
         holder.reset();
-        region.populate(kOriginal);  // writes into pages now private again: no fault, no copy
+        original.region.populate(kOriginal);  // writes into pages now private again: no fault, no copy
       });
   run.finish();
 }
@@ -104,9 +107,8 @@ struct ChildBatch {
 };
 
 void BM_CowFaultChild(benchmark::State& state) {
-  BasePageRegion region;
-  region.populate(kOriginal);
-  const std::vector<char*> pages = event_pages(region);
+  const OriginalPages original;
+  const std::vector<char*>& pages = original.pages;
   EventRun run(state, EventClaim{});
   const EventClock& clock = run.clock();
   std::vector<float> batch;
@@ -163,9 +165,8 @@ void BM_CowFaultChild(benchmark::State& state) {
 }
 
 void BM_CowFaultReuse(benchmark::State& state) {
-  BasePageRegion region;
-  region.populate(kOriginal);
-  const std::vector<char*> pages = event_pages(region);
+  const OriginalPages original;
+  const std::vector<char*>& pages = original.pages;
   Pagemap pagemap;
   EventRun run(state, EventClaim{});
   std::vector<uint64_t> pfns;  // readable as root only: then the frame must be the same one
@@ -178,7 +179,7 @@ void BM_CowFaultReuse(benchmark::State& state) {
         private_before = private_dirty_kb(pages.front());
         pfns.clear();
         for (size_t i = 0; i < pages.size(); i += 64) pfns.push_back(pagemap.at(pages[i])->pfn);
-        return region.events();
+        return pages.size();
       },
       [&](size_t i) { touch_write(pages[i], kWritten); },
       [&](size_t) {

@@ -10,6 +10,12 @@
 namespace pageladder {
 namespace {
 
+struct FlagSpec {
+  const char* name;
+  const char* help;
+};
+
+// Every flag any binary accepts; an unknown --pageladder_ flag is an error listing these.
 constexpr FlagSpec kFlags[] = {
     {"quick", "fewer and smaller points (what make bench QUICK=1 passes)"},
     {"tlb_min_pages", "smallest page count of the TLB sweep (default 8)"},
@@ -29,11 +35,6 @@ std::vector<std::function<void()>>& registrars() {
 }
 
 }  // namespace
-
-const FlagSpec* known_flags(size_t* count) {
-  *count = sizeof kFlags / sizeof kFlags[0];
-  return kFlags;
-}
 
 std::string parse_flags(int* argc, char** argv) {
   constexpr const char* kPrefix = "--pageladder_";

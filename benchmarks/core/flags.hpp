@@ -8,14 +8,6 @@
 
 namespace pageladder {
 
-struct FlagSpec {
-  const char* name;
-  const char* help;
-};
-
-// Every flag any binary accepts; an unknown --pageladder_ flag is an error listing these.
-const FlagSpec* known_flags(size_t* count);
-
 // Parses and removes --pageladder_* arguments. Returns an error message, or empty.
 std::string parse_flags(int* argc, char** argv);
 

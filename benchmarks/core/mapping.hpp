@@ -13,7 +13,6 @@ size_t thp_size();
 enum class Backing {
   kBasePages,  // MADV_NOHUGEPAGE: never a THP, whatever the system-wide setting
   kHugePages,  // MADV_HUGEPAGE and aligned to the THP size
-  kDefault,    // no advice
   kHugetlb,    // MAP_HUGETLB from the reserved pool (vm.nr_hugepages); fails without one
 };
 

@@ -49,9 +49,6 @@ size_t Pagemap::count(const void* address, size_t pages, Pred pred) const {
 size_t Pagemap::count_present(const void* address, size_t pages) const {
   return count(address, pages, [](const PageState& s) { return s.present; });
 }
-size_t Pagemap::count_swapped(const void* address, size_t pages) const {
-  return count(address, pages, [](const PageState& s) { return s.swapped; });
-}
 size_t Pagemap::count_exclusive(const void* address, size_t pages) const {
   return count(address, pages, [](const PageState& s) { return s.present && s.exclusive; });
 }

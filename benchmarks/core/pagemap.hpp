@@ -29,7 +29,6 @@ class Pagemap {
   std::optional<PageState> at(const void* address) const;
   // How many of the `pages` base pages starting at `address` satisfy the predicate bit.
   size_t count_present(const void* address, size_t pages) const;
-  size_t count_swapped(const void* address, size_t pages) const;
   size_t count_exclusive(const void* address, size_t pages) const;
 
   static PageState decode(uint64_t entry);
