@@ -57,7 +57,15 @@ def main():
 
         os.killpg(run.pid, signal.SIGKILL)
         run.wait()
-        time.sleep(0.2)
+        # The benchmark binary (its own session) gets SIGTERM from PR_SET_PDEATHSIG and undoes
+        # what it can; let it finish, so restore is not racing it and nothing outlives the test.
+        binary = os.path.join(build, "benchmarks", "swap_in_bench")
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and subprocess.run(
+                ["pgrep", "-f", binary], stdout=subprocess.DEVNULL).returncode == 0:
+            time.sleep(0.05)
+        check("the benchmark died with its runner", subprocess.run(
+            ["pgrep", "-f", binary], stdout=subprocess.DEVNULL).returncode != 0)
         left = state()
         check("SIGKILL left changes behind (so restore has work)", left != before)
 
