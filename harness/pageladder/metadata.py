@@ -1,16 +1,61 @@
 """The machine, kernel and settings a run was measured under (run.json's pageladder block).
 
-Everything here is read from /proc and /sys without privileges; a file that cannot be read is
-recorded as None rather than guessed. The binaries' own view (timer, PMU, THP mode they saw)
-comes from their Google Benchmark context and is merged in by collect.py.
+A number is only worth comparing with another if we know what else was different, so this module
+records everything that moves the cost of a fault or a page walk, and `fingerprint()` flattens
+the part of it that `make compare` diffs between runs.
+
+Facts are gathered once per run, without privileges, from two kinds of source:
+
+- util-linux's JSON outputs (`lscpu -J`, `lscpu -C -J`, `findmnt -J`, `swapon --show --json`)
+  where they exist, because they are a stable, documented format and know the corner cases
+  (nested lscpu fields, bind mounts, overmounts, octal escapes) that hand parsing gets wrong;
+- /proc and /sys otherwise, both for what the tools do not report (microcode, THP, zswap,
+  cpufreq) and as the fallback when a tool is missing, too old (swapon gained --json in
+  util-linux 2.40), times out or prints something unexpected.
+
+Nothing here fails a run: a tool or file that cannot be read is recorded as None, never guessed.
+`settings["fact_sources"]` says which source each tool-backed fact came from.
+
+`root=` redirects every /proc and /sys read into a fake tree (the tests build one); the tools
+cannot be redirected that way, so they all go through `_run_json`, which tests replace.
+The binaries' own view (timer, PMU, counting mode) comes from their Google Benchmark context and
+is merged in by `merge_binary_context`.
 """
+import json
 import os
 import platform
 import re
 import socket
+import subprocess
 from pathlib import Path
 
 ROOT = Path("/")
+
+# The tools answer in milliseconds; a hung one (a stale NFS mount under findmnt) must not hold
+# up writing run.json.
+TOOL_TIMEOUT_S = 5
+
+KIB = 1024
+MIB = 1024 * KIB
+GIB = 1024 * MIB
+
+
+def _run_json(argv):
+    """The parsed JSON a tool prints, or None when it is missing, fails, hangs or prints no JSON.
+
+    No shell, and the C locale: lscpu translates its field names.
+    """
+    try:
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=TOOL_TIMEOUT_S,
+                              check=False, env={**os.environ, "LC_ALL": "C"})
+    except (OSError, subprocess.SubprocessError):
+        return None
+    if done.returncode != 0:
+        return None
+    try:
+        return json.loads(done.stdout)
+    except ValueError:
+        return None
 
 
 def _read_path(path):
@@ -20,8 +65,12 @@ def _read_path(path):
         return None
 
 
+def _base(root):
+    return Path(root) if root is not None else ROOT
+
+
 def _read(path, root=None):
-    return _read_path((root or ROOT) / str(path).lstrip("/"))
+    return _read_path(_base(root) / str(path).lstrip("/"))
 
 
 def _selected(text):
@@ -39,7 +88,23 @@ def _int(text):
         return None
 
 
+def _cpu_list_count(text):
+    """How many CPUs a kernel CPU list names: '0-1,4' -> 3."""
+    if not text:
+        return None
+    count = 0
+    for part in text.split(","):
+        low, _, high = part.partition("-")
+        if _int(low) is None or (high and _int(high) is None):
+            return None
+        count += (int(high) - int(low) + 1) if high else 1
+    return count
+
+
+# ---------------------------------------------------------------------------------------- CPU
+
 def cpuinfo(root=None):
+    """The first processor's block of /proc/cpuinfo as {key: value}."""
     text = _read("/proc/cpuinfo", root) or ""
     first = {}
     for line in text.splitlines():
@@ -52,35 +117,245 @@ def cpuinfo(root=None):
     return first
 
 
+def _lscpu_fields(entries):
+    """lscpu -J's entries as {field: data}, field without its colon.
+
+    util-linux 2.38 prints a flat list; 2.39 and later nest fields under their parent ("Model
+    name" under "Vendor ID") in "children", so walk the tree.
+    """
+    fields = {}
+    for entry in entries or []:
+        if not isinstance(entry, dict):
+            continue
+        name = str(entry.get("field", "")).strip().rstrip(":")
+        if name and name not in fields:
+            fields[name] = entry.get("data")
+        for key, value in _lscpu_fields(entry.get("children")).items():
+            fields.setdefault(key, value)
+    return fields
+
+
+def _threads_per_core_from_sysfs(root=None):
+    siblings = _read("/sys/devices/system/cpu/cpu0/topology/thread_siblings_list", root)
+    return _cpu_list_count(siblings)
+
+
+def cpu_facts(root=None):
+    """({model_name, vendor, family, model, stepping, flags, threads_per_core}, source)."""
+    report = _run_json(["lscpu", "-J"])
+    fields = _lscpu_fields(report.get("lscpu")) if isinstance(report, dict) else {}
+    if fields.get("Model name") or fields.get("Vendor ID"):
+        return {
+            "model_name": fields.get("Model name"),
+            "vendor": fields.get("Vendor ID"),
+            "family": _int(fields.get("CPU family")),
+            "model": _int(fields.get("Model")),
+            "stepping": _int(fields.get("Stepping")),
+            "flags": (fields.get("Flags") or "").split(),
+            "threads_per_core": _int(fields.get("Thread(s) per core")),
+        }, "lscpu"
+    cpu = cpuinfo(root)
+    threads = _threads_per_core_from_sysfs(root)
+    if threads is None and _int(cpu.get("siblings")) and _int(cpu.get("cpu cores")):
+        # x86 cpuinfo: logical CPUs per package over cores per package.
+        threads = _int(cpu["siblings"]) // _int(cpu["cpu cores"])
+    return {
+        "model_name": cpu.get("model name"),
+        "vendor": cpu.get("vendor_id"),
+        "family": _int(cpu.get("cpu family")),
+        "model": _int(cpu.get("model")),
+        "stepping": _int(cpu.get("stepping")),
+        "flags": cpu.get("flags", "").split(),
+        "threads_per_core": threads,
+    }, "/proc/cpuinfo" if cpu else None
+
+
+def microcode(root=None):
+    """The CPU's microcode revision; lscpu does not report it."""
+    return (_read("/sys/devices/system/cpu/cpu0/microcode/version", root)
+            or cpuinfo(root).get("microcode"))
+
+
+def _size_bytes(text):
+    """'48K' (sysfs cache size) or '49152' (lscpu --bytes) -> bytes."""
+    if text is None:
+        return None
+    m = re.fullmatch(r"\s*(\d+)\s*([KMG]?)\s*", str(text))
+    if not m:
+        return None
+    return int(m.group(1)) * {"": 1, "K": KIB, "M": MIB, "G": GIB}[m.group(2)]
+
+
+def cache_facts(root=None):
+    """([{name, level, type, size_bytes, ways, line_bytes}], source), one entry per cache level.
+
+    size_bytes is one instance's size (what one core sees), not the sum over all of them.
+    """
+    report = _run_json(["lscpu", "-C", "-J", "--bytes"])
+    if isinstance(report, dict) and isinstance(report.get("caches"), list):
+        return [{
+            "name": c.get("name"),
+            "level": _int(c.get("level")),
+            "type": c.get("type"),
+            "size_bytes": _size_bytes(c.get("one-size")),
+            "ways": _int(c.get("ways")),
+            "line_bytes": _int(c.get("coherency-size")),
+        } for c in report["caches"] if isinstance(c, dict)], "lscpu"
+    base = _base(root) / "sys/devices/system/cpu/cpu0/cache"
+    caches = []
+    for index in sorted(base.glob("index[0-9]*")):
+        level, kind = _int(_read_path(index / "level")), _read_path(index / "type")
+        suffix = {"Data": "d", "Instruction": "i"}.get(kind, "")
+        caches.append({
+            "name": f"L{level}{suffix}" if level is not None else None,
+            "level": level,
+            "type": kind,
+            "size_bytes": _size_bytes(_read_path(index / "size")),
+            "ways": _int(_read_path(index / "ways_of_associativity")),
+            "line_bytes": _int(_read_path(index / "coherency_line_size")),
+        })
+    return caches, "sysfs" if caches else None
+
+
+def governors(root=None):
+    """The cpufreq governors in use, 'performance' or 'performance,powersave' if they differ."""
+    base = _base(root) / "sys/devices/system/cpu"
+    names = {_read_path(cpu / "cpufreq/scaling_governor") for cpu in base.glob("cpu[0-9]*")}
+    names.discard(None)
+    return ",".join(sorted(names)) or None
+
+
+def boost(root=None):
+    """'on', 'off' or None: whether the CPU may clock above its base frequency.
+
+    acpi-cpufreq has a global switch; intel_pstate says the opposite (no_turbo); amd-pstate
+    has one per policy.
+    """
+    for path, on in (("/sys/devices/system/cpu/cpufreq/boost", "1"),
+                     ("/sys/devices/system/cpu/intel_pstate/no_turbo", "0"),
+                     ("/sys/devices/system/cpu/cpufreq/policy0/boost", "1")):
+        value = _read(path, root)
+        if value in ("0", "1"):
+            return "on" if value == on else "off"
+    return None
+
+
+# ------------------------------------------------------------------------------------- mounts
+
+def _unescape_mountinfo(text):
+    """mountinfo writes space, tab, newline and backslash as octal escapes (\\040)."""
+    return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), text)
+
+
+def mounts(root=None):
+    """/proc/self/mountinfo as [{target, source, fstype, majmin}], in mount order."""
+    entries = []
+    for line in (_read("/proc/self/mountinfo", root) or "").splitlines():
+        before, sep, after = line.partition(" - ")
+        fields, tail = before.split(), after.split()
+        if not sep or len(fields) < 5 or len(tail) < 2:
+            continue
+        entries.append({"target": _unescape_mountinfo(fields[4]), "source": _unescape_mountinfo(tail[1]),
+                        "fstype": tail[0], "majmin": fields[2]})
+    return entries
+
+
 def cgroup_version(root=None):
     """'v2', 'v1', 'hybrid' (v1 controllers beside a v2 mount) or None, from mountinfo."""
-    text = _read("/proc/self/mountinfo", root) or ""
-    v1 = v2 = False
-    for line in text.splitlines():
-        fields = line.split(" - ")
-        if len(fields) != 2:
-            continue
-        fstype = fields[1].split()[0]
-        v1 |= fstype == "cgroup"
-        v2 |= fstype == "cgroup2"
+    fstypes = {m["fstype"] for m in mounts(root)}
+    v1, v2 = "cgroup" in fstypes, "cgroup2" in fstypes
     if v1 and v2:
         return "hybrid"
     return "v2" if v2 else "v1" if v1 else None
 
 
+def _mount_from_mountinfo(path, root=None):
+    """The mount that holds path: the longest mount point above it, the topmost if overmounted."""
+    best, best_key = None, None
+    for order, mount in enumerate(mounts(root)):
+        target = mount["target"]
+        if path == target or path.startswith(target.rstrip("/") + "/"):
+            key = (len(target), order)
+            if best_key is None or key > best_key:
+                best, best_key = mount, key
+    return best
+
+
+def _mount_from_findmnt(path):
+    report = _run_json(["findmnt", "-J", "-T", path, "-o", "TARGET,SOURCE,FSTYPE,MAJ:MIN"])
+    filesystems = report.get("filesystems") if isinstance(report, dict) else None
+    if not filesystems or not isinstance(filesystems, list):
+        return None
+    # An overmounted point is listed once per mount, in mount order: the last one is visible.
+    top = filesystems[-1]
+    if not isinstance(top, dict) or not top.get("target"):
+        return None
+    return {"target": top.get("target"), "source": top.get("source"), "fstype": top.get("fstype"),
+            "majmin": top.get("maj:min")}
+
+
+def _rotational(majmin, source, root=None):
+    """True for a spinning disk, False for flash, None when the source is not a block device.
+
+    /sys/dev/block/<maj:min> finds the device whatever /dev calls it (dm, partitions); a
+    partition has no queue of its own, so its disk's (the parent directory) answers.
+    """
+    base = _base(root) / "sys"
+    candidates = []
+    if majmin:
+        candidates.append(base / "dev/block" / majmin)
+    if source and source.startswith("/dev/"):
+        candidates.append(base / "class/block" / Path(source).name)
+    for device in candidates:
+        # The OS resolves the /sys/dev/block link before "..", so ".." is the partition's disk.
+        disk = device / ".." if (device / "partition").exists() else device
+        value = _read_path(disk / "queue/rotational")
+        if value in ("0", "1"):
+            return value == "1"
+    return None
+
+
+def directory_facts(path, root=None):
+    """({path, source, fstype, target, rotational}, source of the facts) for the mount under path."""
+    mount, found_by = _mount_from_findmnt(str(path)), "findmnt"
+    if mount is None:
+        resolved = os.path.realpath(path) if root is None else os.path.normpath(str(path))
+        mount, found_by = _mount_from_mountinfo(resolved, root), "mountinfo"
+    if mount is None:
+        return {"path": str(path), "source": None, "fstype": None, "target": None,
+                "rotational": None}, None
+    # findmnt writes a bind mount's source as '/dev/vda[/srv/data]': the device is the first part.
+    device = re.sub(r"\[.*\]$", "", mount.get("source") or "") or None
+    return {"path": str(path), "source": device, "fstype": mount.get("fstype"),
+            "target": mount.get("target"), "rotational": _rotational(mount.get("majmin"), device, root)
+            }, found_by
+
+
+# --------------------------------------------------------------------------------- memory, swap
+
 def swap_devices(root=None):
-    text = _read("/proc/swaps", root) or ""
+    """([{name, type, size_kib, used_kib, priority}], source) of the swap active now."""
+    report = _run_json(["swapon", "--show", "--json", "--bytes"])
+    if isinstance(report, dict) and isinstance(report.get("swapdevices"), list):
+        def kib(value):
+            return _int(value) // KIB if _int(value) is not None else None
+        return [{"name": d.get("name"), "type": d.get("type"), "size_kib": kib(d.get("size")),
+                 "used_kib": kib(d.get("used")), "priority": _int(d.get("prio"))}
+                for d in report["swapdevices"] if isinstance(d, dict)], "swapon"
+    text = _read("/proc/swaps", root)
     devices = []
-    for line in text.splitlines()[1:]:
+    for line in (text or "").splitlines()[1:]:
         parts = line.split()
         if len(parts) >= 5:
-            devices.append({"name": parts[0], "type": parts[1], "size_kib": _int(parts[2]),
-                            "used_kib": _int(parts[3]), "priority": _int(parts[4])})
-    return devices
+            # /proc/swaps escapes spaces in names as \040, like mountinfo.
+            devices.append({"name": _unescape_mountinfo(parts[0]), "type": parts[1],
+                            "size_kib": _int(parts[2]), "used_kib": _int(parts[3]),
+                            "priority": _int(parts[4])})
+    return devices, "/proc/swaps" if text is not None else None
 
 
 def vulnerabilities(root=None):
-    base = (root or ROOT) / "sys/devices/system/cpu/vulnerabilities"
+    base = _base(root) / "sys/devices/system/cpu/vulnerabilities"
     try:
         return {p.name: p.read_text().strip() for p in sorted(base.iterdir())}
     except OSError:
@@ -97,38 +372,50 @@ def thp_settings(root=None):
         "khugepaged_defrag": _int(_read(f"{base}/khugepaged/defrag", root)),
         "hpage_pmd_size": _int(_read(f"{base}/hpage_pmd_size", root)),
     }
-    sizes = sorted(((root or ROOT) / base.lstrip("/")).glob("hugepages-*kB"))
+    sizes = sorted((_base(root) / base.lstrip("/")).glob("hugepages-*kB"))
     settings["mthp"] = {d.name: _selected(_read_path(d / "enabled")) for d in sizes}
     return settings
 
 
+ZSWAP_PARAMETERS = ("enabled", "compressor", "zpool", "max_pool_percent")
+
+
 def zswap(root=None):
     base = "/sys/module/zswap/parameters"
-    return {k: _read(f"{base}/{k}", root) for k in ("enabled", "compressor", "zpool", "max_pool_percent")}
+    return {k: _read(f"{base}/{k}", root) for k in ZSWAP_PARAMETERS}
 
 
-def collect(root=None):
-    """(machine, kernel, settings) as plain JSON-ready dicts."""
-    cpu = cpuinfo(root)
-    flags = set(cpu.get("flags", "").split())
+# ------------------------------------------------------------------------------------ collect
+
+def collect(root=None, directories=None):
+    """(machine, kernel, settings) as plain JSON-ready dicts.
+
+    directories: optional {name: path} (FILE_DIR and SWAP_DIR as "file_dir" and "swap_dir"),
+    each recorded in settings["directories"][name] with the device and filesystem under it.
+    """
+    cpu, cpu_source = cpu_facts(root)
+    caches, caches_source = cache_facts(root)
+    flags = set(cpu["flags"])
     meminfo = _read("/proc/meminfo", root) or ""
     mem_total = re.search(r"MemTotal:\s+(\d+)", meminfo)
     hugepages = re.search(r"HugePages_Total:\s+(\d+)", meminfo)
     machine = {
         "hostname": socket.gethostname(),
         "architecture": platform.machine(),
-        "cpu_model": cpu.get("model name"),
-        "cpu_vendor": cpu.get("vendor_id"),
-        "cpu_family": _int(cpu.get("cpu family")),
-        "cpu_model_number": _int(cpu.get("model")),
-        "cpu_stepping": _int(cpu.get("stepping")),
-        "microcode": cpu.get("microcode"),
+        "cpu_model": cpu["model_name"],
+        "cpu_vendor": cpu["vendor"],
+        "cpu_family": cpu["family"],
+        "cpu_model_number": cpu["model"],
+        "cpu_stepping": cpu["stepping"],
+        "microcode": microcode(root),
         "cpus": os.cpu_count(),
+        "threads_per_core": cpu["threads_per_core"],
+        "caches": caches,
         "memory_total_kib": int(mem_total.group(1)) if mem_total else None,
         "hypervisor_flag": "hypervisor" in flags,
         "pcid": "pcid" in flags,
         "invpcid": "invpcid" in flags,
-        "numa_nodes": len(list(((root or ROOT) / "sys/devices/system/node").glob("node[0-9]*"))),
+        "numa_nodes": len(list((_base(root) / "sys/devices/system/node").glob("node[0-9]*"))),
     }
     kernel = {
         "release": platform.release(),
@@ -136,6 +423,13 @@ def collect(root=None):
         "cmdline": _read("/proc/cmdline", root),
     }
     vulns = vulnerabilities(root)
+    swaps, swaps_source = swap_devices(root)
+    # One findmnt per distinct path: FILE_DIR and SWAP_DIR are usually the same directory.
+    facts_by_path, directory_sources = {}, {}
+    for name, path in (directories or {}).items():
+        if path not in facts_by_path:
+            facts_by_path[path] = directory_facts(path, root)
+        directory_sources[name] = facts_by_path[path][1]
     settings = {
         "page_size": os.sysconf("SC_PAGESIZE"),
         "thp": thp_settings(root),
@@ -146,17 +440,22 @@ def collect(root=None):
         "numa_balancing": _int(_read("/proc/sys/kernel/numa_balancing", root)),
         "randomize_va_space": _int(_read("/proc/sys/kernel/randomize_va_space", root)),
         "perf_event_paranoid": _int(_read("/proc/sys/kernel/perf_event_paranoid", root)),
-        "swap_devices": swap_devices(root),
+        "swap_devices": swaps,
         "zswap": zswap(root),
         "cgroup_version": cgroup_version(root),
         "clocksource": _read("/sys/devices/system/clocksource/clocksource0/current_clocksource", root),
         "mitigations": vulns,
         "pti": "PTI" in (vulns.get("meltdown") or ""),
+        # Readable only by root with debugfs mounted; None otherwise.
         "fault_around_bytes": _int(_read("/sys/kernel/debug/fault_around_bytes", root)),
-        "governor": _read("/sys/devices/system/cpu/cpu0/cpufreq/scaling_governor", root),
-        "boost": _read("/sys/devices/system/cpu/cpufreq/boost", root),
+        "governor": governors(root),
+        "boost": boost(root),
         "smt": _read("/sys/devices/system/cpu/smt/control", root),
+        "smt_active": _int(_read("/sys/devices/system/cpu/smt/active", root)),
+        "directories": {name: dict(facts_by_path[path][0]) for name, path in (directories or {}).items()},
         "euid": os.geteuid(),
+        "fact_sources": {"cpu": cpu_source, "caches": caches_source, "swap_devices": swaps_source,
+                         "directories": directory_sources},
     }
     return machine, kernel, settings
 
@@ -184,8 +483,63 @@ def merge_binary_context(settings, context):
     return settings
 
 
+# -------------------------------------------------------------------------------- fingerprint
+
+def _pairs(values, keys):
+    """'k1=v1,k2=v2' for the keys that are known (newer kernels dropped zswap's zpool), or None."""
+    known = [k for k in keys if (values or {}).get(k) is not None]
+    return ",".join(f"{k}={values[k]}" for k in known) or None
+
+
+def _mthp_text(mthp):
+    """{'hugepages-2048kB': 'madvise', 'hugepages-64kB': 'never'} -> '64kB=never,2048kB=madvise'.
+
+    A size without an anonymous setting (8kB on some kernels is for shmem only) is left out.
+    """
+    def size_kb(name):
+        return _int(re.sub(r"\D", "", name)) or 0
+    anonymous = sorted((name for name, mode in (mthp or {}).items() if mode is not None), key=size_kb)
+    return ",".join(f"{name.removeprefix('hugepages-')}={mthp[name]}" for name in anonymous) or None
+
+
+def _size_text(size_bytes):
+    """Swap sizes as people say them: whole GiB, else MiB (a swap area loses a header page)."""
+    if size_bytes is None:
+        return None
+    if size_bytes >= GIB and size_bytes % GIB == 0:
+        return f"{size_bytes // GIB}GiB"
+    if size_bytes >= MIB:
+        return f"{round(size_bytes / MIB)}MiB"
+    return f"{round(size_bytes / KIB)}KiB"
+
+
+def _swap_used_text(devices):
+    """The swap the swap rows ran on, without names: 'zram:512MiB,file(ext4):256MiB'.
+
+    The names are left out on purpose: the temporary swap file's name carries the pid, which
+    would make every run look different from every other.
+    """
+    if devices is None:
+        return None
+    if not devices:
+        return "none"
+    parts = []
+    for device in devices:
+        kind = device.get("kind") or "unknown"
+        if device.get("fstype"):
+            kind += f"({device['fstype']})"
+        size = _size_text(device.get("size_bytes"))
+        parts.append(f"{kind}:{size}" if size else kind)
+    return ",".join(parts)
+
+
 def fingerprint(machine, kernel, settings):
-    """The fields that change these costs, flattened: what `compare` checks for differences."""
+    """The fields that change these costs, flattened: what `compare` checks for differences.
+
+    Every value is a scalar or None; None on both sides of a comparison is not a difference.
+    """
+    directories = settings.get("directories") or {}
+    file_dir, swap_dir = directories.get("file_dir") or {}, directories.get("swap_dir") or {}
     return {
         "cpu_model": machine.get("cpu_model"),
         "microcode": machine.get("microcode"),
@@ -195,14 +549,27 @@ def fingerprint(machine, kernel, settings):
         "kernel_cmdline": kernel.get("cmdline"),
         "thp_enabled": (settings.get("thp") or {}).get("enabled"),
         "thp_defrag": (settings.get("thp") or {}).get("defrag"),
+        "mthp_enabled": _mthp_text((settings.get("thp") or {}).get("mthp")),
         "page_size": settings.get("page_size"),
         "pti": settings.get("pti"),
         "mitigations": ";".join(f"{k}={v}" for k, v in sorted((settings.get("mitigations") or {}).items())),
+        "governor": settings.get("governor"),
+        "boost": settings.get("boost"),
+        "smt": _pairs({"control": settings.get("smt"), "active": settings.get("smt_active")},
+                      ("control", "active")),
         "page_cluster": settings.get("page_cluster"),
+        "fault_around_bytes": settings.get("fault_around_bytes"),
         "swap_devices": ",".join(d["name"] for d in settings.get("swap_devices") or []),
+        "swap_devices_used": _swap_used_text(settings.get("swap_devices_used")),
         "zswap_enabled": (settings.get("zswap") or {}).get("enabled"),
+        "zswap": _pairs(settings.get("zswap"), ZSWAP_PARAMETERS),
+        "file_dir_device": file_dir.get("source"),
+        "file_dir_fstype": file_dir.get("fstype"),
+        "swap_dir_device": swap_dir.get("source"),
+        "swap_dir_fstype": swap_dir.get("fstype"),
         "cgroup_version": settings.get("cgroup_version"),
         "clocksource": settings.get("clocksource"),
         "timer": settings.get("timer"),
         "pmu": settings.get("pmu"),
+        "counting_mode": settings.get("counting_mode"),
     }
