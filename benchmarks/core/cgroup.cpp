@@ -89,8 +89,13 @@ MemoryCgroup::MemoryCgroup(const CgroupLayout& layout, size_t limit_bytes, Cgrou
   if (!layout.why_unusable.empty()) throw std::runtime_error(layout.why_unusable);
   static std::atomic<int> serial{0};
   path_ = fmt::format("{}/pageladder-{}-{}", layout.parent, getpid(), serial++);
-  journal_id_ = journal_change("cgroup", path_, "");
-  undo_slot_ = register_undo_cgroup(path_, journal_id_);
+  journal_id_ = journal_change(ChangeKind::kCgroup, path_, "");
+  try {
+    undo_slot_ = register_undo_cgroup(path_);
+  } catch (...) {
+    journal_undone(journal_id_);
+    throw;
+  }
   if (const int err = fs_.make_dir(path_); err != 0) {
     cancel_undo(undo_slot_);
     journal_undone(journal_id_);
@@ -102,17 +107,9 @@ MemoryCgroup::MemoryCgroup(const CgroupLayout& layout, size_t limit_bytes, Cgrou
 
 MemoryCgroup::~MemoryCgroup() {
   // Kill whatever still runs inside, then remove the group (rmdir fails while it is populated).
-  for (int attempt = 0; attempt < 400; ++attempt) {
-    std::istringstream procs(read_file(path_ + "/cgroup.procs").value_or(""));
-    bool any = false;
-    for (pid_t pid; procs >> pid;) {
-      kill(pid, SIGKILL);
-      any = true;
-    }
-    if (!any && fs_.remove_dir(path_) == 0) break;
-    if (!any && access(path_.c_str(), F_OK) != 0) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
+  remove_cgroup(
+      path_.c_str(), [](const char* path, void* fs) { return static_cast<CgroupFs*>(fs)->remove_dir(path); },
+      &fs_);
   cancel_undo(undo_slot_);
   journal_undone(journal_id_);
 }
@@ -131,8 +128,7 @@ void MemoryCgroup::write(const std::string& name, const std::string& value) cons
 }
 
 void MemoryCgroup::add(pid_t pid) {
-  write("cgroup.procs", std::to_string(pid));
-  register_undo_pid(undo_slot_, pid);
+  write("cgroup.procs", std::to_string(pid));  // the undo kills what cgroup.procs lists
 }
 
 void MemoryCgroup::set_limit(size_t bytes) {

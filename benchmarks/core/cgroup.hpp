@@ -4,7 +4,7 @@
 // cgroup on v1 and under the root on v2 (where our own may hold processes, and the "no internal
 // processes" rule forbids a child with controllers; the root is exempt). Creation is journaled
 // (core/system_changes.hpp) and the group is removed, with whatever still runs in it, on every
-// exit path. All paths are taken relative to a root prefix so the logic runs against a fake
+// exit path, by the one cgroup rule of docs/journal.md (remove_cgroup). All paths are taken relative to a root prefix so the logic runs against a fake
 // cgroupfs tree in tests.
 #pragma once
 
@@ -64,7 +64,7 @@ class MemoryCgroup {
   CgroupFs& fs_;
   std::string path_;
   size_t limit_ = 0;
-  uint64_t journal_id_ = 0;
+  std::string journal_id_;
   int undo_slot_ = -1;
 };
 

@@ -2,58 +2,87 @@
 
 #include <fcntl.h>
 #include <signal.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <cerrno>
+#include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
 #include <stdexcept>
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include "core/sysfs.hpp"
 
 namespace pageladder {
 namespace {
 
-std::string json_escape(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    if (c == '"' || c == '\\') out += '\\';
-    if (c == '\n') {
-      out += "\\n";
-      continue;
-    }
-    out += c;
-  }
-  return out;
-}
+constexpr const char* kCgroupPrefix = "pageladder-";
+constexpr int kCgroupRemoveAttempts = 400;
+constexpr long kCgroupRemovePauseNs = 5'000'000;
 
-void append_line(const std::string& line) {
+// One line of docs/journal.md's format: the fields in their documented order (ordered_json keeps
+// insertion order), compact, UTF-8 as is and control characters escaped, then "\n".
+void append_line(const nlohmann::ordered_json& entry) {
+  std::string text;
+  try {
+    text = entry.dump() + "\n";
+  } catch (const nlohmann::json::exception& e) {  // invalid UTF-8 in a string
+    throw std::runtime_error(fmt::format("cannot journal {}: {}", entry.value("path", std::string()), e.what()));
+  }
   const std::string path = journal_path();
   const auto slash = path.rfind('/');
-  if (slash != std::string::npos) mkdir(path.substr(0, slash).c_str(), 0700);
+  if (slash != std::string::npos && slash > 0) mkdir(path.substr(0, slash).c_str(), 0700);
   const int fd = open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
   if (fd < 0) throw std::runtime_error(fmt::format("cannot write the journal {}: {}", path, std::strerror(errno)));
-  const std::string text = line + "\n";
   const bool ok = write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
   fsync(fd);
   close(fd);
   if (!ok) throw std::runtime_error("cannot write the journal " + path);
 }
 
+void pause_ns(long ns) {
+  timespec ts{0, ns};
+  nanosleep(&ts, nullptr);
+}
+
+// SIGKILLs every pid a cgroup.procs file lists, except our own. Async-signal-safe: read(2) into
+// a stack buffer, digits parsed by hand (a number split across two reads continues).
+void kill_listed(const char* procs_path) {
+  const int fd = open(procs_path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return;
+  const pid_t self = getpid();
+  const auto kill_one = [self](long pid) {
+    if (pid > 0 && pid != self) kill(static_cast<pid_t>(pid), SIGKILL);
+  };
+  long pid = -1;  // -1: between numbers
+  char buffer[1024];
+  for (ssize_t n; (n = read(fd, buffer, sizeof buffer)) > 0;) {
+    for (ssize_t i = 0; i < n; ++i) {
+      if (buffer[i] >= '0' && buffer[i] <= '9') {
+        pid = (pid < 0 ? 0 : pid) * 10 + (buffer[i] - '0');
+      } else if (pid >= 0) {
+        kill_one(pid);
+        pid = -1;
+      }
+    }
+  }
+  kill_one(pid);
+  close(fd);
+}
+
 // Pending undo actions, fixed-size so a signal handler can walk them without allocating.
+enum UndoKind { kFree = 0, kWrite = 1, kCgroup = 2 };
 struct Undo {
-  std::atomic<int> kind{0};  // 0 free, 1 write, 2 cgroup
+  std::atomic<int> kind{kFree};
   char path[512];
   char value[128];
-  pid_t pid = 0;
-  uint64_t journal_id = 0;
 };
 constexpr int kSlots = 32;
 Undo undo_slots[kSlots];
@@ -68,21 +97,9 @@ void write_raw(const char* path, const char* value) {
 }
 
 void run_undo(Undo& u) {
-  const int kind = u.kind.exchange(0);
-  if (kind == 1) write_raw(u.path, u.value);
-  if (kind == 2) {
-    if (u.pid > 0) {
-      kill(u.pid, SIGKILL);
-      for (int i = 0; i < 200 && kill(u.pid, 0) == 0; ++i) {
-        timespec ts{0, 5'000'000};
-        nanosleep(&ts, nullptr);
-      }
-    }
-    for (int i = 0; i < 200 && rmdir(u.path) != 0 && errno == EBUSY; ++i) {
-      timespec ts{0, 5'000'000};
-      nanosleep(&ts, nullptr);
-    }
-  }
+  const int kind = u.kind.exchange(kFree);
+  if (kind == kWrite) write_raw(u.path, u.value);
+  if (kind == kCgroup) remove_cgroup(u.path);
 }
 
 void on_signal(int sig) {
@@ -91,7 +108,10 @@ void on_signal(int sig) {
   raise(sig);
 }
 
-int claim_slot(int kind, const std::string& path, const std::string& value, uint64_t id) {
+int claim_slot(UndoKind kind, const std::string& path, const std::string& value) {
+  // A path cut short would undo something else: refuse it instead.
+  if (path.size() >= sizeof Undo::path || value.size() >= sizeof Undo::value)
+    throw std::runtime_error(fmt::format("path or value too long to undo from a signal handler: {}", path));
   static std::once_flag handlers;
   std::call_once(handlers, [] {
     struct sigaction sa {};
@@ -104,11 +124,9 @@ int claim_slot(int kind, const std::string& path, const std::string& value, uint
   std::lock_guard<std::mutex> lock(slots_mutex);
   for (int i = 0; i < kSlots; ++i) {
     Undo& u = undo_slots[i];
-    if (u.kind.load() != 0) continue;
-    snprintf(u.path, sizeof u.path, "%s", path.c_str());
-    snprintf(u.value, sizeof u.value, "%s", value.c_str());
-    u.pid = 0;
-    u.journal_id = id;
+    if (u.kind.load() != kFree) continue;
+    std::memcpy(u.path, path.c_str(), path.size() + 1);
+    std::memcpy(u.value, value.c_str(), value.size() + 1);
     u.kind.store(kind);
     return i;
   }
@@ -118,40 +136,76 @@ int claim_slot(int kind, const std::string& path, const std::string& value, uint
 }  // namespace
 
 std::string journal_path() {
-  const char* override_path = std::getenv("PAGELADDER_JOURNAL");
-  return override_path ? override_path : "/run/pageladder/journal.jsonl";
+  if (const char* journal = std::getenv("PAGELADDER_JOURNAL")) return journal;
+  const char* run_dir = std::getenv("PAGELADDER_RUN_DIR");
+  return std::string(run_dir ? run_dir : "/run/pageladder") + "/journal.jsonl";
 }
 
-uint64_t journal_change(const std::string& kind, const std::string& path, const std::string& old_value) {
+const char* change_kind_name(ChangeKind kind) {
+  switch (kind) {
+    case ChangeKind::kSysctl: return "sysctl";
+    case ChangeKind::kCgroup: return "cgroup";
+    case ChangeKind::kSwapfile: return "swapfile";
+    case ChangeKind::kZram: return "zram";
+  }
+  return "?";
+}
+
+std::string journal_change(ChangeKind kind, const std::string& path, const std::string& old_value) {
+  static std::atomic<uint64_t> counter{0};  // two entries in one nanosecond still differ
   timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
-  const uint64_t id = static_cast<uint64_t>(ts.tv_sec) * 1000000000ull +
-                      static_cast<uint64_t>(ts.tv_nsec) + static_cast<uint64_t>(getpid());
-  append_line(fmt::format(R"({{"id": "{}", "pid": {}, "kind": "{}", "path": "{}", "old": "{}"}})",
-                          id, getpid(), json_escape(kind), json_escape(path), json_escape(old_value)));
+  const uint64_t ns = static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000ull + static_cast<uint64_t>(ts.tv_nsec);
+  const std::string id = fmt::format("{}-{}-{}", getpid(), ns, counter++);
+  nlohmann::ordered_json entry;
+  entry["format"] = kJournalFormat;
+  entry["id"] = id;
+  entry["pid"] = getpid();
+  entry["kind"] = change_kind_name(kind);
+  entry["path"] = path;
+  entry["old"] = old_value;
+  append_line(entry);
   return id;
 }
 
-void journal_undone(uint64_t id) {
+void journal_undone(const std::string& id) noexcept {
   try {
-    append_line(fmt::format(R"({{"undone": "{}"}})", id));
+    nlohmann::ordered_json marker;
+    marker["format"] = kJournalFormat;
+    marker["undone"] = id;
+    append_line(marker);
   } catch (...) {
-    // The change itself was undone; a stale entry only makes `make restore` check it again.
+    // The change itself was undone; a stale entry only makes restore undo it again.
   }
 }
 
-int register_undo_write(const std::string& path, const std::string& value, uint64_t id) {
-  return claim_slot(1, path, value, id);
+bool remove_cgroup(const char* path, RemoveDir remove_dir, void* context) noexcept {
+  const char* slash = strrchr(path, '/');
+  const char* name = slash ? slash + 1 : path;
+  if (strncmp(name, kCgroupPrefix, strlen(kCgroupPrefix)) != 0) return false;  // not ours
+  char procs[sizeof Undo::path + 16];
+  const size_t length = strlen(path);
+  constexpr char kProcs[] = "/cgroup.procs";
+  if (length + sizeof kProcs > sizeof procs) return false;
+  memcpy(procs, path, length);
+  memcpy(procs + length, kProcs, sizeof kProcs);
+  for (int attempt = 0; attempt < kCgroupRemoveAttempts; ++attempt) {
+    kill_listed(procs);
+    const int err = remove_dir ? remove_dir(path, context) : (rmdir(path) == 0 ? 0 : -errno);
+    if (err == 0 || err == -ENOENT) return true;
+    pause_ns(kCgroupRemovePauseNs);
+  }
+  return false;
 }
 
-int register_undo_cgroup(const std::string& path, uint64_t id) { return claim_slot(2, path, "", id); }
-
-void register_undo_pid(int slot, pid_t pid) {
-  if (slot >= 0) undo_slots[slot].pid = pid;
+int register_undo_write(const std::string& path, const std::string& value) {
+  return claim_slot(kWrite, path, value);
 }
+
+int register_undo_cgroup(const std::string& path) { return claim_slot(kCgroup, path, ""); }
 
 void cancel_undo(int slot) {
-  if (slot >= 0) undo_slots[slot].kind.store(0);
+  if (slot >= 0) undo_slots[slot].kind.store(kFree);
 }
 
 ScopedSysctl::ScopedSysctl(const std::string& path, const std::string& value) : path_(path) {
@@ -159,15 +213,21 @@ ScopedSysctl::ScopedSysctl(const std::string& path, const std::string& value) : 
   if (!old) throw std::runtime_error("cannot read " + path);
   old_ = *old;
   if (old_ == value) return;  // nothing to change, nothing to undo
-  id_ = journal_change("sysctl", path, old_);
-  slot_ = register_undo_write(path, old_, id_);
+  id_ = journal_change(ChangeKind::kSysctl, path, old_);
+  try {
+    slot_ = register_undo_write(path, old_);
+  } catch (...) {
+    journal_undone(id_);
+    throw;
+  }
   const int fd = open(path.c_str(), O_WRONLY | O_CLOEXEC);
   const bool ok = fd >= 0 && write(fd, value.data(), value.size()) == static_cast<ssize_t>(value.size());
+  const int err = errno;
   if (fd >= 0) close(fd);
   if (!ok) {
     cancel_undo(slot_);
     journal_undone(id_);
-    throw std::runtime_error(fmt::format("cannot write {} to {}: {}", value, path, std::strerror(errno)));
+    throw std::runtime_error(fmt::format("cannot write {} to {}: {}", value, path, std::strerror(err)));
   }
 }
 

@@ -11,6 +11,7 @@ from pageladder import collect, registry, report, runner, swap_phases, system
 
 EXIT_USAGE = 2
 EXIT_PLOT = 3
+EXIT_JOURNAL = 5    # restore stopped at a journal line it cannot read (docs/journal.md)
 
 
 def _parse_only(values):
@@ -80,6 +81,19 @@ def cmd_bench(args):
     except ValueError as e:
         print(f"pageladder: {e}", file=sys.stderr)
         return EXIT_USAGE
+    try:
+        return _bench_restoring(args, selected)
+    except system.JournalError as e:
+        return _journal_unreadable(e)
+
+
+def _journal_unreadable(error):
+    print(f"pageladder: {error}", file=sys.stderr)
+    return EXIT_JOURNAL
+
+
+def _bench_restoring(args, selected):
+    """_bench, after undoing what an earlier, killed run left (JournalError: nothing undone)."""
     changes_system = (system.is_root() and not args.no_system_changes
                       and any(b.name == "swap_in" for b in selected))
     if system.is_root() and not changes_system and system.pending_changes():
@@ -184,6 +198,8 @@ def cmd_restore(args):
     except system.SystemChangeError as e:
         print(f"pageladder: {e}", file=sys.stderr)
         return EXIT_USAGE
+    except system.JournalError as e:
+        return _journal_unreadable(e)
     if not undone:
         print("pageladder: nothing to restore")
     return 0

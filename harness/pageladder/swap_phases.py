@@ -12,7 +12,7 @@ SIZES = {"zram": 512 << 20, "disk": 256 << 20}
 
 def _existing(kind):
     """An active swap device of this kind the machine already had, if any (it is used as is)."""
-    for name in system._active_swaps():
+    for name in system.active_swaps():
         if (kind == "zram") == ("/zram" in name) and not Path(name).name.startswith("pageladder-"):
             return name
     return None

@@ -1,17 +1,19 @@
 """System changes around a run: temporary swap (zram, a swap file), the run lock and the journal.
 
-Every change is appended to the journal (/run/pageladder/journal.jsonl, shared with the C++
-benchmarks, which journal their cgroups and sysctls there) before it is made, and marked undone
-after it is undone. A normal exit, an error, Ctrl-C and SIGTERM undo it at once; after SIGKILL or
-a crash, `make restore` and the next `make bench` replay what the journal lists without an
-"undone" line, and nothing else. /run is a tmpfs: a reboot clears the journal together with
-everything it could list (zram, swapon, sysctls and cgroups do not survive a reboot; a swap file
-left on disk is named in the journal's directory and removed by restore before reboot).
+Every change is appended to the journal (shared with the C++ benchmarks, which journal their
+cgroups and sysctls there) before it is made, and marked undone after it is undone. A normal
+exit, an error, Ctrl-C and SIGTERM undo it at once; after SIGKILL or a crash, `make restore` and
+the next `make bench` replay what the journal lists without an "undone" marker, and nothing else.
+The journal's path, its format, and how each kind of change is undone are written down once, in
+docs/journal.md; this module is its Python writer and its only reader. A journal restore cannot
+read in full stops restore before it undoes anything (JournalError), never skipping a line.
 """
 import contextlib
 import fcntl
+import itertools
 import json
 import os
+import re
 import signal
 import subprocess
 import time
@@ -19,53 +21,192 @@ from pathlib import Path
 
 RUN_DIR = Path(os.environ.get("PAGELADDER_RUN_DIR", "/run/pageladder"))
 SWAP_PRIORITY = 32767
+JOURNAL_FORMAT = 1
+CHANGE_KINDS = ("sysctl", "cgroup", "swapfile", "zram")
 CGROUP_PREFIX = "pageladder-"
+CGROUP_REMOVE_ATTEMPTS = 400
+CGROUP_REMOVE_PAUSE_S = 0.005
+SWAPON = "swapon"
+PROC_SWAPS = Path("/proc/swaps")
+
+# The exact fields of the two kinds of journal line, in the order both writers emit them.
+_CHANGE_FIELDS = {"format": int, "id": str, "pid": int, "kind": str, "path": str, "old": str}
+_UNDONE_FIELDS = {"format": int, "undone": str}
+_entry_counter = itertools.count()
 
 
 class SystemChangeError(Exception):
     """A change that cannot be made here; the message is the reason to show and skip with."""
 
 
+class JournalError(Exception):
+    """The journal holds a line restore cannot read, so nothing was undone; the message names the
+    file, the line and what to undo by hand. Not a SystemChangeError: it is never a skip reason."""
+
+
 def journal_path():
+    """PAGELADDER_JOURNAL, else <PAGELADDER_RUN_DIR or /run/pageladder>/journal.jsonl."""
     return Path(os.environ.get("PAGELADDER_JOURNAL", RUN_DIR / "journal.jsonl"))
 
 
+def _new_entry_id():
+    return f"{os.getpid()}-{time.time_ns()}-{next(_entry_counter)}"
+
+
 def _append(entry):
+    """One line, written by one write() and synced, as docs/journal.md spells it."""
+    try:
+        line = (json.dumps(entry, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
+    except UnicodeEncodeError:
+        raise SystemChangeError(f"cannot journal {entry.get('path', '')!r}: it is not UTF-8 text") from None
     path = journal_path()
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    with open(path, "a") as f:
-        f.write(json.dumps(entry) + "\n")
-        f.flush()
-        os.fsync(f.fileno())
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        written = os.write(fd, line)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    if written != len(line):
+        raise OSError(f"short write to the journal {path}")
 
 
 def journal_change(kind, path, old=""):
-    entry_id = f"{time.time_ns()}{os.getpid()}"
-    _append({"id": entry_id, "pid": os.getpid(), "kind": kind, "path": str(path), "old": old})
+    """Journals a change about to be made; returns its id."""
+    if kind not in CHANGE_KINDS:
+        raise ValueError(f"unknown kind of change {kind!r}")
+    entry_id = _new_entry_id()
+    _append({"format": JOURNAL_FORMAT, "id": entry_id, "pid": os.getpid(), "kind": kind,
+             "path": str(path), "old": old})
     return entry_id
 
 
 def journal_undone(entry_id):
-    _append({"undone": entry_id})
+    _append({"format": JOURNAL_FORMAT, "undone": entry_id})
+
+
+def _parse_line(text):
+    """One journal line -> (change entry, None) or (None, undone id); ValueError says why not."""
+    try:
+        item = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise ValueError(f"not JSON ({e.msg} at column {e.colno})") from None
+    if not isinstance(item, dict):
+        raise ValueError("not a JSON object")
+    if "format" not in item:
+        raise ValueError('no "format" field: written by an older pageladder')
+    if type(item["format"]) is not int or item["format"] != JOURNAL_FORMAT:
+        raise ValueError(f"journal format {item['format']!r}; this pageladder reads format {JOURNAL_FORMAT}")
+    fields = _UNDONE_FIELDS if "undone" in item else _CHANGE_FIELDS
+    if set(item) != set(fields):
+        raise ValueError(f"fields {', '.join(sorted(item))}; expected {', '.join(fields)}")
+    for name, expected in fields.items():
+        if type(item[name]) is not expected:
+            raise ValueError(f'"{name}" is not a {expected.__name__}')
+    if "undone" in item:
+        return None, item["undone"]
+    if item["kind"] not in CHANGE_KINDS:
+        raise ValueError(f"unknown kind {item['kind']!r}")
+    return item, None
+
+
+def _journal_lines():
+    """[(line number, bytes, complete)]: complete is False for a last line with no newline."""
+    try:
+        data = journal_path().read_bytes()
+    except FileNotFoundError:
+        return []
+    lines = data.split(b"\n")  # only "\n" ends a line: JSON escapes it inside strings
+    tail = lines.pop()         # b"" when the journal ends with a newline, as it should
+    numbered = [(n, raw, True) for n, raw in enumerate(lines, 1)]
+    return numbered + ([(len(lines) + 1, tail, False)] if tail else [])
 
 
 def pending_changes():
-    """Journal entries not marked undone, oldest first."""
-    try:
-        lines = journal_path().read_text().splitlines()
-    except FileNotFoundError:
-        return []
-    entries, undone = [], set()
-    for line in lines:
+    """Journal entries not marked undone, oldest first. Raises JournalError if any line cannot be
+    read: a change that cannot be read cannot be undone, and is never skipped."""
+    lines = _journal_lines()
+    entries, undone, unreadable = [], set(), []
+    for number, raw, complete in lines:
         try:
-            item = json.loads(line)
+            text = raw.decode("utf-8")
+            if not complete:
+                raise ValueError("the last line has no newline: a write cut short")
+            entry, undone_id = _parse_line(text)
+        except UnicodeDecodeError as e:
+            unreadable.append((number, raw, f"not UTF-8 text (byte {e.start + 1})"))
+            continue
+        except ValueError as e:
+            unreadable.append((number, raw, str(e)))
+            continue
+        if entry:
+            entries.append(entry)
+        else:
+            undone.add(undone_id)
+    if unreadable:
+        raise JournalError(_unreadable_message(lines, unreadable))
+    return [e for e in entries if e["id"] not in undone]
+
+
+def _shorten(raw, limit=160):
+    """A line as text for a message: control characters escaped, cut to limit characters."""
+    text = raw.decode("utf-8", errors="backslashreplace")
+    text = "".join(c if c.isprintable() else ascii(c)[1:-1] for c in text)
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text) - limit} more characters)"
+
+
+def undo_by_hand(kind, path, old):
+    """What undoing one change takes, in words a root shell can follow (docs/journal.md)."""
+    if kind == "sysctl":
+        return f"write back {json.dumps(old, ensure_ascii=False)} to {path}"
+    if kind == "cgroup":
+        if not Path(path).name.startswith(CGROUP_PREFIX):
+            return f"leave {path} alone (not a pageladder- cgroup)"
+        return f"kill the processes listed in {path}/cgroup.procs, then rmdir {path}"
+    if kind == "swapfile":
+        return f"swapoff {path} (if active), then rm {path}"
+    if kind == "zram":
+        name = Path(path).name
+        steps = f"swapoff {path} (if active), then write 1 to /sys/block/{name}/reset"
+        if old == "hot_added":
+            steps += f" and {name[len('zram'):]} to /sys/class/zram-control/hot_remove"
+        return steps
+    return f"undo this {kind!r} change to {path}"
+
+
+def _unreadable_message(lines, unreadable):
+    """Names the journal, the lines it cannot read, and everything still to undo by hand."""
+    path = journal_path()
+    shown = unreadable[:5]
+    out = [f"cannot read the journal {path}: "
+           f"{len(unreadable)} line(s) restore cannot read, so it undid nothing:"]
+    for number, raw, why in shown:
+        out += [f"  line {number}: {why}", f"    {_shorten(raw)}"]
+    if len(unreadable) > len(shown):
+        out.append(f"  ... and {len(unreadable) - len(shown)} more")
+    # What the lines say, read leniently (any format) to help whoever undoes it by hand.
+    changes, undone, understood = [], set(), set()
+    for number, raw, _ in lines:
+        try:
+            item = json.loads(raw.decode("utf-8"))
         except ValueError:
-            continue  # a line cut short by a crash
-        if "undone" in item:
+            continue
+        if isinstance(item, dict) and "undone" in item:
             undone.add(str(item["undone"]))
-        elif "id" in item:
-            entries.append(item)
-    return [e for e in entries if str(e["id"]) not in undone]
+            understood.add(number)
+        elif isinstance(item, dict) and isinstance(item.get("kind"), str) and isinstance(item.get("path"), str):
+            changes.append((number, item))
+            understood.add(number)
+    out.append("Undo by hand what the journal lists as not yet undone, then delete the journal "
+               f"(rm {path}):")
+    todo = [(number, f"{item['kind']}: " + undo_by_hand(
+                item["kind"], item["path"], item["old"] if isinstance(item.get("old"), str) else ""))
+            for number, item in changes if str(item.get("id")) not in undone]
+    todo += [(number, "unreadable: undo whatever it names, if anything")
+             for number, _, _ in unreadable if number not in understood]
+    out += [f"  line {number}: {what}" for number, what in sorted(todo)]
+    out.append("(docs/journal.md says how each kind of change is undone.)")
+    return "\n".join(out)
 
 
 @contextlib.contextmanager
@@ -94,19 +235,64 @@ def _write(path, value):
         f.write(value)
 
 
-def _active_swaps():
+def _unescape_octal(name):
+    """/proc/swaps writes space, tab, newline and backslash as \\ooo."""
+    return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), name)
+
+
+def _unescape_hex(name):
+    """`swapon --raw` writes unsafe bytes of a name as \\xhh."""
+    return os.fsdecode(re.sub(rb"\\x([0-9a-fA-F]{2})", lambda m: bytes([int(m.group(1), 16)]), name))
+
+
+def active_swaps():
+    """The paths of the active swap devices and files: util-linux's `swapon --show` (Debian's
+    swapon has no --json), or /proc/swaps when swapon is missing or fails."""
     try:
-        lines = Path("/proc/swaps").read_text().splitlines()[1:]
+        r = subprocess.run([SWAPON, "--show=NAME", "--noheadings", "--raw"], stdout=subprocess.PIPE,
+                           stderr=subprocess.DEVNULL)
+        if r.returncode == 0:
+            return [_unescape_hex(line) for line in r.stdout.splitlines() if line]
     except OSError:
-        return {}
-    return {line.split()[0]: line.split() for line in lines if line.split()}
+        pass
+    try:
+        lines = PROC_SWAPS.read_text().splitlines()[1:]
+    except OSError:
+        return []
+    return [_unescape_octal(line.split()[0]) for line in lines if line.split()]
 
 
 def _swapoff(device):
-    if device in _active_swaps():
+    if str(device) in active_swaps():
         with contextlib.suppress(FileNotFoundError):  # no swapoff: nothing we could have swapon'd
             subprocess.run(["swapoff", device], check=False, stdout=subprocess.DEVNULL,
                            stderr=subprocess.DEVNULL)
+
+
+def remove_cgroup(path):
+    """The one cgroup rule of docs/journal.md (C++: remove_cgroup in system_changes.hpp): never a
+    cgroup not named pageladder-*; kill what cgroup.procs lists, then rmdir, retrying. Returns
+    whether the group is gone."""
+    path = Path(path)
+    if not path.name.startswith(CGROUP_PREFIX):
+        return False
+    for _ in range(CGROUP_REMOVE_ATTEMPTS):
+        try:
+            pids = [int(p) for p in (path / "cgroup.procs").read_text().split()]
+        except (OSError, ValueError):
+            pids = []
+        for pid in pids:
+            if pid != os.getpid():
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+        try:
+            os.rmdir(path)
+            return True
+        except FileNotFoundError:
+            return True
+        except OSError:
+            time.sleep(CGROUP_REMOVE_PAUSE_S)
+    return False
 
 
 def _undo(entry):
@@ -115,23 +301,7 @@ def _undo(entry):
         with contextlib.suppress(OSError):
             _write(path, entry["old"])
     elif kind == "cgroup":
-        if not Path(path).name.startswith(CGROUP_PREFIX):
-            return  # never touch a cgroup we did not name
-        for _ in range(400):
-            try:
-                pids = [int(p) for p in Path(path, "cgroup.procs").read_text().split()]
-            except OSError:
-                pids = []
-            for pid in pids:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, signal.SIGKILL)
-            try:
-                os.rmdir(path)
-                break
-            except FileNotFoundError:
-                break
-            except OSError:
-                time.sleep(0.005)
+        remove_cgroup(path)
     elif kind == "swapfile":
         _swapoff(path)
         with contextlib.suppress(FileNotFoundError):
@@ -149,7 +319,7 @@ def _undo(entry):
 def restore(out=None):
     """Undoes every pending journaled change, newest first. Returns the entries undone."""
     undone = []
-    for entry in reversed(pending_changes()):
+    for entry in reversed(pending_changes()):  # reads every line first: JournalError undoes nothing
         _undo(entry)
         journal_undone(entry["id"])
         undone.append(entry)
@@ -202,7 +372,7 @@ def zram_swap(size_bytes):
             raise SystemChangeError("no zram support (the zram module is not available)")
     if _mem_available() < 3 * size_bytes:
         raise SystemChangeError(f"too little free memory for a {size_bytes >> 20} MiB zram device")
-    active = _active_swaps()
+    active = active_swaps()
     free = [d for d in sorted(Path("/sys/block").glob("zram*"))
             if (d / "disksize").read_text().strip() == "0" and f"/dev/{d.name}" not in active]
     if free:

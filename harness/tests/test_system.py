@@ -38,21 +38,24 @@ def test_restore_replays_pending_changes_newest_first_and_nothing_else(tmp_path,
     assert system.restore() == []
 
 
-def test_a_line_cut_short_by_a_crash_is_ignored(tmp_path, journal):
+def test_a_line_cut_short_by_a_crash_stops_restore_and_changes_nothing(tmp_path, journal):
     sysctl = tmp_path / "swappiness"
     sysctl.write_text("10")
     system.journal_change("sysctl", sysctl, "60")
     with open(journal, "a") as f:
-        f.write('{"id": "123", "kind": "sysc')
-    system.restore()
-    assert sysctl.read_text() == "60"
+        f.write('{"format":1,"id":"123","kind":"sysc')
+    before = journal.read_bytes()
+    with pytest.raises(system.JournalError, match="line 2: the last line has no newline"):
+        system.restore()
+    assert sysctl.read_text() == "10"  # not undone half-way
+    assert journal.read_bytes() == before
 
 
 def test_the_journal_format_matches_the_benchmarks(journal):
     entry_id = system.journal_change("cgroup", "/x/pageladder-1-0")
     line = json.loads(journal.read_text().splitlines()[0])
-    assert set(line) == {"id", "pid", "kind", "path", "old"} and line["id"] == entry_id
-    assert line["pid"] == os.getpid()
+    assert list(line) == ["format", "id", "pid", "kind", "path", "old"] and line["id"] == entry_id
+    assert line["format"] == 1 and line["pid"] == os.getpid()
 
 
 def test_a_second_run_is_refused_while_the_first_holds_the_lock(journal):

@@ -102,8 +102,8 @@ TEST_F(CgroupTest, V2GroupGetsItsLimitsAndIsRemovedLeavingOthersAlone) {
   EXPECT_EQ(read_line(root_ + "/sys/fs/cgroup/system.slice/memory.max").value(), "max");
   // Journaled before it was made, and marked undone after.
   const std::string journal = read_file(root_ + "/journal.jsonl").value();
-  EXPECT_NE(journal.find("\"kind\": \"cgroup\""), std::string::npos);
-  EXPECT_NE(journal.find("\"undone\""), std::string::npos);
+  EXPECT_NE(journal.find("\"kind\":\"cgroup\""), std::string::npos);
+  EXPECT_NE(journal.find("\"undone\":"), std::string::npos);
 }
 
 TEST_F(CgroupTest, DetectsHybridV1MemoryUnderOurOwnGroup) {
