@@ -6,16 +6,18 @@
 // (verified), on hugetlb pages where a pool exists, and packed into few pages (the control: same
 // lines, same cache footprint, almost no TLB footprint). One iteration is one load; Google
 // Benchmark times the loop. The translation penalty is 4k minus control at the same N; its
-// plateaus (core/plateaus.hpp) give the rungs, read off the measurement, never assumed:
-//   tlb_hit   a load in the first plateau: the translation hits the L1 DTLB
-//   stlb_hit  a load in the second plateau: L1 DTLB miss, second-level TLB hit
-//   page_walk a load well past the second knee: every TLB level misses, the walker runs
+// plateaus (core/plateaus.hpp) give the reach of each TLB level. The rungs are measured at fixed
+// page counts (see Placement: the same in every run, so runs compare), checked against CPUID:
+//   tlb_hit   16 pages: the translation hits the L1 DTLB
+//   stlb_hit  256 pages: L1 DTLB miss, second-level TLB hit
+//   page_walk 32768 pages: every TLB level misses, the walker runs (page tables mostly cached)
 // The rung rows report the reach of each level (between the last size on a plateau and the
 // next size) beside what CPUID claims. Not modelled: stores, multiple walkers in parallel,
 // prefetch into the TLB, PTE placement in the caches (it varies with N, as on real programs).
 #include <sys/mman.h>
 
 #include <cmath>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -50,6 +52,12 @@ SweepConfig& config() {
 std::map<std::pair<ChaseLayout, size_t>, std::vector<double>>& sweep_results() {
   static std::map<std::pair<ChaseLayout, size_t>, std::vector<double>> r;
   return r;
+}
+
+// Whether this process ran sweep rows (under `make bench`, only the first invocation does).
+bool& sweep_ran() {
+  static bool ran = false;
+  return ran;
 }
 
 // One chase is kept between calls (Google Benchmark calls a row once per repetition), unless a
@@ -93,7 +101,9 @@ void verify_backing(EventRun& run, const PointerChase& chase) {
 }
 
 // Times the chase with Google Benchmark's loop, one iteration per load. Returns ns per load.
-double time_chase(benchmark::State& state, const PointerChase& chase) {
+// `before_finish` adds the caller's own checks and notes to the row.
+double time_chase(benchmark::State& state, const PointerChase& chase,
+                  const std::function<void(EventRun&)>& before_finish = {}) {
   EventRun run(state, EventClaim{{0, 0}, {0, 0}}, {"cycles", "stlb_hits", "dtlb_walks"},
                Timing::kBatched);
   verify_backing(run, chase);
@@ -109,6 +119,7 @@ double time_chase(benchmark::State& state, const PointerChase& chase) {
   const double ns = run.clock().to_ns(t1 - t0) / static_cast<double>(state.iterations());
   run.set_counter("pages", static_cast<double>(chase.nodes()));
   run.set_counter("cycles_per_event_estimated", ns * estimate_core_ghz());
+  if (before_finish) before_finish(run);
   run.finish();
   return ns;
 }
@@ -120,6 +131,7 @@ void sweep_row(benchmark::State& state, ChaseLayout layout, size_t pages) {
   }
   const double ns = time_chase(state, chase_for(layout, pages));
   if (state.iterations() >= 1000) sweep_results()[{layout, pages}].push_back(ns);
+  sweep_ran() = true;
 }
 
 double median(std::vector<double> v) {
@@ -153,48 +165,71 @@ void sweep_curves(std::vector<CurvePoint>* tlb, std::vector<CurvePoint>* control
 
 enum class Rung { kTlbHit, kStlbHit, kPageWalk };
 
-size_t power_of_two_at_most(double x) {
-  size_t p = 1;
-  while (static_cast<double>(p * 2) <= x) p *= 2;
-  return p;
+// Where each rung is measured: fixed page counts, the same in every run, quick or full, on
+// every machine, so two runs' rungs always mean the same thing and can be compared. (Placing
+// them by the knees each run detects made them move between runs: the knees move with noise.)
+// The defaults suit every x86 TLB we know of: 16 pages fit any L1 DTLB (32 to 96 entries for
+// 4 KiB pages), 256 overflow it and fit any second-level TLB (512 to 4096 entries), 32768 are
+// eight times the largest second-level TLB. --pageladder_tlb_pages=H,S,W (TLB_PAGES) pins
+// others; a placement that CPUID contradicts makes the row invalid, never a wrong number.
+struct Placement {
+  size_t hit = 16, stlb = 256, walk = 32768;
+  bool pinned = false;
+};
+
+Placement placement() {
+  Placement p;
+  const auto text = flag("tlb_pages");
+  if (!text) return p;
+  std::vector<size_t> values;
+  size_t start = 0;
+  while (start <= text->size()) {
+    const size_t end = std::min(text->find_first_of(", ", start), text->size());
+    const std::string part = text->substr(start, end - start);
+    if (!part.empty()) {
+      size_t used = 0;
+      long long v = -1;
+      try {
+        v = std::stoll(part, &used);
+      } catch (const std::exception&) {
+      }
+      if (used != part.size() || v < 2)
+        throw std::invalid_argument(fmt::format("--pageladder_tlb_pages: '{}' is not a page count >= 2", part));
+      values.push_back(static_cast<size_t>(v));
+    }
+    start = end + 1;
+  }
+  if (values.size() != 3 || !(values[0] < values[1] && values[1] < values[2]))
+    throw std::invalid_argument(fmt::format(
+        "--pageladder_tlb_pages wants three increasing page counts 'hit,stlb,walk', got '{}'", *text));
+  return {values[0], values[1], values[2], true};
 }
 
-// How many pages a rung is measured at, or why the sweep shows no such level. Powers of two
-// placed by the measured knees (half the L1 reach; midway between the knees; four times the
-// second-level reach), so quick and full runs, whose sweeps differ in density, measure a rung
-// at the same size and can be compared.
-std::optional<size_t> rung_pages(Rung rung, const std::vector<CurvePoint>& tlb,
-                                 const TlbKnees& knees, std::string* why) {
-  const double lo = tlb.front().size, hi = tlb.back().size;
-  const auto clamp = [&](double x) {
-    return std::max(static_cast<size_t>(lo), std::min(power_of_two_at_most(x), static_cast<size_t>(hi)));
+size_t rung_pages(Rung rung, const Placement& p) {
+  return rung == Rung::kTlbHit ? p.hit : rung == Rung::kStlbHit ? p.stlb : p.walk;
+}
+
+// Why CPUID's TLB sizes say this rung cannot be at `pages`, or nothing (also when CPUID does
+// not report them). The rung must sit well inside its level: half an L1 DTLB at most for a hit,
+// beyond the L1 DTLB and within half the second level for an STLB hit, four times past the
+// second level for a walk.
+std::optional<std::string> contradicted_by_cpuid(Rung rung, size_t pages, const CpuidDtlb& cpuid) {
+  const size_t l1 = cpuid.l1_entries, l2 = cpuid.l2_entries;
+  const auto why = [&](const char* rule) {
+    return fmt::format("{} pages {} (CPUID: {} L1 DTLB and {} second-level entries); pin others with TLB_PAGES",
+                       pages, rule, l1, l2);
   };
-  if (!knees.l1_last) {
-    if (rung == Rung::kTlbHit) return clamp(lo);
-    *why = fmt::format("no TLB knee in the sweep up to {} pages", hi);
-    return std::nullopt;
-  }
-  const double l1_reach = tlb[*knees.l1_last].size;
-  if (rung == Rung::kTlbHit) return clamp(l1_reach / 2);
-  if (!knees.stlb_last) {
-    *why = fmt::format("one TLB knee only (after {} pages): no second-level knee up to {} pages",
-                       l1_reach, hi);
-    return std::nullopt;
-  }
-  const double stlb_reach = tlb[*knees.stlb_last].size;
-  if (rung == Rung::kStlbHit)
-    return clamp(std::sqrt(tlb[*knees.stlb_first].size * stlb_reach) * 1.2);
-  if (*knees.stlb_last + 1 >= tlb.size()) {
-    *why = "the sweep ends at the second-level knee: no point beyond it";
-    return std::nullopt;
-  }
-  return clamp(4 * tlb[*knees.stlb_last + 1].size);
+  if (rung == Rung::kTlbHit && l1 && pages > l1 / 2) return why("do not fit in half the L1 DTLB");
+  if (rung == Rung::kStlbHit && l1 && pages <= l1) return why("fit in the L1 DTLB");
+  if (rung == Rung::kStlbHit && l2 && pages > l2 / 2) return why("do not fit in half the second-level TLB");
+  if (rung == Rung::kPageWalk && l2 && pages < 4 * l2) return why("are not four times past the second-level TLB");
+  return std::nullopt;
 }
 
 // ns per load of the control at `pages`, from the sweep when it has that size.
-double control_at(size_t pages, const std::vector<CurvePoint>& control) {
-  for (const CurvePoint& p : control)
-    if (static_cast<size_t>(p.size) == pages) return p.value;
+double control_at(size_t pages) {
+  const auto swept = sweep_results().find({ChaseLayout::kPacked, pages});
+  if (swept != sweep_results().end() && !swept->second.empty()) return median(swept->second);
   const PointerChase& chase = chase_for(ChaseLayout::kPacked, pages);
   const EventClock& clock = EventClock::get();
   void* p = chase.walk(chase.start(), chase.nodes());
@@ -205,28 +240,44 @@ double control_at(size_t pages, const std::vector<CurvePoint>& control) {
   return clock.to_ns(clock.stop() - t0) / static_cast<double>(steps);
 }
 
-void rung_row(benchmark::State& state, Rung rung) {
+// The reach of each level as the sweep measured it, when the sweep ran in this process (the
+// first invocation under `make bench`): the report's reach table and a cross-check of the
+// placement, noted on the row (the knees are too noisy to decide validity).
+void report_reach(benchmark::State& state, Rung rung, size_t pages, EventRun& run) {
+  if (!sweep_ran()) return;
   std::vector<CurvePoint> tlb, control;
   sweep_curves(&tlb, &control);
   const TlbKnees knees = find_tlb_knees(tlb, control);
-  std::string why;
-  const auto pages = rung_pages(rung, tlb, knees, &why);
-  if (!pages) {
-    skip(state, why);
-    return;
-  }
-  const double baseline = control_at(*pages, control);
-  const double ns = time_chase(state, chase_for(ChaseLayout::kBasePages, *pages, /*fresh=*/true));
-  state.counters["control_ns"] = baseline;
-  state.counters["translation_penalty_ns"] = ns - baseline;
   for (auto [name, last] : {std::pair{"l1_dtlb", knees.l1_last}, std::pair{"stlb", knees.stlb_last}}) {
     if (!last) continue;
     state.counters[std::string(name) + "_reach_pages"] = tlb[*last].size;
     state.counters[std::string(name) + "_reach_next_pages"] = tlb[*last + 1].size;
   }
-  const CpuidDtlb hint = cpuid_dtlb();
-  state.counters["cpuid_l1_dtlb_entries"] = hint.l1_entries;
-  state.counters["cpuid_l2_dtlb_entries"] = hint.l2_entries;
+  const auto n = static_cast<double>(pages);
+  const bool off =
+      (rung == Rung::kTlbHit && knees.l1_last && n > tlb[*knees.l1_last].size) ||
+      (rung == Rung::kStlbHit && knees.l1_last && n <= tlb[*knees.l1_last].size) ||
+      (rung == Rung::kStlbHit && knees.stlb_last && n > tlb[*knees.stlb_last].size) ||
+      (rung == Rung::kPageWalk && knees.stlb_last && n <= tlb[*knees.stlb_last + 1].size);
+  if (off) run.note(fmt::format("the sweep's knees put {} pages outside this level", pages));
+}
+
+void rung_row(benchmark::State& state, Rung rung) {
+  const Placement where = placement();
+  const size_t pages = rung_pages(rung, where);
+  const CpuidDtlb cpuid = cpuid_dtlb();
+  const double baseline = control_at(pages);
+  const double ns = time_chase(state, chase_for(ChaseLayout::kBasePages, pages, /*fresh=*/true),
+                               [&](EventRun& run) {
+                                 if (auto why = contradicted_by_cpuid(rung, pages, cpuid)) run.invalidate(*why);
+                                 run.note(where.pinned ? fmt::format("{} pages, pinned by TLB_PAGES", pages)
+                                                       : fmt::format("{} pages (the fixed default)", pages));
+                                 report_reach(state, rung, pages, run);
+                               });
+  state.counters["control_ns"] = baseline;
+  state.counters["translation_penalty_ns"] = ns - baseline;
+  state.counters["cpuid_l1_dtlb_entries"] = cpuid.l1_entries;
+  state.counters["cpuid_l2_dtlb_entries"] = cpuid.l2_entries;
 }
 
 void register_rows() {
