@@ -1,3 +1,4 @@
 """pageladder's harness: runs the benchmark binaries, builds the ladder, draws and reports it."""
 
-SCHEMA_VERSION = 1
+# 2: rows tagged with their invocation; rungs carry invocation medians and a definition.
+SCHEMA_VERSION = 2

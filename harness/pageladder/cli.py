@@ -10,7 +10,8 @@ import functools
 from pageladder import collect, registry, report, runner, swap_phases, system
 
 EXIT_USAGE = 2
-EXIT_PLOT = 3
+EXIT_SLOWER = 3     # compare with --fail-on-slower (FAIL_ON_SLOWER=1): a rung got slower
+EXIT_PLOT = 4       # results written, charts not drawn (no matplotlib)
 EXIT_JOURNAL = 5    # restore stopped at a journal line it cannot read (docs/journal.md)
 
 
@@ -129,11 +130,13 @@ def _bench(args, selected):
     lifecycle = runner.run_demand_paging(args.build_dir, run_dir)
     harness_settings = {
         "quick": args.quick,
+        "invocations": runner.INVOCATIONS[mode],
         "repetitions": runner.REPETITIONS[mode],
         "min_time": {b.name: b.min_time[0 if args.quick else 1] for b in selected},
         "only": [b.name for b in selected],
         "no_system_changes": args.no_system_changes,
         "file_dir": args.file_dir or "/var/tmp",
+        "swap_dir": args.swap_dir,
         "benchmark_seconds": round(sum(o.get("seconds", 0.0) for o in outcomes.values()), 2),
     }
     run = collect.assemble(run_dir, outcomes, harness_settings, demand_paging=lifecycle)
@@ -159,33 +162,55 @@ def cmd_plot(args):
     return status
 
 
+def compare_sides(args):
+    """The sides to compare, as lists of run folders: each --side is one side (its runs
+    separated by spaces), each --runs entry a side of its own; the first side is the baseline."""
+    sides = [side.split() for side in args.side or [] if side.split()]
+    sides += [[r] for r in args.runs or []]
+    sides += [[r] for r in (args.a, args.b) if r]
+    return sides
+
+
 def cmd_compare(args):
     from pageladder import compare
-    paths = list(args.runs or []) + [r for r in (args.a, args.b) if r]
-    if len(paths) < 2:
-        print("pageladder: compare needs at least two runs (A= and B=, or RUNS=\"r1 r2 ...\")", file=sys.stderr)
+    sides = compare_sides(args)
+    if len(sides) < 2:
+        print("pageladder: compare needs two sides (A= and B=, each one or more runs, or "
+              "RUNS=\"r1 r2 ...\")", file=sys.stderr)
         return EXIT_USAGE
     try:
-        runs = [collect.load_run(p) for p in paths]
+        loaded = [[collect.load_run(p) for p in side] for side in sides]
     except collect.RunError as e:
         print(f"pageladder: {e}", file=sys.stderr)
         return EXIT_USAGE
-    result = compare.compare(runs)
-    out = compare.output_dir(args.results, runs)
+    try:
+        result = compare.compare(loaded)
+    except ImportError as e:
+        print(f"pageladder: cannot compare: {e} (install python3-numpy and python3-statsmodels: "
+              f"`make deps`)", file=sys.stderr)
+        return EXIT_USAGE
+    out = compare.output_dir(args.results, result["sides"])
+    status = 0
     try:
         out.mkdir(parents=True, exist_ok=True)
-        (out / "compare.md").write_text(compare.render_markdown(result, runs))
-        from pageladder import plot
-        plot.draw_compare(result, runs, str(out / "compare"))
+        (out / "compare.md").write_text(compare.render_markdown(result))
+        collect.write_json_atomically(out / "compare.json", compare.to_json(result))
+        try:
+            from pageladder import plot
+            plot.draw_compare(result, [run for side in loaded for run in side], str(out / "compare"))
+        except ImportError as e:
+            print(f"pageladder: chart not drawn: {e} (install python3-matplotlib)", file=sys.stderr)
+            status = EXIT_PLOT
     except OSError as e:
         print(f"pageladder: cannot write {out}: {e.strerror}", file=sys.stderr)
         return EXIT_USAGE
-    except ImportError as e:
-        print(f"pageladder: chart not drawn: {e} (install python3-matplotlib)", file=sys.stderr)
-        return EXIT_PLOT
-    print(compare.render_markdown(result, runs))
-    print(f"pageladder: wrote {out}/compare.md, compare.svg, compare.png")
-    return 0
+    print(compare.render_markdown(result))
+    print(f"pageladder: wrote {out}/compare.md, compare.json, compare.svg, compare.png")
+    slower = compare.slower_rungs(result)
+    if args.fail_on_slower and slower:
+        print(f"pageladder: slower: {', '.join(sorted(set(slower)))} (FAIL_ON_SLOWER)", file=sys.stderr)
+        return EXIT_SLOWER
+    return status
 
 
 def cmd_restore(args):
@@ -224,7 +249,11 @@ def build_parser():
     comp = sub.add_parser("compare", help="set runs side by side")
     comp.add_argument("a", nargs="?")
     comp.add_argument("b", nargs="?")
-    comp.add_argument("--runs", nargs="+", help="more runs; the first is the baseline")
+    comp.add_argument("--side", action="append",
+                      help="one side: its runs separated by spaces (give it twice: A, then B)")
+    comp.add_argument("--runs", nargs="+", help="runs, each a side; the first is the baseline")
+    comp.add_argument("--fail-on-slower", action="store_true",
+                      help=f"exit {EXIT_SLOWER} when any rung's verdict is slower")
     comp.add_argument("--results", default="results")
     comp.set_defaults(func=cmd_compare)
     restore = sub.add_parser("restore", help="undo system changes an interrupted run left behind")

@@ -36,7 +36,8 @@ def assemble(run_dir, outcomes, harness_settings, extra_skipped=(), root=None, d
 
     Writes run_dir/run.json and returns it as a dict.
     """
-    machine, kernel, settings = metadata.collect(root)
+    directories = {k: harness_settings[k] for k in ("file_dir", "swap_dir") if harness_settings.get(k)}
+    machine, kernel, settings = metadata.collect(root, directories=directories)
     context, benchmarks, results = None, [], {}
     for name, outcome in outcomes.items():
         if outcome.get("failed"):
@@ -53,6 +54,9 @@ def assemble(run_dir, outcomes, harness_settings, extra_skipped=(), root=None, d
         benchmarks.extend(rows)
         results[name] = {"file": outcome["file"], "rows": rows}
     extra_skipped = list(extra_skipped) + [s for o in outcomes.values() for s in o.get("skipped", [])]
+    used = [d for o in outcomes.values() for d in o.get("swap_devices_used") or []]
+    if any("swap_devices_used" in o for o in outcomes.values()):
+        settings["swap_devices_used"] = used
     rungs, skipped = ladder.build(results, already_skipped={s.get("rung") for s in extra_skipped})
     skipped = extra_skipped + skipped
     run = {

@@ -1,9 +1,12 @@
 """Turns Google Benchmark rows into ladder rungs and skip entries (../shared/CONTRACT.md).
 
 Per rung: the median, min and max over repetitions of the cost of one event (each repetition's
-real_time, one iteration being one event); the median over repetitions of each repetition's
-p99 of individually timed events; the fault counts per event; and validity. A rung is valid
-only if every repetition's binary said so and the counts pass the registry's independent check.
+real_time, one iteration being one event), pooled over the binary's invocations (fresh
+processes, see runner.py); each invocation's own median, the level at which `compare` measures
+noise; the median over repetitions of each repetition's p99 of individually timed events; the
+fault counts per event; what defines the rung (`definition`: two runs whose definitions differ
+measured different things); and validity. A rung is valid only if every repetition's binary
+said so and the counts pass the registry's independent check.
 """
 import statistics
 
@@ -27,6 +30,10 @@ DETAIL_FIELDS = ("p50_ns", "timer_overhead_ns", "events", "cycles_per_event_esti
                  "pages", "control_ns", "translation_penalty_ns", "l1_dtlb_reach_pages",
                  "l1_dtlb_reach_next_pages", "stlb_reach_pages", "stlb_reach_next_pages",
                  "cpuid_l1_dtlb_entries", "cpuid_l2_dtlb_entries")
+# Counters that define what a rung measured (the TLB rungs' page count): rows of two runs are
+# comparable only when these agree.
+DEFINITION_FIELDS = ("pages",)
+INVOCATION_KEY = "pageladder_invocation"  # set by runner.merge_invocations
 SKIP_PREFIX = "skipped: "
 INVALID_PREFIX = "invalid: "
 
@@ -71,6 +78,15 @@ def _check_range(name, value, bounds):
     return f"{value:.3f} {name} per event, expected {want}"
 
 
+def invocation_medians(rows):
+    """Each invocation's median of its repetitions, in invocation order (rows without an
+    invocation tag count as one invocation)."""
+    by_invocation = {}
+    for r in rows:
+        by_invocation.setdefault(r.get(INVOCATION_KEY, 1), []).append(row_ns(r))
+    return [statistics.median(by_invocation[k]) for k in sorted(by_invocation)]
+
+
 def build_rung(rung, rows, source_file):
     """One ladder entry from the iteration rows of one rung (all repetitions)."""
     times = [row_ns(r) for r in rows]
@@ -91,6 +107,14 @@ def build_rung(rung, rows, source_file):
             reasons.append(f"harness check: {check}")
     if "minor_faults_per_event" not in counts or "major_faults_per_event" not in counts:
         reasons.append("the row carries no fault counts")
+    definition = {}
+    for key in DEFINITION_FIELDS:
+        values = sorted({float(r[key]) for r in rows if isinstance(r.get(key), (int, float))})
+        if len(values) > 1:
+            reasons.append(f"the invocations measured different {key}: "
+                           + ", ".join(f"{v:g}" for v in values))
+        elif values:
+            definition[key] = values[0]
     unique_reasons = list(dict.fromkeys(reasons))
     p99s = [float(r["p99_ns"]) for r in rows if isinstance(r.get("p99_ns"), (int, float))]
     entry = {
@@ -106,6 +130,9 @@ def build_rung(rung, rows, source_file):
         "why_invalid": "; ".join(unique_reasons) if unique_reasons else None,
         "counts": counts,
         "source": f"{source_file}:{rows[0].get('run_name', rows[0]['name'])}",
+        "invocations": len(invocation_medians(rows)),
+        "invocation_medians_ns": invocation_medians(rows),
+        "definition": definition,
     }
     for key in DETAIL_FIELDS:
         value = _median_of(rows, key)

@@ -1,5 +1,18 @@
-"""Runs the selected benchmark binaries one after another, with progress and time left."""
+"""Runs the selected benchmark binaries as several fresh processes each, interleaved, with
+progress and time left.
+
+Why several processes: most of a rung's run-to-run variance lives between processes (physical
+page placement and cache colouring, page-cache and device state, what the host does meanwhile),
+not between the repetitions inside one process, which share all of that. Each binary therefore
+runs as INVOCATIONS independent processes, in rounds (tlb, minor_fault, ..., then tlb again), so
+a slow minute on the host spreads over every benchmark instead of landing on one; `compare`
+takes its statistics at this level (Kalibera and Jones, "Rigorous Benchmarking in Reasonable
+Time", ISMM 2013). Each invocation writes its own Google Benchmark JSON under invocations/;
+they are merged into <binary>.json, every row tagged with its invocation.
+"""
+import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -8,21 +21,29 @@ from pathlib import Path
 
 from pageladder import registry
 
-# Odd on purpose: Debian's Google Benchmark 1.7.1 computes the median wrongly for even counts.
-REPETITIONS = {"quick": 5, "full": 9}
+# Fresh processes per binary, and repetitions inside each (odd on purpose: Debian's Google
+# Benchmark 1.7.1 computes the median aggregate wrongly for even counts).
+INVOCATIONS = {"quick": 5, "full": 7}
+REPETITIONS = {"quick": 3, "full": 3}
+INVOCATION_KEY = "pageladder_invocation"
+INVOCATION_DIR = "invocations"
 
 
 class Interrupted(Exception):
     pass
 
 
-def command_for(benchmark, binary_path, run_dir, quick, extra_args=(), out_name=None):
+def mode_of(quick):
+    return "quick" if quick else "full"
+
+
+def command_for(benchmark, binary_path, out_path, quick, extra_args=()):
     mode = 0 if quick else 1
     return [
         str(binary_path),
-        f"--benchmark_out={Path(run_dir) / (out_name or benchmark.binary + '.json')}",
+        f"--benchmark_out={out_path}",
         "--benchmark_out_format=json",
-        f"--benchmark_repetitions={REPETITIONS['quick' if quick else 'full']}",
+        f"--benchmark_repetitions={REPETITIONS[mode_of(quick)]}",
         f"--benchmark_min_time={benchmark.min_time[mode]}",
         "--benchmark_display_aggregates_only=true",
         *(["--pageladder_quick"] if quick else []),
@@ -34,66 +55,136 @@ def _format_seconds(s):
     return f"{s:.0f} s" if s >= 10 else f"{s:.1f} s"
 
 
-def run_all(selected, build_dir, run_dir, quick, extra_args=None, out=None, phased=None):
-    """Runs each benchmark; returns ({name: outcome}, interrupted) for collect.assemble.
+def merge_invocations(paths, out_path):
+    """One Google Benchmark JSON from the invocations' files, each row tagged with its
+    invocation (1-based). The context is the first invocation's; the files are kept."""
+    merged = {"context": {}, "benchmarks": []}
+    for number, path in enumerate(paths, 1):
+        data = json.loads(Path(path).read_text())
+        merged["context"] = merged["context"] or dict(data.get("context", {}))
+        for row in data.get("benchmarks", []):
+            merged["benchmarks"].append({**row, INVOCATION_KEY: number})
+    merged["context"]["pageladder_invocations"] = len(paths)
+    Path(out_path).write_text(json.dumps(merged, indent=1) + "\n")
+
+
+class _Binary:
+    """One benchmark's invocations: runs them one at a time and merges their JSON."""
+
+    def __init__(self, bench, build_dir, run_dir, quick, extra_args, out, per_invocation_s):
+        self.bench, self.run_dir, self.quick, self.out = bench, Path(run_dir), quick, out
+        self.path = Path(build_dir) / "benchmarks" / bench.binary
+        self.extra_args = list(extra_args)
+        self.timeout = max(120.0, 10 * per_invocation_s)
+
+    def invoke(self, number, more_args=(), stem=None):
+        """Invocation `number` (1-based) as a fresh process; returns its exit status."""
+        stem = stem or self.bench.binary
+        folder = self.run_dir / INVOCATION_DIR
+        folder.mkdir(exist_ok=True)
+        later = number > 1 and self.bench.later_invocations_filter
+        args = [*self.extra_args, *more_args,
+                *([f"--benchmark_filter={self.bench.later_invocations_filter}"] if later else [])]
+        cmd = command_for(self.bench, self.path, folder / f"{stem}.{number}.json", self.quick, args)
+        log = folder / f"{stem}.{number}.log"
+        return _run_streaming(cmd, timeout=self.timeout, out=self.out, log=log)
+
+    def invocation_files(self, stem=None):
+        pattern = re.compile(re.escape(stem or self.bench.binary) + r"\.(\d+)\.json")
+        numbered = [(int(m.group(1)), p) for p in (self.run_dir / INVOCATION_DIR).iterdir()
+                    if (m := pattern.fullmatch(p.name)) and p.stat().st_size > 0]
+        return [p for _, p in sorted(numbered)]
+
+    def run_all_invocations(self, count, more_args=(), out_name=None):
+        """For phased benchmarks (swap_in): `count` invocations back to back, merged into
+        out_name. Returns the first non-zero status, or 0."""
+        stem = Path(out_name or self.bench.binary + ".json").stem
+        for number in range(1, count + 1):
+            status = self.invoke(number, more_args, stem)
+            if status != 0:
+                return status
+        merge_invocations(self.invocation_files(stem), self.run_dir / f"{stem}.json")
+        return 0
+
+
+def run_all(selected, build_dir, run_dir, quick, extra_args=None, out=None, phased=None,
+            invocations=None):
+    """Runs each benchmark as `invocations` fresh processes, in rounds; returns
+    ({name: outcome}, interrupted) for collect.assemble.
 
     phased: {name: fn(bench, run_binary)} for benchmarks that run in several phases (swap_in);
-    fn returns (failed reason or None, skipped entries) and writes <binary>.json itself.
+    fn returns (failed reason or None, skipped entries, swap devices used) and writes <binary>.json itself, through
+    run_binary(extra_args, out_name), which runs all invocations of one phase back to back
+    (a phase provisions its swap device once). Phased benchmarks run after the rounds.
 
-    A binary that is missing, crashes or times out is recorded as failed with the reason; the
-    others still run. Ctrl-C stops the current binary and the remaining ones are recorded as
-    interrupted, so what already ran is kept.
+    A binary that is missing, crashes or times out is recorded as failed with the reason and is
+    not invoked again; the others still run. Ctrl-C stops the current binary and the remaining
+    ones are recorded as interrupted, so what already ran is kept.
     """
     extra_args = extra_args or {}
     out = out or sys.stdout
     mode = 0 if quick else 1
+    count = invocations or INVOCATIONS[mode_of(quick)]
+    phased = phased or {}
     estimates = {b.name: b.expected_seconds[mode] for b in selected}
-    outcomes = {}
+    outcomes = {b.name: {"binary": b.binary, "file": b.binary + ".json", "seconds": 0.0,
+                         "invocations": 0} for b in selected}
+    binaries = {}
+    for bench in selected:
+        binary = _Binary(bench, build_dir, run_dir, quick, extra_args.get(bench.name, ()), out,
+                         estimates[bench.name] / count)
+        if not binary.path.is_file():
+            outcomes[bench.name]["failed"] = f"not built: {binary.path} does not exist"
+            print(f"pageladder: {bench.name} skipped: {outcomes[bench.name]['failed']}", file=out, flush=True)
+        else:
+            binaries[bench.name] = binary
+    plain = [b for b in selected if b.name in binaries and b.name not in phased]
+    steps = [(number, b) for number in range(1, count + 1) for b in plain] + \
+            [(None, b) for b in selected if b.name in binaries and b.name in phased]
+    left = {b.name: estimates[b.name] for b in selected if b.name in binaries}
     started = time.monotonic()
     interrupted = False
-    for index, bench in enumerate(selected, 1):
-        if interrupted:
-            outcomes[bench.name] = {"binary": bench.binary, "failed": "not run: interrupted"}
+    for index, (number, bench) in enumerate(steps, 1):
+        outcome = outcomes[bench.name]
+        if interrupted or outcome.get("failed"):
+            outcome.setdefault("failed", "not run: interrupted")
             continue
-        left = sum(estimates[b.name] for b in selected[index - 1:])
-        print(f"[{index}/{len(selected)}] {bench.name} ({bench.binary}): about "
-              f"{_format_seconds(estimates[bench.name])}; about {_format_seconds(left)} left in all",
-              file=out, flush=True)
-        binary_path = Path(build_dir) / "benchmarks" / bench.binary
-        if not binary_path.is_file():
-            reason = f"not built: {binary_path} does not exist"
-            print(f"      skipped: {reason}", file=out, flush=True)
-            outcomes[bench.name] = {"binary": bench.binary, "failed": reason}
-            continue
+        share = estimates[bench.name] / count if number else estimates[bench.name]
+        what = f"invocation {number}/{count}" if number else f"{count} invocations per phase"
+        print(f"[{index}/{len(steps)}] {bench.name} ({what}): about {_format_seconds(share)}; "
+              f"about {_format_seconds(sum(left.values()))} left in all", file=out, flush=True)
         t0 = time.monotonic()
-        outcome = {"binary": bench.binary, "file": bench.binary + ".json"}
-
-        def run_binary(more_args=(), out_name=None, bench=bench, binary_path=binary_path):
-            cmd = command_for(bench, binary_path, run_dir, quick,
-                              [*extra_args.get(bench.name, ()), *more_args], out_name)
-            return _run_streaming(cmd, timeout=max(120.0, 10 * estimates[bench.name]), out=out)
-
+        binary = binaries[bench.name]
         try:
-            if phased and bench.name in phased:
-                failed, skipped = phased[bench.name](bench, run_binary)
+            if number is None:
+                failed, skipped, swap_used = phased[bench.name](
+                    bench, lambda more=(), out_name=None: binary.run_all_invocations(count, more, out_name))
                 if failed:
                     outcome["failed"] = failed
                 outcome["skipped"] = skipped
+                outcome["swap_devices_used"] = swap_used
+                outcome["invocations"] = count
             else:
-                status = run_binary()
+                status = binary.invoke(number)
                 if status != 0:
-                    outcome["failed"] = f"{bench.binary} exited with status {status}"
+                    outcome["failed"] = f"{bench.binary} exited with status {status} (invocation {number})"
+                else:
+                    outcome["invocations"] = number
         except subprocess.TimeoutExpired:
             outcome["failed"] = f"{bench.binary} ran past its time limit and was stopped"
         except Interrupted:
             outcome["failed"] = f"{bench.binary} was interrupted (Ctrl-C)"
             interrupted = True
-        outcome["seconds"] = time.monotonic() - t0
-        outcomes[bench.name] = outcome
+        spent = time.monotonic() - t0
+        outcome["seconds"] += spent
+        left[bench.name] = max(0.0, left[bench.name] - share)
         if "failed" in outcome:
             print(f"      {outcome['failed']}", file=out, flush=True)
-        print(f"      done in {_format_seconds(outcome['seconds'])} "
-              f"({_format_seconds(time.monotonic() - started)} so far)", file=out, flush=True)
+    for bench in plain:
+        outcome = outcomes[bench.name]
+        if not outcome.get("failed"):
+            merge_invocations(binaries[bench.name].invocation_files(), Path(run_dir) / outcome["file"])
+    print(f"pageladder: {_format_seconds(time.monotonic() - started)} of benchmarking", file=out, flush=True)
     return outcomes, interrupted
 
 
@@ -106,18 +197,19 @@ def _die_with_parent():
     ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
-def _run_streaming(cmd, timeout, out):
+def _run_streaming(cmd, timeout, out, log=None):
+    """Runs one invocation; its whole console output goes to `log`, and only our own notices,
+    errors and the result table to `out`."""
     # Its own session, so that stopping it also stops whatever it forked.
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             bufsize=1, start_new_session=True, preexec_fn=_die_with_parent)
     deadline = time.monotonic() + timeout
-    table_started = False
+    log_file = open(log, "w") if log else None
     try:
         for line in proc.stdout:
-            # Google Benchmark prints its context first; the run's context is in run.json, so
-            # only our own notices and the result table are shown while it runs.
-            table_started = table_started or line.startswith("Benchmark ")
-            if table_started or line.startswith("pageladder:") or "rror" in line:
+            if log_file:
+                log_file.write(line)
+            if line.startswith("pageladder:") or ("rror" in line and "skipped: " not in line):
                 print(f"      | {line.rstrip()}", file=out, flush=True)
             if time.monotonic() > deadline:
                 _stop(proc)
@@ -129,6 +221,9 @@ def _run_streaming(cmd, timeout, out):
     except KeyboardInterrupt:
         _stop(proc, signal.SIGINT)
         raise Interrupted() from None
+    finally:
+        if log_file:
+            log_file.close()
 
 
 def _stop(proc, sig=signal.SIGTERM):

@@ -5,7 +5,7 @@ import contextlib
 import json
 from pathlib import Path
 
-from pageladder import registry, system
+from pageladder import metadata, registry, system
 
 SIZES = {"zram": 512 << 20, "disk": 256 << 20}
 
@@ -26,25 +26,47 @@ def _provision(kind, swap_dir):
     return system.swap_file(swap_dir, SIZES["disk"])
 
 
+def device_facts(name):
+    """What the fingerprint records of a swap device the rows used, read while it exists:
+    {"kind": zram|file|partition, "name", "size_bytes", "priority", "fstype" (files)}."""
+    devices, _ = metadata.swap_devices()
+    found = next((d for d in devices if d.get("name") == name), {})
+    kind = "zram" if "/zram" in name else "file" if found.get("type") == "file" else "partition"
+    facts = {"kind": kind, "name": name, "priority": found.get("priority"),
+             "size_bytes": found["size_kib"] * 1024 if found.get("size_kib") is not None else None}
+    if kind == "file":
+        facts["fstype"] = metadata.directory_facts(str(Path(name).parent))[0].get("fstype")
+    return facts
+
+
+def _top_device():
+    devices, _ = metadata.swap_devices()
+    return max(devices, key=lambda d: d.get("priority") or 0)["name"] if devices else None
+
+
 def run(bench, run_binary, run_dir, swap_dir, no_system_changes):
-    """run_binary(extra_args, out_name) -> exit status. Returns (failed reason or None, skipped)."""
+    """run_binary(extra_args, out_name) -> exit status. Returns (failed reason or None, skipped,
+    facts of the swap devices the rows used)."""
     out = Path(run_dir) / f"{bench.binary}.json"
     if no_system_changes or not system.is_root():
+        top = _top_device()
         status = run_binary(["--pageladder_no_system_changes"] if no_system_changes else [], out.name)
-        return (None if status == 0 else f"{bench.binary} exited with status {status}"), []
-    skipped, parts = [], []
+        return (None if status == 0 else f"{bench.binary} exited with status {status}"), [], \
+            [device_facts(top)] if top else []
+    skipped, parts, used = [], [], []
     for kind in ("zram", "disk"):
         part = f"{bench.binary}.{kind}.json"
         try:
             with _provision(kind, swap_dir) as device:
                 print(f"      swap for the {kind} rows: {device}", flush=True)
+                used.append(device_facts(device))
                 status = run_binary([f"--benchmark_filter=^swap_in_{kind}"], part)
         except system.SystemChangeError as e:
             skipped += [{"rung": r.id, "reason": str(e)} for r in registry.rungs_of(bench.name)
                         if r.id.startswith(f"swap_in_{kind}")]
             continue
         if status != 0:
-            return f"{bench.binary} exited with status {status} ({kind} phase)", skipped
+            return f"{bench.binary} exited with status {status} ({kind} phase)", skipped, used
         parts.append(Path(run_dir) / part)
     merged = {"context": {}, "benchmarks": []}
     for path in parts:
@@ -53,4 +75,4 @@ def run(bench, run_binary, run_dir, swap_dir, no_system_changes):
         merged["benchmarks"] += data.get("benchmarks", [])
         path.unlink()
     out.write_text(json.dumps(merged, indent=2))
-    return None, skipped
+    return None, skipped, used
