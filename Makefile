@@ -44,7 +44,8 @@ plot:
 compare:
 	@test -n "$(RUNS)" -o \( -n "$(A)" -a -n "$(B)" \) || \
 	  { echo "usage: make compare A=<run> B=<run>  (or RUNS=\"<run> <run> ...\")" >&2; exit 2; }
-	@$(HARNESS) compare $(if $(RUNS),--runs $(RUNS),"$(A)" "$(B)") --results "$(RESULTS)"
+	@$(HARNESS) compare $(if $(RUNS),--runs $(RUNS),--side "$(A)" --side "$(B)") \
+	  $(if $(filter 1 true yes,$(FAIL_ON_SLOWER)),--fail-on-slower) --results "$(RESULTS)"
 
 restore:
 	@$(HARNESS) restore

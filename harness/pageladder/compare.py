@@ -1,138 +1,235 @@
-"""Two or more runs side by side: per rung, each run's median and spread, the ratio to the first
-run, and whether the difference is significant (the Mann-Whitney U test over repetitions that
-Google Benchmark's compare.py runs, through Debian's libbenchmark-tools); plus every setting
-that differs between the runs, so a kernel comparison shows at once what else changed."""
+"""Sides of runs set against each other: per rung, the ratio of medians with its 95% confidence
+interval, a p-value adjusted over all rungs, and one verdict (faster, slower, same, invalid,
+missing, not comparable); plus every setting that differs between the runs, so a kernel
+comparison shows at once what else changed. The statistics are in stats.py; the JSON written
+here (compare.json) is described by harness/schemas/compare.schema.json.
+
+A side is one or more runs of the same configuration (`A="r1 r2" B="r3 r4"`); with
+`RUNS="r1 r2 r3"` each run is a side and every side is compared with the first.
+"""
 import math
-import sys
 from pathlib import Path
 
-from pageladder import registry
-from pageladder.ladder import TIME_UNIT_NS, iteration_rows
+from pageladder import registry, stats
+from pageladder.ladder import INVOCATION_KEY, iteration_rows, row_ns
 from pageladder.units import format_ns
 
-ALPHA = 0.05
-GBENCH_DIR = "/usr/share/benchmark"  # Debian's libbenchmark-tools
+VERDICTS = ("faster", "slower", "same", "invalid", "missing", "not comparable")
+# Fewer invocations than this on a side leave the noise unknown: no verdict can be given.
+MIN_INVOCATIONS = 3
+SCHEMA_VERSION = 1
 
 
-def _utest():
-    """Google Benchmark's own U test (gbench.report.calc_utest), or scipy's, or None."""
-    if GBENCH_DIR not in sys.path:
-        sys.path.append(GBENCH_DIR)
-    try:
-        from gbench.report import calc_utest
-
-        def test(a, b):
-            _, _, time_p = calc_utest([a, b], [a, b])
-            return time_p
-        return test
-    except ImportError:
-        pass
-    try:
-        from scipy.stats import mannwhitneyu
-
-        def test(a, b):
-            return mannwhitneyu(a, b, alternative="two-sided").pvalue
-        return test
-    except ImportError:
-        return None
-
-
-def repetitions(run, rung):
-    """Per-repetition ns of a rung in a run, from the rows its ladder entry names."""
+def invocations(run, rung):
+    """[invocation][repetition ns] of a rung in a run, from the rows its ladder entry names."""
     source = rung["source"].split(":", 1)[1]
-    return [float(r["real_time"]) * TIME_UNIT_NS[r.get("time_unit", "ns")]
-            for r in iteration_rows(run["benchmarks"])
-            if r.get("run_name", r["name"]) == source and not r.get("error_occurred")]
+    by_invocation = {}
+    for r in iteration_rows(run["benchmarks"]):
+        if r.get("run_name", r["name"]) == source and not r.get("error_occurred"):
+            by_invocation.setdefault(r.get(INVOCATION_KEY, 1), []).append(row_ns(r))
+    return [by_invocation[k] for k in sorted(by_invocation)]
+
+
+def run_id(run):
+    return run["pageladder"]["run_id"]
+
+
+def _mode(run):
+    return "quick" if (run["pageladder"].get("harness") or {}).get("quick") else "full"
 
 
 def fingerprint_differences(runs):
     """[(field, [value per run])] for every fingerprint field that is not the same in all runs,
     plus how each run was made (quick or full: different repetitions and sweep points)."""
-    prints = [dict(run["pageladder"].get("fingerprint") or {},
-                   run_mode="quick" if (run["pageladder"].get("harness") or {}).get("quick") else "full")
-              for run in runs]
+    prints = [dict(run["pageladder"].get("fingerprint") or {}, run_mode=_mode(run)) for run in runs]
     fields = sorted(set().union(*prints))
     return [(f, [p.get(f) for p in prints]) for f in fields if len({repr(p.get(f)) for p in prints}) > 1]
 
 
-def compare(runs):
-    """The comparison as data: rows per rung (union, in ladder order) and the differences."""
-    test = _utest()
-    order = {r.id: i for i, r in enumerate(registry.RUNGS)}
-    ids = sorted({r["id"] for run in runs for r in run["pageladder"]["ladder"]} |
-                 {s.get("rung") for run in runs for s in run["pageladder"]["skipped"] if s.get("rung")},
-                 key=lambda i: (order.get(i, len(order)), i))
-    rows = []
-    for rung_id in ids:
-        cells = []
-        for run in runs:
-            entry = next((r for r in run["pageladder"]["ladder"] if r["id"] == rung_id), None)
-            skip = next((s for s in run["pageladder"]["skipped"] if s.get("rung") == rung_id), None)
-            if entry is None:
-                cells.append({"state": "missing", "why": skip["reason"] if skip else "not measured"})
-            elif not entry["valid"]:
-                cells.append({"state": "invalid", "why": entry["why_invalid"], "entry": entry})
+def _entry(run, rung_id):
+    return next((r for r in run["pageladder"]["ladder"] if r["id"] == rung_id), None)
+
+
+def _skip_reason(run, rung_id):
+    skip = next((s for s in run["pageladder"]["skipped"] if s.get("rung") == rung_id), None)
+    return skip["reason"] if skip else "not measured"
+
+
+def _side_state(side, rung_id):
+    """('ok', entries) or (state, why) for one side's runs."""
+    entries = [_entry(run, rung_id) for run in side]
+    for run, entry in zip(side, entries):
+        if entry is None:
+            return "missing", f"{run_id(run)}: {_skip_reason(run, rung_id)}"
+    for run, entry in zip(side, entries):
+        if not entry["valid"]:
+            return "invalid", f"{run_id(run)}: {entry['why_invalid']}"
+    definitions = {repr(e.get("definition") or {}) for e in entries}
+    if len(definitions) > 1:
+        return "not comparable", "the runs of one side measured it differently: " + ", ".join(sorted(definitions))
+    return "ok", entries
+
+
+def _definition_text(definition):
+    return ", ".join(f"{k} {v:g}" if isinstance(v, float) else f"{k} {v}" for k, v in sorted(definition.items())) or "–"
+
+
+def compare_pair(a_side, b_side, rung_ids):
+    """Rows for one comparison (B against A): a dict per rung with the contract's fields."""
+    rows, tested = [], []
+    for rung_id in rung_ids:
+        row = {"id": rung_id, "a_median_ns": None, "b_median_ns": None, "ratio": None, "ci_lo": None,
+               "ci_hi": None, "p_value": None, "p_adjusted": None, "noise": None, "detectable": None,
+               "verdict": None, "why": None}
+        a_state, a_info = _side_state(a_side, rung_id)
+        b_state, b_info = _side_state(b_side, rung_id)
+        for state in ("missing", "invalid", "not comparable"):
+            if state in (a_state, b_state):
+                row["verdict"] = state
+                row["why"] = "; ".join(info for st, info in ((a_state, a_info), (b_state, b_info)) if st == state)
+                break
+        if row["verdict"] is None:
+            a_def, b_def = a_info[0].get("definition") or {}, b_info[0].get("definition") or {}
+            a_units = [invocations(run, e) for run, e in zip(a_side, a_info)]
+            b_units = [invocations(run, e) for run, e in zip(b_side, b_info)]
+            fewest = min(sum(len(u) for u in a_units), sum(len(u) for u in b_units))
+            if a_def != b_def:
+                row["verdict"] = "not comparable"
+                row["why"] = f"measured differently: A at {_definition_text(a_def)}, B at {_definition_text(b_def)}"
+            elif fewest < MIN_INVOCATIONS:
+                row["verdict"] = "not comparable"
+                row["why"] = (f"only {fewest} invocation(s) on a side: its noise is unknown "
+                              f"(runs made by an older pageladder?)")
             else:
-                cells.append({"state": "ok", "entry": entry, "samples": repetitions(run, entry)})
-        base = cells[0]
-        for cell in cells[1:]:
-            cell["ratio"] = cell["p_value"] = None
-            if base["state"] == "ok" and cell["state"] == "ok":
-                cell["ratio"] = cell["entry"]["median_ns"] / base["entry"]["median_ns"]
-                if test and len(base["samples"]) >= 2 and len(cell["samples"]) >= 2:
-                    p = test(base["samples"], cell["samples"])
-                    cell["p_value"] = None if p is None or math.isnan(p) else float(p)
-            cell["significant"] = cell["p_value"] is not None and cell["p_value"] < ALPHA
-        label = next((r["label"] for run in runs for r in run["pageladder"]["ladder"] if r["id"] == rung_id),
-                     registry.RUNG_BY_ID[rung_id].label if rung_id in registry.RUNG_BY_ID else rung_id)
-        rows.append({"id": rung_id, "label": label, "cells": cells})
-    return {"run_ids": [run["pageladder"]["run_id"] for run in runs], "rows": rows,
-            "differences": fingerprint_differences(runs), "utest": test is not None}
+                row.update(stats.compare_sides(a_units, b_units))
+                tested.append(row)
+        rows.append(row)
+    for row, p in zip(tested, stats.adjust([r["p_value"] for r in tested])):
+        row["p_adjusted"] = p
+        row["verdict"] = stats.verdict(row, p)
+    return rows
 
 
-def _cell_text(cell):
-    if cell["state"] == "missing":
-        return f"not measured ({cell['why']})"
-    if cell["state"] == "invalid":
-        return f"**invalid** ({cell['why']})"
-    e = cell["entry"]
-    return f"{format_ns(e['median_ns'])} [{format_ns(e['lo_ns'])} – {format_ns(e['hi_ns'])}]"
+def _ordered_rung_ids(runs):
+    order = {r.id: i for i, r in enumerate(registry.RUNGS)}
+    return sorted({r["id"] for run in runs for r in run["pageladder"]["ladder"]} |
+                  {s.get("rung") for run in runs for s in run["pageladder"]["skipped"] if s.get("rung")},
+                  key=lambda i: (order.get(i, len(order)), i))
 
 
-def _verdict(cell):
-    if cell.get("ratio") is None:
-        return "–"
-    if cell["p_value"] is None:
-        return "no U test"
-    word = "slower" if cell["ratio"] > 1 else "faster"
-    return f"**{word}** (p={cell['p_value']:.3f})" if cell["significant"] else f"not significant (p={cell['p_value']:.2f})"
+def _label(runs, rung_id):
+    return next((r["label"] for run in runs for r in run["pageladder"]["ladder"] if r["id"] == rung_id),
+                registry.RUNG_BY_ID[rung_id].label if rung_id in registry.RUNG_BY_ID else rung_id)
 
 
-def render_markdown(result, runs):
-    ids = result["run_ids"]
-    lines = [f"# pageladder comparison: {' vs '.join(f'`{i}`' for i in ids)}", ""]
+def compare(sides):
+    """The comparison as data. sides: [[run, ...], ...]; the first side is the baseline and
+    every other side is compared with it."""
+    runs = [run for side in sides for run in side]
+    ids = _ordered_rung_ids(runs)
+    comparisons = [{"b": [run_id(r) for r in side], "rungs": compare_pair(sides[0], side, ids)}
+                   for side in sides[1:]]
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "sides": [[run_id(r) for r in side] for side in sides],
+        "labels": {i: _label(runs, i) for i in ids},
+        "differences": fingerprint_differences(runs),
+        "comparisons": comparisons,
+    }
+
+
+def _finite(x):
+    return None if x is None or (isinstance(x, float) and not math.isfinite(x)) else x
+
+
+def to_json(result):
+    """compare.json (CONTRACT.md): the first comparison at the top, any further sides under
+    `more` in the same shape."""
+    def rungs(comparison):
+        return [{"id": r["id"], "label": result["labels"][r["id"]],
+                 **{k: _finite(r[k]) for k in ("a_median_ns", "b_median_ns", "ratio", "ci_lo", "ci_hi",
+                                                "p_value", "p_adjusted", "noise", "detectable")},
+                 "verdict": r["verdict"], "why": r["why"]} for r in comparison["rungs"]]
+
+    sides = result["sides"]
+    first, rest = result["comparisons"][0], result["comparisons"][1:]
+    return {
+        "schema_version": result["schema_version"],
+        "runs": {"a": sides[0], "b": first["b"]},
+        "method": {"statistic": "median over every repetition of a side", "ci": "95% hierarchical "
+                   "bootstrap over runs and invocations", "samples": stats.BOOTSTRAP_SAMPLES,
+                   "adjustment": "Benjamini-Hochberg", "alpha": stats.ALPHA, "noise_floor": stats.NOISE_FLOOR,
+                   "min_invocations": MIN_INVOCATIONS},
+        "differing_settings": [{"setting": f, "values": v} for f, v in result["differences"]],
+        "rungs": rungs(first),
+        "more": [{"b": c["b"], "rungs": rungs(c)} for c in rest],
+    }
+
+
+def slower_rungs(result):
+    return [r["id"] for c in result["comparisons"] for r in c["rungs"] if r["verdict"] == "slower"]
+
+
+def _side_name(ids):
+    return " + ".join(f"`{i}`" for i in ids)
+
+
+def _percent(x):
+    return f"{100 * x:.1f}%"
+
+
+def _verdict_text(row):
+    v = row["verdict"]
+    if v in ("faster", "slower"):
+        return f"**{v}** (p={row['p_adjusted']:.3g})"
+    if v == "same":
+        return f"same (could detect ±{_percent(row['detectable'])})"
+    return f"{v}: {row['why']}"
+
+
+def render_markdown(result):
+    sides = result["sides"]
+    lines = [f"# pageladder comparison: {' vs '.join(_side_name(s) for s in sides)}", ""]
+    names = [f"side {chr(ord('A') + k)}" for k in range(len(sides))]
+    for name, side in zip(names, sides):
+        lines.append(f"- **{name}**: {_side_name(side)}")
+    lines.append("")
     if result["differences"]:
+        columns = [f"`{run}`" for side in sides for run in side]
         lines += ["**Settings that differ between the runs** (any of these can change the costs, not "
-                  "only what you meant to compare):", "", "| setting | " + " | ".join(f"`{i}`" for i in ids) + " |",
-                  "|---|" + "---|" * len(ids)]
+                  "only what you meant to compare):", "", "| setting | " + " | ".join(columns) + " |",
+                  "|---|" + "---|" * len(columns)]
         for field, values in result["differences"]:
             lines.append(f"| {field} | " + " | ".join(f"`{v}`" for v in values) + " |")
     else:
         lines.append("The runs' recorded settings (CPU, microcode, kernel and command line, THP, "
                      "mitigations, virtualization, swap, page-cluster, timer) are identical.")
-    lines += ["", f"Ratios are medians relative to `{ids[0]}`; significance is Google Benchmark's "
-              f"Mann–Whitney U test over repetitions at α = {ALPHA}"
-              + ("" if result["utest"] else " (unavailable: install libbenchmark-tools / python3-scipy)") + ".", ""]
-    header = "| rung | " + " | ".join(f"`{i}`" for i in ids) + " | " + \
-             " | ".join(f"ratio {k + 2}/1 | verdict" for k in range(len(ids) - 1)) + " |"
-    lines += [header, "|---|" + "---:|" * len(ids) + "---:|---|" * (len(ids) - 1)]
-    for row in result["rows"]:
-        cells = row["cells"]
-        extra = " | ".join(f"{'×%.3f' % c['ratio'] if c.get('ratio') else '–'} | {_verdict(c)}" for c in cells[1:])
-        lines.append(f"| `{row['id']}` | " + " | ".join(_cell_text(c) for c in cells) + f" | {extra} |")
-    lines.append("")
+    lines += ["", "Each ratio is the median over every repetition of the side, B over A, with a 95% "
+              "confidence interval from resampling runs and invocations (fresh processes), where the "
+              "variance lives. A change is called **faster** or **slower** only when it is significant "
+              f"after adjusting for testing every rung at once (Benjamini–Hochberg, α = {stats.ALPHA}) and "
+              "larger than the rung's noise band (one invocation's typical spread, at least "
+              f"{_percent(stats.NOISE_FLOOR)}); otherwise it is **same**, with the smallest change this "
+              "comparison could have detected. Take three or more runs per side for kernel comparisons: "
+              "with one, the run-to-run variance is not observed.", ""]
+    for name, comparison in zip(names[1:], result["comparisons"]):
+        if len(sides) > 2:
+            lines += [f"## {name} against side A", ""]
+        counts = {v: sum(r["verdict"] == v for r in comparison["rungs"]) for v in VERDICTS}
+        lines += [", ".join(f"{n} {v}" for v, n in counts.items() if n) + ".", ""]
+        lines += ["| rung | A | B | ratio B/A | 95% CI | noise | verdict |", "|---|---:|---:|---:|---|---:|---|"]
+        for r in comparison["rungs"]:
+            if r["ratio"] is None:
+                lines.append(f"| `{r['id']}` | – | – | – | – | – | {_verdict_text(r)} |")
+                continue
+            lines.append(f"| `{r['id']}` | {format_ns(r['a_median_ns'])} | {format_ns(r['b_median_ns'])} | "
+                         f"×{r['ratio']:.3f} | ×{r['ci_lo']:.3f} – ×{r['ci_hi']:.3f} | ±{_percent(r['noise'])} | "
+                         f"{_verdict_text(r)} |")
+        lines.append("")
     return "\n".join(lines)
 
 
-def output_dir(results_root, runs):
-    return Path(results_root) / ("compare-" + "-vs-".join(r["pageladder"]["run_id"] for r in runs))
+def output_dir(results_root, sides):
+    def name(side):
+        return side[0] + (f"+{len(side) - 1}" if len(side) > 1 else "")
+    return Path(results_root) / ("compare-" + "-vs-".join(name(s) for s in sides))

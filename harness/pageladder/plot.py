@@ -7,6 +7,7 @@ hash salt, no date), so the same run.json draws byte-identical files.
 import math
 
 import matplotlib
+import matplotlib.patches
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -170,65 +171,83 @@ def draw_lifecycle(run, stem):
     return True
 
 
-RUN_STYLES = (("#0072B2", "o"), ("#E69F00", "s"), ("#009E73", "^"), ("#CC79A7", "D"))
-SLOWER, FASTER, NEUTRAL = "#D55E00", "#0072B2", "#888888"
+SIDE_MARKERS = ("o", "s", "^", "D", "v")
+SLOWER, FASTER, NEUTRAL = "#D55E00", "#0072B2", "#555555"
+NOISE_COLOUR = "#999999"
 
 
 def draw_compare(result, runs, stem):
-    """compare.svg/png: each rung's medians (min-max whiskers) per run on one log axis, joined,
-    with the ratio to the first run beside it, coloured only where the U test says significant."""
+    """compare.svg/png: per rung, the ratio to side A on a log axis centred on 1, with its 95%
+    confidence interval and the rung's noise band; coloured only where the verdict is faster or
+    slower. Rungs without a ratio (invalid, missing, not comparable) sit in their own strip below
+    with the reason, never on the ratio axis."""
     style()
-    rows = result["rows"]
-    n = max(len(rows), 1)
+    comparisons = result["comparisons"]
+    ids = [r["id"] for r in comparisons[0]["rungs"]]
+    measured = [i for i in ids if any(c["rungs"][k]["ratio"] is not None
+                                      for c in comparisons for k in [ids.index(i)])]
+    others = [(c_index, r) for c_index, c in enumerate(comparisons) for r in c["rungs"] if r["ratio"] is None]
     differences = result["differences"]
-    height = 2.6 + 0.34 * n + 0.14 * len(differences)
-    fig, ax = figure(11.0, height)
-    values = [c["entry"][k] for r in rows for c in r["cells"] if c["state"] == "ok" for k in ("lo_ns", "hi_ns")]
-    lo_s, hi_s = axis_limits(values)
-    draw_time_axis(ax, lo_s, hi_s, textbook=False)
-    for y, row in enumerate(rows):
-        points = []
-        for k, cell in enumerate(row["cells"]):
-            colour, marker = RUN_STYLES[k % len(RUN_STYLES)]
-            offset = (k - (len(row["cells"]) - 1) / 2) * 0.18
-            if cell["state"] == "ok":
-                e = cell["entry"]
-                med = e["median_ns"] * 1e-9
-                ax.errorbar([med], [y + offset], xerr=[[med - e["lo_ns"] * 1e-9], [e["hi_ns"] * 1e-9 - med]],
-                            fmt=marker, color=colour, ms=5, capsize=2, lw=1)
-                points.append((med, y + offset))
-            else:
-                word = "invalid" if cell["state"] == "invalid" else "not measured"
-                ax.text(lo_s * 1.3, y + offset, f"run {k + 1}: {word}", fontsize=6, va="center",
-                        color=INVALID_COLOUR if cell["state"] == "invalid" else "#777777", style="italic")
-        if len(points) > 1:
-            ax.plot([p[0] for p in points], [p[1] for p in points], color="#bbbbbb", lw=0.8, zorder=0)
-        texts = []
-        for cell in row["cells"][1:]:
-            if cell.get("ratio") is None:
-                texts.append(("–", NEUTRAL))
-            else:
-                colour = (SLOWER if cell["ratio"] > 1 else FASTER) if cell["significant"] else NEUTRAL
-                texts.append((f"×{cell['ratio']:.2f}" + ("" if cell["significant"] else " (n.s.)"), colour))
-        for k, (text, colour) in enumerate(texts):
-            ax.text(1.01 + 0.07 * k, y, text, transform=ax.get_yaxis_transform(), va="center",
-                    fontsize=7, color=colour, clip_on=False)
-    ax.set_yticks(range(len(rows)), labels=[r["id"] for r in rows], fontsize=7)
-    ax.set_ylim(-0.7, n - 0.3)
-    handles = [plt.Line2D([], [], color=c, marker=m, ls="none", label=f"run {k + 1}: {rid}")
-               for k, (rid, (c, m)) in enumerate(zip(result["run_ids"], RUN_STYLES))]
-    ax.legend(handles=handles, fontsize=6.5, loc="upper left", bbox_to_anchor=(0, -0.06 - 0.25 / height),
-              ncol=1, frameon=False)
-    title = "pageladder comparison (ratio to run 1; coloured only where significant, U test p < 0.05)"
-    ax.set_title(title, loc="left", fontsize=10, pad=20)
+    n = max(len(measured), 1)
+    height = 2.6 + 0.3 * n + 0.13 * len(others) + 0.13 * len(differences) + 0.13 * len(result["sides"])
+    fig, ax = figure(10.0, height)
+    ratios = [v for c in comparisons for r in c["rungs"] if r["ratio"] is not None
+              for v in (r["ci_lo"], r["ci_hi"], r["ratio"], 1 + r["noise"], 1 / (1 + r["noise"]))]
+    reach = max([1.1] + [max(v, 1 / v) for v in ratios if v and v > 0]) * 1.05
+    ax.set_xscale("log")
+    ax.set_xlim(1 / reach, reach)
+    ticks, gap = [], math.log(reach) / 4  # at most about eight labels across the axis
+    for t in sorted((0.25, 0.33, 0.5, 0.67, 0.8, 0.9, 0.95, 0.98, 1.0, 1.02, 1.05, 1.1, 1.25, 1.5, 2.0, 3.0, 4.0),
+                    key=lambda t: abs(math.log(t))):
+        if 1 / reach < t < reach and all(abs(math.log(t / u)) >= gap for u in ticks):
+            ticks.append(t)
+    ticks.sort()
+    ax.set_xticks(ticks, labels=[f"×{t:g}" for t in ticks], fontsize=7)
+    ax.xaxis.set_minor_formatter(ticker.NullFormatter())
+    ax.axvline(1.0, color="#333333", lw=0.8)
+    for y, rung_id in enumerate(measured):
+        k = ids.index(rung_id)
+        for c_index, c in enumerate(comparisons):
+            r = c["rungs"][k]
+            if r["ratio"] is None:
+                continue
+            offset = (c_index - (len(comparisons) - 1) / 2) * 0.22
+            band = 1 + r["noise"]
+            ax.add_patch(matplotlib.patches.Rectangle((1 / band, y + offset - 0.09), band - 1 / band, 0.18,
+                                                      color=NOISE_COLOUR, alpha=0.25, lw=0))
+            colour = {"slower": SLOWER, "faster": FASTER}.get(r["verdict"], NEUTRAL)
+            ax.errorbar([r["ratio"]], [y + offset], xerr=[[r["ratio"] - r["ci_lo"]], [r["ci_hi"] - r["ratio"]]],
+                        fmt=SIDE_MARKERS[c_index % len(SIDE_MARKERS)], color=colour, ms=4.5, capsize=2, lw=1,
+                        mfc=colour if r["verdict"] in ("slower", "faster") else "white")
+            text = f"×{r['ratio']:.3f} {r['verdict']}"
+            ax.text(1.01, y + offset, text, transform=ax.get_yaxis_transform(), va="center", fontsize=6.5,
+                    color=colour, fontweight="bold" if r["verdict"] in ("slower", "faster") else "normal",
+                    clip_on=False)
+    ax.set_yticks(range(len(measured)), labels=measured, fontsize=7)
+    ax.set_ylim(n - 0.5, -0.7)
+    side_names = [f"{chr(ord('A') + k)}: " + ", ".join(side) for k, side in enumerate(result["sides"])]
+    ax.set_title("pageladder comparison: ratio to side A (log scale) with 95% CI; grey band = the rung's "
+                 "noise;\ncoloured only where the verdict is faster (blue) or slower (red)",
+                 loc="left", fontsize=9, pad=8)
+    ax.set_xlabel("B / A: time per event, ratio of medians  (< 1 faster, > 1 slower)", fontsize=8)
+    lines = [_shorten(name, 160) for name in side_names]
+    if len(comparisons) > 1:
+        lines = [f"{SIDE_MARKERS[k % len(SIDE_MARKERS)]}  {line}" if k else line for k, line in enumerate(lines)]
+    if others:
+        lines.append("")
+        lines.append("No ratio:")
+        for c_index, r in others:
+            who = f" ({chr(ord('B') + c_index)})" if len(comparisons) > 1 else ""
+            lines.append(_shorten(f"  {r['id']}{who}: {r['verdict']}: {r['why']}", 170))
     if differences:
         diff = "; ".join(f"{f}: " + " / ".join(str(v) for v in vals) for f, vals in differences)
-        fig.text(0.01, 1 - 0.02 / height, _wrap("Settings differ: " + diff, 190, 6), fontsize=6.5,
-                 color=INVALID_COLOUR, va="top")
-    ax.set_xlabel("time per event (log scale; marker = median, whiskers = min-max)")
-    fig.text(0.01, 0.04 / height, "\n".join(f"run {k + 1}: {footer_text(r['pageladder'])}"
-                                             for k, r in enumerate(runs)),
-             fontsize=5.5, color="#555555", ha="left", va="bottom")
+        lines.append("")
+        lines.append(_wrap("Settings differ: " + diff, 170, 6))
+    fig.text(0.01, 0.3 / height, "\n".join(lines), fontsize=6.5, color="#333333", ha="left", va="bottom")
+    bottom = (0.45 + 0.12 * len(lines)) / height
+    fig.get_layout_engine().set(rect=(0, bottom, 1, 1 - bottom))
+    fig.text(0.01, 0.04 / height, "\n".join(f"{footer_text(r['pageladder'])}" for r in runs[:4]),
+             fontsize=5, color="#555555", ha="left", va="bottom")
     save(fig, stem)
 
 

@@ -1,103 +1,223 @@
-"""make compare, the exports and compare.py compatibility, on checked-in fixture runs."""
+"""make compare, compare.json, the exports and compare.py compatibility, on variants of the one
+base fixture run (runs.py)."""
 import hashlib
 import json
 import subprocess
 import sys
 from pathlib import Path
 
+import jsonschema
 import pytest
-from conftest import FIXTURES
 
-from pageladder import cli, collect, compare, export, plot
+import runs
+from pageladder import cli, collect, compare, export, plot, stats
 
-RUNS = FIXTURES / "runs"
-
-
-def load(name):
-    return collect.load_run(RUNS / name)
+SCHEMA = Path(__file__).resolve().parents[1] / "schemas" / "compare.schema.json"
 
 
-def row(result, rung_id):
-    return next(r for r in result["rows"] if r["id"] == rung_id)
+def rungs(result, k=0):
+    return {r["id"]: r for r in result["comparisons"][k]["rungs"]}
 
 
-def test_two_kernels_one_machine_finds_the_slower_fault_and_the_kernel_change():
-    result = compare.compare([load("kernel_a"), load("kernel_b")])
-    minor = row(result, "minor_fault")["cells"][1]
-    assert minor["ratio"] == pytest.approx(1.2, rel=1e-6)
-    assert minor["significant"] and minor["p_value"] < 0.05
-    tlb = row(result, "tlb_hit")["cells"][1]
-    assert tlb["ratio"] == pytest.approx(1.0) and not tlb["significant"]
-    assert ("kernel_release", ["6.18.0", "6.19.0"]) in result["differences"]
-    assert [f for f, _ in result["differences"]] == ["kernel_release"]
+def verdicts(result, k=0):
+    return {i: r["verdict"] for i, r in rungs(result, k).items()}
 
 
-def test_a_run_against_itself_is_all_ones_and_nothing_significant():
-    run = load("kernel_a")
-    result = compare.compare([run, run])
-    for r in result["rows"]:
-        cell = r["cells"][1]
-        if cell["state"] == "ok":
-            assert cell["ratio"] == pytest.approx(1.0)
-            assert not cell["significant"]
+def test_a_run_against_itself_is_same_everywhere_with_ratio_one():
+    run = runs.kernel_a()
+    result = compare.compare([[run], [run]])
+    assert set(verdicts(result).values()) == {"same"}
+    for r in rungs(result).values():
+        assert r["ratio"] == pytest.approx(1.0)
+        assert r["ci_lo"] <= 1.0 <= r["ci_hi"]
     assert result["differences"] == []
 
 
+@pytest.mark.parametrize("seed", [1, 2, 3, 4])
+def test_identical_runs_are_same_everywhere(seed):
+    result = compare.compare([[runs.kernel_a()], [runs.identical_twin(seed)]])
+    assert set(verdicts(result).values()) == {"same"}, verdicts(result)
+
+
+def test_a_10_percent_slower_rung_is_slower_and_only_that_rung():
+    result = compare.compare([[runs.kernel_a()], [runs.kernel_b_minor_fault_10_percent_slower()]])
+    v = verdicts(result)
+    assert v.pop("minor_fault") == "slower"
+    assert set(v.values()) == {"same"}
+    minor = rungs(result)["minor_fault"]
+    assert minor["ratio"] == pytest.approx(1.10, rel=1e-6)
+    assert minor["ci_lo"] > 1.0 and minor["p_adjusted"] < stats.ALPHA
+    assert [f for f, _ in result["differences"]] == ["kernel_release"]
+
+
+def test_the_same_shift_the_other_way_is_faster():
+    result = compare.compare([[runs.kernel_b_minor_fault_10_percent_slower()], [runs.kernel_a()]])
+    assert verdicts(result)["minor_fault"] == "faster"
+
+
+def test_a_change_inside_the_noise_band_is_never_slower_however_small_its_p():
+    result = {"ratio": 1.02, "noise": 0.03}
+    assert stats.verdict(result, 1e-9) == "same"
+    assert stats.verdict({"ratio": 1.05, "noise": 0.03}, 1e-9) == "slower"
+    assert stats.verdict({"ratio": 1.05, "noise": 0.03}, 0.2) == "same"
+
+
+def test_p_values_are_adjusted_for_testing_many_rungs():
+    raw = [0.01] + [0.9] * 23
+    assert stats.adjust(raw)[0] == pytest.approx(0.24)
+
+
+def test_the_bootstrap_resamples_invocations_not_repetitions():
+    # Repetitions agree closely inside each invocation, invocations do not: the interval must
+    # be as wide as the invocations' spread, not the repetitions'.
+    a = [[[100.0, 100.1, 99.9], [110.0, 110.1, 109.9], [90.0, 90.1, 89.9]]]
+    b = [[[101.0, 101.1, 100.9], [111.0, 111.1, 110.9], [91.0, 91.1, 90.9]]]
+    r = stats.compare_sides(a, b)
+    assert r["ci_hi"] - r["ci_lo"] > 0.1
+    assert r["noise"] > 0.05
+
+
+def test_more_runs_per_side_narrow_what_can_be_detected():
+    one = compare.compare([[runs.kernel_a()], [runs.identical_twin(1)]])
+    three = compare.compare([[runs.kernel_a(), runs.identical_twin(5), runs.identical_twin(6)],
+                             [runs.identical_twin(1), runs.identical_twin(2), runs.identical_twin(3)]])
+    assert rungs(three)["minor_fault"]["detectable"] < rungs(one)["minor_fault"]["detectable"]
+    assert set(verdicts(three).values()) == {"same"}
+
+
+def test_a_rung_measured_at_another_page_count_is_not_comparable():
+    result = compare.compare([[runs.kernel_a()], [runs.stlb_hit_at_another_page_count()]])
+    stlb = rungs(result)["stlb_hit"]
+    assert stlb["verdict"] == "not comparable" and stlb["ratio"] is None
+    assert "pages 256" in stlb["why"] and "pages 512" in stlb["why"]
+
+
+def test_runs_without_invocations_are_not_comparable_rather_than_overconfident():
+    result = compare.compare([[runs.kernel_a()], [runs.one_invocation_only()]])
+    assert set(verdicts(result).values()) == {"not comparable"}
+
+
 def test_two_machines_list_the_cpu_and_microcode():
-    fields = dict(compare.compare([load("kernel_a"), load("machine_b")])["differences"])
+    fields = dict(compare.compare([[runs.kernel_a()], [runs.other_machine()]])["differences"])
     assert fields["cpu_model"][1] == "Intel(R) Xeon(R) Platinum 8480+"
     assert "microcode" in fields
 
 
 def test_invalid_and_missing_rungs_are_shown_as_such_never_as_numbers():
-    result = compare.compare([load("kernel_a"), load("invalid_rung")])
-    cell = row(result, "minor_fault")["cells"][1]
-    assert cell["state"] == "invalid" and cell["ratio"] is None
-    text = compare.render_markdown(result, [load("kernel_a"), load("invalid_rung")])
-    assert "**invalid** (2.000 minor faults per event" in text
-    result = compare.compare([load("kernel_a"), load("missing_rung")])
-    cell = row(result, "cow_fault")["cells"][1]
-    assert cell["state"] == "missing" and cell["ratio"] is None
-    assert "not measured (cow_fault_bench.json has no row" in compare.render_markdown(result, [load("kernel_a"), load("missing_rung")])
+    result = compare.compare([[runs.kernel_a()], [runs.minor_fault_invalid()]])
+    minor = rungs(result)["minor_fault"]
+    assert minor["verdict"] == "invalid" and minor["ratio"] is None and minor["b_median_ns"] is None
+    assert "2.000 minor faults per event" in minor["why"]
+    assert "invalid: 20260105-120000-lab1-6.18.0: 2.000 minor faults" in compare.render_markdown(result)
+    result = compare.compare([[runs.kernel_a()], [runs.cow_fault_missing()]])
+    assert rungs(result)["cow_fault"]["verdict"] == "missing"
 
 
-@pytest.mark.parametrize("bad, message", [("corrupt", "not valid JSON"),
-                                          ("other_schema", "schema_version 99"),
-                                          ("does_not_exist", "no such run folder")])
-def test_bad_runs_are_refused_naming_the_file_and_nothing_is_written(tmp_path, capsys, bad, message):
-    status = cli.main(["compare", str(RUNS / "kernel_a"), str(RUNS / bad), "--results", str(tmp_path)])
-    assert status == 2
-    err = capsys.readouterr().err
-    assert message in err and bad in err
-    assert list(tmp_path.iterdir()) == []
+def _cli(tmp_path, *args):
+    return cli.main(["compare", *args, "--results", str(tmp_path / "out")])
 
 
-def test_compare_command_writes_the_three_files(tmp_path):
-    assert cli.main(["compare", str(RUNS / "kernel_a"), str(RUNS / "kernel_b"), "--results", str(tmp_path)]) == 0
-    out = tmp_path / "compare-20260101-120000-lab1-6.18.0-vs-20260102-120000-lab1-6.19.0"
+def _write(tmp_path, name, run):
+    return str(runs.write(run, tmp_path / name))
+
+
+def test_compare_json_follows_its_schema_and_the_contract(tmp_path):
+    a = _write(tmp_path, "a", runs.kernel_a())
+    b = _write(tmp_path, "b", runs.kernel_b_minor_fault_10_percent_slower())
+    c = _write(tmp_path, "c", runs.stlb_hit_at_another_page_count())
+    assert _cli(tmp_path, "--runs", a, b, c) == 0
+    out = next((tmp_path / "out").iterdir())
+    data = json.loads((out / "compare.json").read_text())
+    jsonschema.validate(data, json.loads(SCHEMA.read_text()))
+    assert data["runs"] == {"a": ["20260101-120000-lab1-6.18.0"], "b": ["20260102-120000-lab1-6.19.0"]}
+    assert {r["id"]: r["verdict"] for r in data["rungs"]}["minor_fault"] == "slower"
+    assert data["more"][0]["b"] == ["20260103-120000-lab1-6.18.0"]
+    assert {"setting": "kernel_release", "values": ["6.18.0", "6.19.0", "6.18.0"]} in data["differing_settings"]
     for name in ("compare.md", "compare.svg", "compare.png"):
-        assert (out / name).stat().st_size > 0
-    assert "kernel_release" in (out / "compare.md").read_text()
+        assert (out / name).is_file()
 
 
-def test_more_than_two_runs(tmp_path):
-    assert cli.main(["compare", "--runs", str(RUNS / "kernel_a"), str(RUNS / "kernel_b"), str(RUNS / "machine_b"),
-                     "--results", str(tmp_path)]) == 0
-    assert len(list(tmp_path.glob("compare-*-vs-*-vs-*"))) == 1
+def test_the_schema_rejects_a_number_for_an_invalid_rung():
+    good = {"id": "x", "label": "x", "a_median_ns": None, "b_median_ns": None, "ratio": None, "ci_lo": None,
+            "ci_hi": None, "p_value": None, "p_adjusted": None, "noise": None, "detectable": None,
+            "verdict": "invalid", "why": "because"}
+    schema = json.loads(SCHEMA.read_text())
+    doc = {"schema_version": 1, "runs": {"a": ["r1"], "b": ["r2"]},
+           "method": {"statistic": "s", "ci": "c", "samples": 1, "adjustment": "a", "alpha": 0.05,
+                      "noise_floor": 0.01, "min_invocations": 3},
+           "differing_settings": [], "rungs": [good], "more": []}
+    jsonschema.validate(doc, schema)
+    doc["rungs"] = [dict(good, ratio=1.2)]
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(doc, schema)
+
+
+def test_several_runs_per_side(tmp_path):
+    a = [_write(tmp_path, f"a{k}", runs.identical_twin(k)) for k in (1, 2)]
+    b = [_write(tmp_path, f"b{k}", runs.identical_twin(k)) for k in (3, 4)]
+    assert _cli(tmp_path, "--side", " ".join(a), "--side", " ".join(b)) == 0
+    out = next((tmp_path / "out").iterdir())
+    assert out.name == "compare-20260101-130100-lab1-6.18.0+1-vs-20260101-130300-lab1-6.18.0+1"
+    data = json.loads((out / "compare.json").read_text())
+    assert len(data["runs"]["a"]) == 2 and len(data["runs"]["b"]) == 2
+    assert {r["verdict"] for r in data["rungs"]} == {"same"}
+
+
+def test_fail_on_slower_exits_3_only_when_a_rung_is_slower(tmp_path):
+    a = _write(tmp_path, "a", runs.kernel_a())
+    b = _write(tmp_path, "b", runs.kernel_b_minor_fault_10_percent_slower())
+    assert _cli(tmp_path, "--side", a, "--side", b, "--fail-on-slower") == cli.EXIT_SLOWER == 3
+    assert _cli(tmp_path, "--side", b, "--side", a, "--fail-on-slower") == 0   # faster is fine
+    assert _cli(tmp_path, "--side", a, "--side", b) == 0                       # not asked to fail
+
+
+def test_make_compare_passes_sides_and_fail_on_slower(tmp_path):
+    # GNU make exits 2 whenever a recipe fails; it reports the harness's own status 3.
+    a = _write(tmp_path, "a", runs.kernel_a())
+    b = _write(tmp_path, "b", runs.kernel_b_minor_fault_10_percent_slower())
+    root = Path(__file__).resolve().parents[2]
+    r = subprocess.run(["make", "-s", "-C", str(root), "compare", f"A={a}", f"B={b}", "FAIL_ON_SLOWER=1",
+                        f"RESULTS={tmp_path / 'out'}", f"PYTHON={sys.executable}"],
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    assert r.returncode != 0 and "Error 3" in r.stdout, r.stdout
+    assert "slower: minor_fault" in r.stdout
+    r = subprocess.run(["make", "-s", "-C", str(root), "compare", f"A={b}", f"B={a}", "FAIL_ON_SLOWER=1",
+                        f"RESULTS={tmp_path / 'out'}", f"PYTHON={sys.executable}"],
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    assert r.returncode == 0, r.stdout
+
+
+@pytest.mark.parametrize("bad, message", [
+    ("corrupt", "not valid JSON"),
+    ("other_schema", "schema_version 99"),
+    ("nowhere", "no such run folder"),
+])
+def test_bad_runs_are_refused_naming_the_file_and_nothing_is_written(tmp_path, capsys, bad, message):
+    good = _write(tmp_path, "good", runs.kernel_a())
+    if bad == "corrupt":
+        path = str(runs.write(None, tmp_path / bad, text=runs.corrupt_text()))
+    elif bad == "other_schema":
+        path = _write(tmp_path, bad, runs.other_schema())
+    else:
+        path = str(tmp_path / bad)
+    assert _cli(tmp_path, "--side", good, "--side", path) == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
 
 
 def test_compare_chart_is_byte_identical_across_draws(tmp_path):
-    runs = [load("kernel_a"), load("kernel_b")]
-    result = compare.compare(runs)
-    plot.draw_compare(result, runs, str(tmp_path / "a"))
-    plot.draw_compare(result, runs, str(tmp_path / "b"))
-    digest = [hashlib.sha256((tmp_path / f"{x}.svg").read_bytes()).hexdigest() for x in "ab"]
+    sides = [[runs.kernel_a()], [runs.kernel_b_minor_fault_10_percent_slower()]]
+    result = compare.compare(sides)
+    digest = []
+    for stem in ("a", "b"):
+        plot.draw_compare(result, [r for s in sides for r in s], str(tmp_path / stem))
+        digest.append(hashlib.sha256((tmp_path / f"{stem}.svg").read_bytes()).hexdigest())
     assert digest[0] == digest[1]
     assert "kernel_release" in (tmp_path / "a.svg").read_text()
 
 
 def test_exports_follow_their_formats_and_leave_out_invalid_rungs():
-    run = load("invalid_rung")
+    run = runs.minor_fault_invalid()
     gab = export.github_action_benchmark(run)
     assert isinstance(gab, list) and gab
     for item in gab:
@@ -113,9 +233,10 @@ def test_exports_follow_their_formats_and_leave_out_invalid_rungs():
 
 
 @pytest.mark.skipif(not Path("/usr/share/benchmark/compare.py").exists(), reason="libbenchmark-tools missing")
-def test_googles_compare_py_reads_run_json():
-    r = subprocess.run([sys.executable, "/usr/share/benchmark/compare.py", "benchmarks",
-                        str(RUNS / "kernel_a" / "run.json"), str(RUNS / "kernel_b" / "run.json")],
+def test_googles_compare_py_reads_run_json(tmp_path):
+    a = runs.write(runs.kernel_a(), tmp_path / "a") / "run.json"
+    b = runs.write(runs.kernel_b_minor_fault_10_percent_slower(), tmp_path / "b") / "run.json"
+    r = subprocess.run([sys.executable, "/usr/share/benchmark/compare.py", "benchmarks", str(a), str(b)],
                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     assert r.returncode == 0, r.stdout
     assert "minor_fault/manual_time" in r.stdout

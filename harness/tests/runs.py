@@ -1,0 +1,135 @@
+"""Fixture runs for the harness tests, each a variant of the one checked-in base run
+(fixtures/runs/base/run.json, made by make_fixture_runs.py from a real quick run): a function
+per variant, named for what it is, changing a few lines and rebuilding the ladder from the
+edited rows as collect.assemble would."""
+import copy
+import json
+import math
+import random
+from pathlib import Path
+
+from pageladder import ladder, registry
+from pageladder.ladder import INVOCATION_KEY
+
+BASE = Path(__file__).parent / "fixtures" / "runs" / "base" / "run.json"
+
+
+def base():
+    return rebuild(json.loads(BASE.read_text()))
+
+
+def rebuild(run):
+    """The ladder and rung skips again from the (edited) rows."""
+    by_benchmark = {}
+    for row in run["benchmarks"]:
+        rung = registry.rung_for_row(row.get("run_name", row["name"]))
+        if rung:
+            by_benchmark.setdefault(rung.benchmark, []).append(row)
+    files = {b.name: b.binary + ".json" for b in registry.BENCHMARKS}
+    rungs, skipped = ladder.build({name: {"file": files[name], "rows": rows} for name, rows in by_benchmark.items()})
+    run["pageladder"]["ladder"] = rungs
+    run["pageladder"]["skipped"] = skipped + [s for s in run["pageladder"]["skipped"] if "rung" not in s]
+    return run
+
+
+def rows_of(run, rung_id):
+    return [r for r in run["benchmarks"] if registry.strip_time_suffix(r.get("run_name", "")) == rung_id]
+
+
+def renamed(run, run_id, kernel=None):
+    run["pageladder"]["run_id"] = run_id
+    if kernel:
+        run["pageladder"]["kernel"]["release"] = run["pageladder"]["fingerprint"]["kernel_release"] = kernel
+    return run
+
+
+def kernel_a():
+    return base()
+
+
+def identical_twin(seed=1):
+    """Another run of the same configuration: every invocation of every rung moved by a factor
+    drawn from that rung's own spread between invocations, and every repetition by its spread
+    within the invocation: what a second run on the same machine looks like."""
+    run = renamed(base(), f"20260101-13{seed:02d}00-lab1-6.18.0")
+    rng = random.Random(seed)
+    for entry in run["pageladder"]["ladder"]:
+        rows = rows_of(run, entry["id"])
+        medians = entry["invocation_medians_ns"]
+        logs = [math.log(m) for m in medians]
+        mean = sum(logs) / len(logs)
+        sd = math.sqrt(sum((x - mean) ** 2 for x in logs) / max(1, len(logs) - 1))
+        factors = {}
+        for r in rows:
+            k = r.get(INVOCATION_KEY, 1)
+            factors.setdefault(k, math.exp(rng.gauss(0, sd)))
+            r["real_time"] *= factors[k]
+    return rebuild(run)
+
+
+def kernel_b_minor_fault_10_percent_slower():
+    run = renamed(base(), "20260102-120000-lab1-6.19.0", kernel="6.19.0")
+    for r in rows_of(run, "minor_fault"):
+        r["real_time"] *= 1.10
+    return rebuild(run)
+
+
+def stlb_hit_at_another_page_count():
+    run = renamed(base(), "20260103-120000-lab1-6.18.0")
+    for r in rows_of(run, "stlb_hit"):
+        r["pages"] = 512.0
+    return rebuild(run)
+
+
+def other_machine():
+    run = renamed(base(), "20260104-120000-lab2-6.18.0")
+    for where in (run["pageladder"]["machine"], run["pageladder"]["fingerprint"]):
+        where["cpu_model"] = "Intel(R) Xeon(R) Platinum 8480+"
+        where["microcode"] = "0x2b000590"
+    return run
+
+
+def minor_fault_invalid():
+    run = renamed(base(), "20260105-120000-lab1-6.18.0")
+    for r in rows_of(run, "minor_fault"):
+        r["valid"] = 0
+        r["minor_faults_per_event"] = 2.0
+        r["label"] = "invalid: 2.000 minor faults per event, expected 0.99-1.01"
+    return rebuild(run)
+
+
+def cow_fault_missing():
+    run = renamed(base(), "20260106-120000-lab1-6.18.0")
+    run["benchmarks"] = [r for r in run["benchmarks"] if r not in rows_of(run, "cow_fault")]
+    return rebuild(run)
+
+
+def one_invocation_only():
+    """A run whose rows carry no invocation (one process per binary, as pageladder made them
+    before invocations): its noise between processes is unknown."""
+    run = renamed(base(), "20260107-120000-lab1-6.18.0")
+    for r in run["benchmarks"]:
+        r.pop(INVOCATION_KEY, None)
+    return rebuild(run)
+
+
+def other_schema():
+    run = base()
+    run["pageladder"]["schema_version"] = 99
+    return run
+
+
+def write(run, folder, text=None):
+    """Writes run as folder/run.json; returns the folder."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "run.json").write_text(text if text is not None else json.dumps(run, indent=1) + "\n")
+    return folder
+
+
+def corrupt_text():
+    return BASE.read_text()[:5000]
+
+
+def copy_of(run):
+    return copy.deepcopy(run)
