@@ -6,6 +6,7 @@ ONLY      ?=
 NO_SYSTEM_CHANGES ?=
 FILE_DIR  ?=
 SWAP_DIR  ?=
+TLB_PAGES ?=
 CMAKE_BUILD_TYPE ?= Release
 # -Werror where CI runs (CI=true), warnings only elsewhere.
 WERROR    := $(if $(filter true 1,$(CI)),ON,OFF)
@@ -32,7 +33,7 @@ bench: deps build
 	@$(HARNESS) bench --build-dir $(BUILD_DIR) --results "$(RESULTS)" \
 	  $(if $(QUICK),--quick) $(if $(NO_SYSTEM_CHANGES),--no-system-changes) \
 	  $(if $(ONLY),--only "$(ONLY)") $(if $(FILE_DIR),--file-dir "$(FILE_DIR)") \
-	  $(if $(SWAP_DIR),--swap-dir "$(SWAP_DIR)")
+	  $(if $(SWAP_DIR),--swap-dir "$(SWAP_DIR)") $(if $(TLB_PAGES),--tlb-pages "$(TLB_PAGES)")
 
 test: deps build
 	@cd $(BUILD_DIR) && ctest --output-on-failure --timeout 900

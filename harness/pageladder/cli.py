@@ -34,6 +34,17 @@ def select_benchmarks(only):
     return [b for b in registry.BENCHMARKS if b.name in names]
 
 
+def check_tlb_pages(text):
+    """TLB_PAGES="<hit> <stlb> <walk>": three increasing page counts; raises ValueError."""
+    if not text:
+        return
+    parts = text.replace(",", " ").split()
+    if len(parts) != 3 or not all(p.isdigit() for p in parts) or \
+            not 2 <= int(parts[0]) < int(parts[1]) < int(parts[2]):
+        raise ValueError(f"TLB_PAGES wants three increasing page counts '<hit> <stlb> <walk>' "
+                         f"(for example '16 256 32768'), got '{text}'")
+
+
 def prepare_results_dir(root):
     """Creates root/<run-id>/ and proves it writable before anything runs."""
     root = Path(root)
@@ -79,6 +90,7 @@ def render_outputs(run, run_dir):
 def cmd_bench(args):
     try:
         selected = select_benchmarks(args.only)
+        check_tlb_pages(args.tlb_pages)
     except ValueError as e:
         print(f"pageladder: {e}", file=sys.stderr)
         return EXIT_USAGE
@@ -123,6 +135,8 @@ def _bench(args, selected):
     mode = "quick" if args.quick else "full"
     print(f"pageladder: {mode} run of {', '.join(b.name for b in selected)} into {run_dir}", flush=True)
     extra = {"file_fault": [f"--pageladder_file_dir={args.file_dir}"]} if args.file_dir else {}
+    if args.tlb_pages:
+        extra["tlb"] = [f"--pageladder_tlb_pages={','.join(args.tlb_pages.replace(',', ' ').split())}"]
     phased = {"swap_in": functools.partial(swap_phases.run, run_dir=run_dir, swap_dir=args.swap_dir,
                                            no_system_changes=args.no_system_changes)}
     outcomes, interrupted = runner.run_all(selected, args.build_dir, run_dir, args.quick, extra,
@@ -137,6 +151,7 @@ def _bench(args, selected):
         "no_system_changes": args.no_system_changes,
         "file_dir": args.file_dir or "/var/tmp",
         "swap_dir": args.swap_dir,
+        "tlb_pages": args.tlb_pages,
         "benchmark_seconds": round(sum(o.get("seconds", 0.0) for o in outcomes.values()), 2),
     }
     run = collect.assemble(run_dir, outcomes, harness_settings, demand_paging=lifecycle)
@@ -242,6 +257,7 @@ def build_parser():
     bench.add_argument("--file-dir", help="directory for file_fault's test file (default /var/tmp)")
     bench.add_argument("--swap-dir", default="/var/tmp",
                        help="directory for the temporary swap file (default /var/tmp)")
+    bench.add_argument("--tlb-pages", help="'<hit> <stlb> <walk>': the page counts of the TLB rungs")
     bench.set_defaults(func=cmd_bench)
     plot = sub.add_parser("plot", help="redraw a run's charts and report from its run.json")
     plot.add_argument("run")

@@ -14,9 +14,12 @@ each a list of invocations, each the list of its repetitions' per-event times:
 - its p-value is the smallest two-sided level at which that interval would exclude 1, and the
   p-values of all rungs of one comparison are adjusted together (Benjamini-Hochberg, through
   statsmodels), because about two dozen rungs are tested at once;
-- the noise band is one invocation's typical deviation from its side (the pooled standard
-  deviation of log invocation medians, at least NOISE_FLOOR): a difference inside it is never
-  called faster or slower, however small its p-value;
+- the noise band is where identical runs land: two standard deviations of one invocation's
+  median about its side (pooled over both sides, on a log scale), widened to the spread between
+  runs of a side where a side has several, and never under a floor: SINGLE_RUN_FLOOR when a side
+  has one run (whole runs move together by a few percent on a shared machine, and one run per
+  side cannot see it), NOISE_FLOOR otherwise. A difference inside the band is never called
+  faster or slower, however small its p-value;
 - `detectable` is the smallest change this comparison could have called: the larger of the
   noise band and the interval's half-width.
 
@@ -29,6 +32,10 @@ import numpy as np
 ALPHA = 0.05
 BOOTSTRAP_SAMPLES = 4000
 NOISE_FLOOR = 0.01  # timer and host jitter: 1% is never a finding on its own
+# With one run on a side, a whole run's shift is unobservable. Four identical quick runs on a
+# shared 2-core VM moved every fault rung together by up to 3.6% (minor_fault 801-830 ns).
+SINGLE_RUN_FLOOR = 0.03
+INVOCATION_SIGMAS = 2.0
 SEED = 20130620
 
 
@@ -62,6 +69,25 @@ def pooled_median(side):
     return float(np.median(np.concatenate([np.asarray(inv, float) for run in side for inv in run])))
 
 
+def run_spread(*sides):
+    """Pooled standard deviation of log run medians within each side with several runs (NaN
+    when no side has two runs)."""
+    squares, dof = 0.0, 0
+    for side in sides:
+        logs = np.log([pooled_median([run]) for run in side])
+        if len(logs) >= 2:
+            squares += float(np.sum((logs - logs.mean()) ** 2))
+            dof += len(logs) - 1
+    return math.sqrt(squares / dof) if dof else float("nan")
+
+
+def noise_band(a, b):
+    """The fraction inside which identical runs land (see the module's docstring)."""
+    floor = SINGLE_RUN_FLOOR if min(len(a), len(b)) < 2 else NOISE_FLOOR
+    spreads = [INVOCATION_SIGMAS * invocation_spread(a, b), run_spread(a, b)]
+    return max([floor] + [math.expm1(x) for x in spreads if not math.isnan(x)])
+
+
 def invocation_spread(*sides):
     """Pooled standard deviation of log invocation medians within each side (NaN when no side
     has two invocations)."""
@@ -85,8 +111,7 @@ def compare_sides(a, b, samples=BOOTSTRAP_SAMPLES, seed=SEED):
     below = (np.count_nonzero(boot <= 0) + 1) / (samples + 1)
     above = (np.count_nonzero(boot >= 0) + 1) / (samples + 1)
     p = min(1.0, 2 * min(below, above))
-    spread = invocation_spread(a, b)
-    noise = max(NOISE_FLOOR, 0.0 if math.isnan(spread) else math.expm1(spread))
+    noise = noise_band(a, b)
     half_width = max(math.expm1(hi - log_ratio), -math.expm1(lo - log_ratio))
     return {
         "a_median_ns": a_median,

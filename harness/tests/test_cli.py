@@ -48,3 +48,22 @@ def test_missing_binaries_are_skipped_and_the_run_is_still_written(tmp_path, cap
     assert (latest / "ladder.svg").is_file() and (latest / "report.md").is_file()
     out = capsys.readouterr().out
     assert "tlb skipped: not built" in out and "swap_in skipped: not built" in out
+
+
+@pytest.mark.parametrize("bad", ["16 256", "16 8 32768", "a b c", "1 256 32768"])
+def test_bad_tlb_pages_exit_2_before_running(tmp_path, capsys, bad):
+    assert cli.main(["bench", "--results", str(tmp_path / "r"), "--tlb-pages", bad]) == 2
+    assert "TLB_PAGES wants three increasing page counts" in capsys.readouterr().err
+    assert not (tmp_path / "r").exists()
+
+
+def test_tlb_pages_reach_the_tlb_binary(tmp_path, monkeypatch):
+    seen = {}
+
+    def fake_run_all(selected, build_dir, run_dir, quick, extra, **kwargs):
+        seen.update(extra)
+        return {}, False
+    monkeypatch.setattr(cli.runner, "run_all", fake_run_all)
+    monkeypatch.setattr(cli.runner, "run_demand_paging", lambda *a: {"failed": "not run"})
+    cli.main(["bench", "--results", str(tmp_path / "r"), "--only", "tlb", "--tlb-pages", "16, 512 65536"])
+    assert seen["tlb"] == ["--pageladder_tlb_pages=16,512,65536"]
