@@ -45,6 +45,8 @@ plot:
 compare:
 	@test -n "$(RUNS)" -o \( -n "$(A)" -a -n "$(B)" \) || \
 	  { echo "usage: make compare A=<run> B=<run>  (or RUNS=\"<run> <run> ...\")" >&2; exit 2; }
+	@test -z "$(RUNS)" -o \( -z "$(A)" -a -z "$(B)" \) || \
+	  { echo "make compare: give either A= and B=, or RUNS=, not both" >&2; exit 2; }
 	@$(HARNESS) compare $(if $(RUNS),--runs $(RUNS),--side "$(A)" --side "$(B)") \
 	  $(if $(filter 1 true yes,$(FAIL_ON_SLOWER)),--fail-on-slower) --results "$(RESULTS)"
 

@@ -30,6 +30,7 @@
 
 #include "core/child_process.hpp"
 #include "core/event_run.hpp"
+#include "core/flags.hpp"
 #include "core/machine_context.hpp"
 #include "core/mapping.hpp"
 #include "core/page_region.hpp"
@@ -79,7 +80,7 @@ void BM_CowFault(benchmark::State& state) {
   const OriginalPages original;
   const std::vector<char*>& pages = original.pages;
   Pagemap pagemap;
-  EventRun run(state, EventClaim{});
+  EventRun run(state);
   std::unique_ptr<ChildProcess> holder;
   int64_t private_before = 0;
   run_batched_events(
@@ -109,7 +110,7 @@ struct ChildBatch {
 void BM_CowFaultChild(benchmark::State& state) {
   const OriginalPages original;
   const std::vector<char*>& pages = original.pages;
-  EventRun run(state, EventClaim{});
+  EventRun run(state);
   const EventClock& clock = run.clock();
   std::vector<float> batch;
   size_t next = 0;
@@ -168,7 +169,7 @@ void BM_CowFaultReuse(benchmark::State& state) {
   const OriginalPages original;
   const std::vector<char*>& pages = original.pages;
   Pagemap pagemap;
-  EventRun run(state, EventClaim{});
+  EventRun run(state);
   std::vector<uint64_t> pfns;  // readable as root only: then the frame must be the same one
   int64_t private_before = 0;
   run_batched_events(
@@ -208,7 +209,7 @@ void BM_CowFaultThp(benchmark::State& state) {
   Mapping mapping = Mapping::anonymous(huge, Backing::kHugePages);
   std::vector<char*> pages(subpages);
   for (size_t i = 0; i < subpages; ++i) pages[i] = mapping.data() + i * page_size();
-  EventRun run(state, EventClaim{});
+  EventRun run(state);
   std::unique_ptr<ChildProcess> holder;
   int64_t private_before = 0;
   run_batched_events(
@@ -254,7 +255,7 @@ void BM_CowFaultFile(benchmark::State& state) {
   }
   Mapping mapping = Mapping::file(file.fd(), pages * page_size(), PROT_READ | PROT_WRITE, MAP_PRIVATE);
   mapping.advise(MADV_NOHUGEPAGE);
-  EventRun run(state, EventClaim{});
+  EventRun run(state);
   run.note(fmt::format("file in {} ({}), unlinked while open", file.directory(), file.filesystem()));
   int64_t private_before = 0;
   bool first = true;
@@ -284,7 +285,7 @@ void BM_ForkPerGiB(benchmark::State& state) {
   Mapping mapping = Mapping::anonymous(kBytes, Backing::kBasePages);
   for (size_t off = 0; off < kBytes; off += page_size()) touch_write(mapping.data() + off);
   const double per_gib = static_cast<double>(size_t{1} << 30) / static_cast<double>(kBytes);
-  EventRun run(state, EventClaim{{0, 1e12}, {0, 0}});
+  EventRun run(state);
   const EventClock& clock = run.clock();
   run.begin_batch();
   for (auto _ : state) {
@@ -305,14 +306,53 @@ void BM_ForkPerGiB(benchmark::State& state) {
   run.finish();
 }
 
-#define PAGELADDER_ROW(fn, name, unit) \
-  BENCHMARK(fn)->Name(name)->UseManualTime()->Unit(benchmark::unit)
-PAGELADDER_ROW(BM_CowFault, "cow_fault", kMicrosecond);
-PAGELADDER_ROW(BM_CowFaultChild, "cow_fault_child", kMicrosecond);
-PAGELADDER_ROW(BM_CowFaultReuse, "cow_fault_reuse", kMicrosecond);
-PAGELADDER_ROW(BM_CowFaultThp, "cow_fault_thp", kMicrosecond);
-PAGELADDER_ROW(BM_CowFaultFile, "cow_fault_file", kMicrosecond);
-PAGELADDER_ROW(BM_ForkPerGiB, "ref_fork_per_gib", kMillisecond);
+void register_rows() {
+  add_row({.id = "cow_fault",
+           .label = "first write by the parent to a 4 KiB page it shares with a live forked child "
+                    "(copy-on-write)",
+           .family = "cow",
+           .event = "one write to a shared page",
+           .claims = one_minor_fault()},
+          BM_CowFault);
+  add_row({.id = "cow_fault_child",
+           .label = "first write by a forked child to a 4 KiB page it shares with its live parent "
+                    "(copy-on-write, timed in the child)",
+           .family = "cow",
+           .event = "one write to a shared page",
+           .claims = one_minor_fault()},
+          BM_CowFaultChild);
+  add_row({.id = "cow_fault_reuse",
+           .label = "write to a write-protected 4 KiB page whose forked sharer has exited "
+                    "(the kernel reuses it, no copy)",
+           .family = "cow",
+           .event = "one write to a write-protected page",
+           .claims = one_minor_fault()},
+          BM_CowFaultReuse);
+  add_row({.id = "cow_fault_thp",
+           .label = "first write to each 4 KiB of a 2 MiB transparent huge page shared after fork",
+           .family = "cow",
+           .event = "one write to 4 KiB of a shared huge page",
+           .claims = one_minor_fault()},
+          BM_CowFaultThp);
+  add_row({.id = "cow_fault_file",
+           .label = "first write to a MAP_PRIVATE file page that is in the page cache (copied "
+                    "into a private page)",
+           .family = "cow",
+           .event = "one write to a private file page",
+           .claims = one_minor_fault()},
+          BM_CowFaultFile);
+  // The parent's own copy-on-write faults after each fork are not bounded: they depend on
+  // what it touches while the child lives.
+  add_row({.id = "ref_fork_per_gib",
+           .label = "fork() of a process with populated 4 KiB-page memory, per GiB (reference)",
+           .family = "reference",
+           .event = "one fork(), scaled to 1 GiB",
+           .claims = fault_claims({0, kUnbounded}),
+           .unit = benchmark::kMillisecond},
+          BM_ForkPerGiB);
+}
+
+const Registrar registrar(register_rows);
 
 }  // namespace
 }  // namespace pageladder

@@ -1,4 +1,4 @@
-// demand_paging: the chapter's experiment (../shared/seed/page-faults-chapter.txt), measured.
+// demand_paging: the chapter's experiment (cited in docs/sources.md), measured.
 //
 // malloc(100 MiB), then write one byte per 4 KiB page, reading VmSize and VmRSS from
 // /proc/self/status before the allocation, after it, every 256 pages while touching, and after

@@ -103,6 +103,8 @@ void make_resident(const TempFile& file) {
 
 void describe_storage(EventRun& run, const TempFile& file) {
   run.note(fmt::format("file in {}: {}", file.directory(), file.storage()));
+  // Part of what the row measured: a quick run's file is smaller (compare tells them apart).
+  run.set_counter("file_mib", static_cast<double>(file_bytes() >> 20));
   if (const auto ra = file.read_ahead_kb()) run.set_counter("read_ahead_kb", static_cast<double>(*ra));
 }
 
@@ -115,7 +117,7 @@ void cached_read_faults(benchmark::State& state, const TempFile& file, int map_f
     return;
   }
   Pagemap pagemap;
-  EventRun run(state, EventClaim{});
+  EventRun run(state);
   describe_storage(run, file);
   Mapping mapping;
   size_t mapped = 0, faults = 0;
@@ -179,7 +181,7 @@ std::vector<size_t> shuffled(size_t n, uint64_t seed) {
 void BM_FileFaultMajor(benchmark::State& state) {
   const TempFile* file = file_or_skip(state, file_dir());
   if (!file) return;
-  EventRun run(state, EventClaim{{0, 0.01}, {0.99, 1.01}});
+  EventRun run(state);
   describe_storage(run, *file);
   const std::vector<size_t> order = shuffled(file_pages(), 7);
   const size_t batch = std::min<size_t>(order.size(), 2048);
@@ -204,7 +206,7 @@ void BM_FileReadColdSequential(benchmark::State& state) {
   const TempFile* file = file_or_skip(state, file_dir());
   if (!file) return;
   // One event is one page; only some pages fault (readahead brings the rest).
-  EventRun run(state, EventClaim{{0, 1}, {0, 1}});
+  EventRun run(state);
   describe_storage(run, *file);
   Mapping mapping;
   run_batched_events(
@@ -230,7 +232,7 @@ void BM_DirectRead(benchmark::State& state) {
   }
   Mapping buffer = Mapping::anonymous(page_size(), Backing::kBasePages);
   touch_write(buffer.data());
-  EventRun run(state, EventClaim{{0, 0}, {0, 0}});
+  EventRun run(state);
   describe_storage(run, *file);
   const std::vector<size_t> order = shuffled(file_pages(), 11);
   bool failed = false;
@@ -247,14 +249,47 @@ void BM_DirectRead(benchmark::State& state) {
   run.finish();
 }
 
-#define PAGELADDER_ROW(fn, name) \
-  BENCHMARK(fn)->Name(name)->UseManualTime()->Unit(benchmark::kMicrosecond)
-PAGELADDER_ROW(BM_FileFaultCached, "file_fault_cached");
-PAGELADDER_ROW(BM_FileFaultCachedPrivate, "file_fault_cached_private");
-PAGELADDER_ROW(BM_FileFaultTmpfs, "file_fault_tmpfs");
-PAGELADDER_ROW(BM_FileFaultMajor, "file_fault_major");
-PAGELADDER_ROW(BM_FileReadColdSequential, "file_read_cold_seq");
-PAGELADDER_ROW(BM_DirectRead, "ref_direct_read");
+void register_rows() {
+  add_row({.id = "file_fault_cached",
+           .label = "read fault on a shared file mapping whose page is in the page cache",
+           .family = "file",
+           .event = "one read of an unmapped, cached file page",
+           .claims = one_minor_fault()},
+          BM_FileFaultCached);
+  add_row({.id = "file_fault_cached_private",
+           .label = "read fault on a MAP_PRIVATE file mapping whose page is in the page cache",
+           .family = "file",
+           .event = "one read of an unmapped, cached file page",
+           .claims = one_minor_fault()},
+          BM_FileFaultCachedPrivate);
+  add_row({.id = "file_fault_tmpfs",
+           .label = "read fault on a tmpfs (shmem) file mapping (reference)",
+           .family = "reference",
+           .event = "one read of an unmapped tmpfs page",
+           .claims = one_minor_fault()},
+          BM_FileFaultTmpfs);
+  add_row({.id = "file_fault_major",
+           .label = "read fault on a file mapping whose page is not cached, read from storage",
+           .family = "file",
+           .event = "one read of a cold file page",
+           .claims = fault_claims({0, 0.01}, {0.99, 1.01})},
+          BM_FileFaultMajor);
+  // One event is one page; only some pages fault (readahead brings the rest in).
+  add_row({.id = "file_read_cold_seq",
+           .label = "sequential read of a cold mapped file with default readahead, per 4 KiB page",
+           .family = "file",
+           .event = "one 4 KiB page read in order",
+           .claims = fault_claims({0, 1}, {0, 1})},
+          BM_FileReadColdSequential);
+  add_row({.id = "ref_direct_read",
+           .label = "4 KiB O_DIRECT read at a random offset of the test file (reference)",
+           .family = "reference",
+           .event = "one pread() of 4 KiB",
+           .claims = fault_claims({0, 0}, {0, 0})},
+          BM_DirectRead);
+}
+
+const Registrar registrar(register_rows);
 
 }  // namespace
 }  // namespace pageladder

@@ -20,6 +20,7 @@
 #include <fmt/format.h>
 
 #include "core/event_run.hpp"
+#include "core/flags.hpp"
 #include "core/machine_context.hpp"
 #include "core/mapping.hpp"
 #include "core/page_region.hpp"
@@ -39,11 +40,10 @@ bool kernel_uses_zero_page() {
 }
 
 template <class Touch>
-void base_page_faults(benchmark::State& state, EventClaim claim, Touch touch,
-                      const std::string& note = "") {
+void base_page_faults(benchmark::State& state, Touch touch, const std::string& note = "") {
   BasePageRegion region;
   Pagemap pagemap;
-  EventRun run(state, claim);
+  EventRun run(state);
   if (!note.empty()) run.note(note);
   bool first = true;
   run_batched_events(
@@ -59,15 +59,12 @@ void base_page_faults(benchmark::State& state, EventClaim claim, Touch touch,
 }
 
 void BM_MinorFault(benchmark::State& state) {
-  base_page_faults(state, EventClaim{}, [](char* p) { touch_write(p); });
+  base_page_faults(state, [](char* p) { touch_write(p); });
 }
 
-void BM_MinorFaultReadThenWrite(benchmark::State& state) {
-  const bool zero_page = kernel_uses_zero_page();
-  EventClaim claim;
-  if (zero_page) claim.minor_faults_per_event = {1.99, 2.01};
+void BM_MinorFaultReadThenWrite(benchmark::State& state, bool zero_page) {
   base_page_faults(
-      state, claim,
+      state,
       [](char* p) {
         touch_read(p);
         touch_write(p);
@@ -89,7 +86,7 @@ void BM_ThpFault(benchmark::State& state) {
   const size_t huge = thp_size();
   Mapping mapping = Mapping::anonymous(kRegions * huge, Backing::kHugePages);
   Pagemap pagemap;
-  EventRun run(state, EventClaim{});
+  EventRun run(state);
   bool first = true;
   run_batched_events(
       state, run,
@@ -118,12 +115,30 @@ void BM_ThpFault(benchmark::State& state) {
   run.finish();
 }
 
-BENCHMARK(BM_MinorFault)->Name("minor_fault")->UseManualTime()->Unit(benchmark::kMicrosecond);
-BENCHMARK(BM_MinorFaultReadThenWrite)
-    ->Name("minor_fault_read_then_write")
-    ->UseManualTime()
-    ->Unit(benchmark::kMicrosecond);
-BENCHMARK(BM_ThpFault)->Name("thp_fault")->UseManualTime()->Unit(benchmark::kMicrosecond);
+void register_rows() {
+  add_row({.id = "minor_fault",
+           .label = "first write to a private anonymous 4 KiB page (demand-zero fault)",
+           .family = "anonymous",
+           .event = "one write to a fresh 4 KiB page",
+           .claims = one_minor_fault()},
+          BM_MinorFault);
+  // Whether the read maps the shared zero page decides the claim: two faults or one.
+  const bool zero_page = kernel_uses_zero_page();
+  add_row({.id = "minor_fault_read_then_write",
+           .label = "read, then write, of a fresh private anonymous 4 KiB page",
+           .family = "anonymous",
+           .event = "one read and one write of a fresh 4 KiB page",
+           .claims = zero_page ? fault_claims({1.99, 2.01}) : one_minor_fault()},
+          [zero_page](benchmark::State& s) { BM_MinorFaultReadThenWrite(s, zero_page); });
+  add_row({.id = "thp_fault",
+           .label = "first write to a private anonymous 2 MiB region backed by a transparent huge page",
+           .family = "anonymous",
+           .event = "one write to a fresh 2 MiB region",
+           .claims = one_minor_fault()},
+          BM_ThpFault);
+}
+
+const Registrar registrar(register_rows);
 
 }  // namespace
 }  // namespace pageladder

@@ -194,12 +194,7 @@ void swap_row(benchmark::State& state, bool zram, Mode mode) {
     }
   }
   const CgroupLayout layout = detect_memory_cgroup();
-  // Under thrashing, a page being written back when it is touched is a swap-cache hit: a few
-  // percent of events, so that row asks for at least 0.95 major faults per event.
-  const EventClaim claim = mode == Mode::kCluster ? EventClaim{{0, 1}, {0.01, 1.01}}
-                           : mode == Mode::kThrash ? EventClaim{{0, 0.05}, {0.95, 1.01}}
-                                                   : EventClaim{{0, 0.01}, {0.99, 1.01}};
-  EventRun run(state, claim, {});
+  EventRun run(state, {});
   const EventClock& clock = run.clock();
   constexpr size_t kBatch = 2048;
   constexpr size_t kThrashPages = 8192;  // 32 MiB region in a 16 MiB cgroup
@@ -273,15 +268,42 @@ void swap_row(benchmark::State& state, bool zram, Mode mode) {
   run.finish();
 }
 
+// What each row claims. Under thrashing, a page being written back when it is touched is a
+// swap-cache hit: a few percent of events, so that row asks for at least 0.95 major faults.
+std::vector<Claim> claims_of(Mode mode) {
+  switch (mode) {
+    case Mode::kCluster: return fault_claims({0, 1}, {0.01, 1.01});
+    case Mode::kThrash: return fault_claims({0, 0.05}, {0.95, 1.01});
+    default: return fault_claims({0, 0.01}, {0.99, 1.01});
+  }
+}
+
+std::string label_of(bool zram, Mode mode) {
+  const std::string where = zram ? "zram" : "a swap file or partition on storage";
+  switch (mode) {
+    case Mode::kCluster:
+      return fmt::format("fault on a page swapped out to {}, memory-limited cgroup, with the "
+                         "machine's page-cluster (swap readahead)", where);
+    case Mode::kThrash:
+      return fmt::format("fault on a page swapped out to {}, in a cgroup half the region's size "
+                         "(each swap-in also reclaims another page)", where);
+    default:
+      return fmt::format("fault on a page swapped out to {}, memory-limited cgroup, page-cluster 0",
+                         where);
+  }
+}
+
 void register_rows() {
   for (bool zram : {true, false}) {
     const std::string kind = zram ? "zram" : "disk";
     for (auto [suffix, mode] : {std::pair{"", Mode::kIsolated}, std::pair{"_cluster", Mode::kCluster},
                                 std::pair{"_thrash", Mode::kThrash}}) {
-      benchmark::RegisterBenchmark(("swap_in_" + kind + suffix).c_str(),
-                                   [zram, mode = mode](benchmark::State& s) { swap_row(s, zram, mode); })
-          ->UseManualTime()
-          ->Unit(benchmark::kMicrosecond);
+      add_row({.id = "swap_in_" + kind + suffix,
+               .label = label_of(zram, mode),
+               .family = "swap",
+               .event = "one read of a swapped-out page",
+               .claims = claims_of(mode)},
+              [zram, mode = mode](benchmark::State& s) { swap_row(s, zram, mode); });
     }
   }
 }

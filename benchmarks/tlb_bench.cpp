@@ -104,8 +104,7 @@ void verify_backing(EventRun& run, const PointerChase& chase) {
 // `before_finish` adds the caller's own checks and notes to the row.
 double time_chase(benchmark::State& state, const PointerChase& chase,
                   const std::function<void(EventRun&)>& before_finish = {}) {
-  EventRun run(state, EventClaim{{0, 0}, {0, 0}}, {"cycles", "stlb_hits", "dtlb_walks"},
-               Timing::kBatched);
+  EventRun run(state, {"cycles", "stlb_hits", "dtlb_walks"}, Timing::kBatched);
   verify_backing(run, chase);
   void* p = chase.walk(chase.start(), chase.nodes());  // warm the TLB and caches
   run.begin_batch();
@@ -294,22 +293,50 @@ void register_rows() {
         need_kb / 1024, available_kb / 1024));
   config().sizes = log_sweep(static_cast<size_t>(lo), static_cast<size_t>(hi), quick() ? 2 : 4);
 
+  // Loads never fault: every page is faulted in before the chase is timed.
+  const RowSpec* sweep = describe_series({.id = "tlb_sweep",
+                                          .label = "dependent load over N pages (TLB sweep point)",
+                                          .family = "tlb",
+                                          .event = "one dependent load",
+                                          .claims = fault_claims({0, 0}, {0, 0}),
+                                          .unit = benchmark::kNanosecond,
+                                          .manual_time = false,
+                                          .rung = false});
   for (ChaseLayout layout : {ChaseLayout::kBasePages, ChaseLayout::kPacked,
                              ChaseLayout::kHugePages, ChaseLayout::kHugetlb}) {
+    // A layout this machine cannot give at any size is one skipped row, not one per point.
+    if (auto why = why_layout_unavailable(layout, config().sizes.front())) {
+      add_point(sweep, layout_name(layout), [why = *why](benchmark::State& s) { skip(s, why); });
+      continue;
+    }
     for (size_t pages : config().sizes) {
-      benchmark::RegisterBenchmark(
-          fmt::format("tlb_sweep/{}/pages:{}", layout_name(layout), pages).c_str(),
-          [layout, pages](benchmark::State& s) { sweep_row(s, layout, pages); })
-          ->Unit(benchmark::kNanosecond);
+      add_point(sweep, fmt::format("{}/pages:{}", layout_name(layout), pages),
+                [layout, pages](benchmark::State& s) { sweep_row(s, layout, pages); });
     }
   }
-  for (auto [name, rung] : {std::pair{"tlb_hit", Rung::kTlbHit},
-                            std::pair{"stlb_hit", Rung::kStlbHit},
-                            std::pair{"page_walk", Rung::kPageWalk}}) {
+  const struct {
+    const char* id;
+    const char* label;
+    Rung rung;
+  } rungs[] = {
+      {"tlb_hit", "dependent load whose line is in L1 and whose translation hits the L1 DTLB",
+       Rung::kTlbHit},
+      {"stlb_hit", "dependent load that misses the L1 DTLB and hits the second-level TLB",
+       Rung::kStlbHit},
+      {"page_walk", "dependent load that misses every TLB level: a page walk, page tables cached",
+       Rung::kPageWalk},
+  };
+  for (const auto& r : rungs) {
     // A fixed, longer time than the sweep points get (and the same in quick and full runs, so
     // the row names match between them): these are the numbers the ladder shows.
-    benchmark::RegisterBenchmark(name, [rung = rung](benchmark::State& s) { rung_row(s, rung); })
-        ->Unit(benchmark::kNanosecond)
+    add_row({.id = r.id,
+             .label = r.label,
+             .family = "tlb",
+             .event = "one dependent load",
+             .claims = fault_claims({0, 0}, {0, 0}),
+             .unit = benchmark::kNanosecond,
+             .manual_time = false},
+            [rung = r.rung](benchmark::State& s) { rung_row(s, rung); })
         ->MinTime(0.05);
   }
 }

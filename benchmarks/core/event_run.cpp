@@ -3,6 +3,8 @@
 #include <sys/mman.h>
 
 #include <algorithm>
+#include <cmath>
+#include <stdexcept>
 
 #include <fmt/format.h>
 
@@ -20,7 +22,15 @@ double percentile(std::vector<float>& values, double q) {
 }
 
 std::string describe(const Range& r) {
-  return r.lo == r.hi ? fmt::format("{:g}", r.lo) : fmt::format("{:g}-{:g}", r.lo, r.hi);
+  if (r.lo == r.hi) return fmt::format("{:g}", r.lo);
+  if (std::isinf(r.hi)) return fmt::format("at least {:g}", r.lo);
+  return fmt::format("{:g}-{:g}", r.lo, r.hi);
+}
+
+// "minor_faults_per_event" -> "minor faults per event", as the reasons have always read.
+std::string claim_words(std::string counter) {
+  std::replace(counter.begin(), counter.end(), '_', ' ');
+  return counter;
 }
 
 }  // namespace
@@ -29,9 +39,14 @@ void skip(benchmark::State& state, const std::string& reason) {
   state.SkipWithError(("skipped: " + reason).c_str());
 }
 
-EventRun::EventRun(benchmark::State& state, EventClaim claim,
-                   const std::vector<std::string>& hardware, Timing timing)
-    : state_(state), claim_(claim), timing_(timing), clock_(EventClock::get()), counters_(hardware) {
+const RowSpec& running_row() {
+  const RowSpec* row = current_row();
+  if (!row) throw std::logic_error("EventRun outside a row registered with add_row");
+  return *row;
+}
+
+EventRun::EventRun(benchmark::State& state, const std::vector<std::string>& hardware, Timing timing)
+    : state_(state), row_(running_row()), timing_(timing), clock_(EventClock::get()), counters_(hardware) {
   capacity_ = timing == Timing::kPerEvent
                   ? std::min<size_t>(static_cast<size_t>(state.max_iterations), kMaxSamples)
                   : 0;
@@ -105,12 +120,19 @@ void EventRun::finish() {
   }
   set_counter("timer_overhead_ns", clock_.overhead_ns());
 
-  if (!claim_.minor_faults_per_event.contains(minor))
-    invalidate(fmt::format("{:.3f} minor faults per event, expected {}", minor,
-                           describe(claim_.minor_faults_per_event)));
-  if (!claim_.major_faults_per_event.contains(major))
-    invalidate(fmt::format("{:.3f} major faults per event, expected {}", major,
-                           describe(claim_.major_faults_per_event)));
+  // Every claim against the counter it names, as exported (faults, and whatever the row set).
+  const auto& exported = state_.counters;
+  for (const Claim& claim : row_.claims) {
+    const auto it = exported.find(claim.counter);
+    if (it == exported.end()) {
+      invalidate(fmt::format("the row exports no {} to check its claim against", claim.counter));
+      continue;
+    }
+    const double value = it->second.value;
+    if (!claim.bounds.contains(value))
+      invalidate(fmt::format("{:.3f} {}, expected {}", value, claim_words(claim.counter),
+                             describe(claim.bounds)));
+  }
 
   set_counter("valid", problems_.empty() ? 1 : 0);
   std::string label;

@@ -1,13 +1,14 @@
 // One timed event per Google Benchmark iteration, verified by the faults it caused.
 //
-// EventRun carries what a benchmark row claims (the nanobench idea: one small object holds the
-// configuration): how many minor and major faults one event must cause. It times each event on
+// EventRun checks what its row claims (core/rows.hpp: the bounds per event on the counters the
+// row exports, faults by class first; the nanobench idea, one small object holds a row's
+// configuration). It times each event on
 // its own with EventClock and hands that time to Google Benchmark through manual timing, so
 // real_time is the cost of one event and no PauseTiming/ResumeTiming sits near µs-scale events.
 // State is re-armed in batches between events, outside both the timed region and the counted
 // region. At the end the row gets its counters (faults per event from getrusage and perf,
 // p50/p99 of the individually timed events, timer overhead, hardware counters where present)
-// and `valid` = 1 only if the counts match the claim; otherwise the label says why not.
+// and `valid` = 1 only if every claim holds; otherwise the label says why not.
 #pragma once
 
 #include <benchmark/benchmark.h>
@@ -19,19 +20,9 @@
 #include "core/event_clock.hpp"
 #include "core/fault_counters.hpp"
 #include "core/mapping.hpp"
+#include "core/rows.hpp"
 
 namespace pageladder {
-
-struct Range {
-  double lo = 0, hi = 0;
-  bool contains(double v) const { return v >= lo && v <= hi; }
-};
-
-// The default claim: exactly one minor fault and no major fault per event.
-struct EventClaim {
-  Range minor_faults_per_event{0.99, 1.01};
-  Range major_faults_per_event{0.0, 0.0};
-};
 
 // Marks a row skipped: Google Benchmark 1.7.1 has only SkipWithError, so the message carries a
 // "skipped: " prefix that the harness turns into an entry of `skipped`.
@@ -44,7 +35,8 @@ enum class Timing {
 
 class EventRun {
  public:
-  EventRun(benchmark::State& state, EventClaim claim,
+  // The claims are the running row's (add_row); throws std::logic_error outside one.
+  EventRun(benchmark::State& state,
            const std::vector<std::string>& hardware = {"cycles", "instructions"},
            Timing timing = Timing::kPerEvent);
 
@@ -67,6 +59,7 @@ class EventRun {
   // Something the reader should know about how the kernel handled the events.
   void note(const std::string& text);
   void set_counter(const std::string& name, double value);
+  const RowSpec& row() const { return row_; }
 
   // Writes the counters, the validity and the label. Call once, after the loop.
   void finish();
@@ -78,7 +71,7 @@ class EventRun {
 
  private:
   benchmark::State& state_;
-  EventClaim claim_;
+  const RowSpec& row_;
   Timing timing_;
   const EventClock& clock_;
   RegionCounters counters_;

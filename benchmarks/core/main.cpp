@@ -1,5 +1,5 @@
 // The shared main of every benchmark binary: Google Benchmark's, plus pageladder's flags, the
-// rows registered after them, and the machine context.
+// rows registered after them, the machine context and the rows' own descriptions.
 #include <benchmark/benchmark.h>
 
 #include <cstdio>
@@ -7,6 +7,7 @@
 
 #include "core/flags.hpp"
 #include "core/machine_context.hpp"
+#include "core/rows.hpp"
 
 int main(int argc, char** argv) {
   const std::string error = pageladder::parse_flags(&argc, argv);
@@ -23,6 +24,8 @@ int main(int argc, char** argv) {
     return 2;
   }
   pageladder::add_machine_context();
+  // Every row's description and claims (core/rows.hpp), for the harness.
+  benchmark::AddCustomContext("pageladder_rows", pageladder::rows_json());
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();
   return 0;

@@ -141,6 +141,9 @@ def _bench(args, selected):
                                            no_system_changes=args.no_system_changes)}
     outcomes, interrupted = runner.run_all(selected, args.build_dir, run_dir, args.quick, extra,
                                            phased=phased)
+    for name, outcome in outcomes.items():
+        if outcome.get("incomplete"):
+            print(f"pageladder: {name} is incomplete: {outcome['incomplete']}", file=sys.stderr)
     lifecycle = runner.run_demand_paging(args.build_dir, run_dir)
     harness_settings = {
         "quick": args.quick,

@@ -8,7 +8,7 @@ import platform
 import socket
 from pathlib import Path
 
-from pageladder import SCHEMA_VERSION, ladder, metadata
+from pageladder import SCHEMA_VERSION, ladder, metadata, sweep
 
 
 def run_id(now=None):
@@ -38,7 +38,7 @@ def assemble(run_dir, outcomes, harness_settings, extra_skipped=(), root=None, d
     """
     directories = {k: harness_settings[k] for k in ("file_dir", "swap_dir") if harness_settings.get(k)}
     machine, kernel, settings = metadata.collect(root, directories=directories)
-    context, benchmarks, results = None, [], {}
+    context, benchmarks, results, row_descriptions = None, [], {}, {}
     for name, outcome in outcomes.items():
         if outcome.get("failed"):
             results[name] = {"failed": outcome["failed"]}
@@ -48,11 +48,17 @@ def assemble(run_dir, outcomes, harness_settings, extra_skipped=(), root=None, d
         except ValueError as e:
             results[name] = {"failed": str(e)}
             continue
+        try:
+            specs = ladder.row_specs(ctx)
+        except ValueError as e:
+            results[name] = {"failed": f"{outcome['file']}: {e}"}
+            continue
         if context is None:
             context = dict(ctx)
         metadata.merge_binary_context(settings, ctx)
         benchmarks.extend(rows)
-        results[name] = {"file": outcome["file"], "rows": rows}
+        results[name] = {"file": outcome["file"], "rows": rows, "specs": specs}
+        row_descriptions.update({i: dict(spec, benchmark=name, file=outcome["file"]) for i, spec in specs.items()})
     extra_skipped = list(extra_skipped) + [s for o in outcomes.values() for s in o.get("skipped", [])]
     used = [d for o in outcomes.values() for d in o.get("swap_devices_used") or []]
     if any("swap_devices_used" in o for o in outcomes.values()):
@@ -73,11 +79,17 @@ def assemble(run_dir, outcomes, harness_settings, extra_skipped=(), root=None, d
             "harness": harness_settings,
             "binaries": [
                 {"benchmark": name, "binary": o["binary"], "json": o.get("file"),
-                 "seconds": round(o.get("seconds", 0.0), 3), "failed": o.get("failed")}
+                 "seconds": round(o.get("seconds", 0.0), 3), "failed": o.get("failed"),
+                 "invocations": o.get("invocations"), "incomplete": o.get("incomplete")}
                 for name, o in outcomes.items()
             ],
+            # Each row as its binary described it: labels, families and claims, so the ladder
+            # can be rebuilt from run.json alone.
+            "rows": row_descriptions,
             "skipped": skipped,
             "ladder": rungs,
+            # What is read off the measurements, computed once, here (charts and report read it).
+            "derived": {"tlb": sweep.derive(benchmarks, rungs)},
         },
     }
     if demand_paging is not None:

@@ -7,6 +7,7 @@ here (compare.json) is described by harness/schemas/compare.schema.json.
 A side is one or more runs of the same configuration (`A="r1 r2" B="r3 r4"`); with
 `RUNS="r1 r2 r3"` each run is a side and every side is compared with the first.
 """
+import hashlib
 import math
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from pageladder.ladder import INVOCATION_KEY, iteration_rows, row_ns
 from pageladder.units import format_ns
 
 VERDICTS = ("faster", "slower", "same", "invalid", "missing", "not comparable")
-# Fewer invocations than this on a side leave the noise unknown: no verdict can be given.
+# Fewer invocations than this in a run leave its noise unknown: no verdict can be given.
 MIN_INVOCATIONS = 3
 SCHEMA_VERSION = 1
 
@@ -92,14 +93,17 @@ def compare_pair(a_side, b_side, rung_ids):
             a_def, b_def = a_info[0].get("definition") or {}, b_info[0].get("definition") or {}
             a_units = [invocations(run, e) for run, e in zip(a_side, a_info)]
             b_units = [invocations(run, e) for run, e in zip(b_side, b_info)]
-            fewest = min(sum(len(u) for u in a_units), sum(len(u) for u in b_units))
-            if a_def != b_def:
+            fewest = min(len(u) for u in a_units + b_units)
+            unusable = stats.usable(a_units) or stats.usable(b_units)
+            if unusable:
+                row["verdict"], row["why"] = "invalid", unusable
+            elif a_def != b_def:
                 row["verdict"] = "not comparable"
                 row["why"] = f"measured differently: A at {_definition_text(a_def)}, B at {_definition_text(b_def)}"
             elif fewest < MIN_INVOCATIONS:
                 row["verdict"] = "not comparable"
-                row["why"] = (f"only {fewest} invocation(s) on a side: its noise is unknown "
-                              f"(runs made by an older pageladder?)")
+                row["why"] = (f"a run has only {fewest} invocation(s) of it: its noise is unknown "
+                              f"(made by an older pageladder?)")
             else:
                 row.update(stats.compare_sides(a_units, b_units))
                 tested.append(row)
@@ -110,16 +114,23 @@ def compare_pair(a_side, b_side, rung_ids):
     return rows
 
 
+def _family(runs, rung_id):
+    return next((r.get("family") for run in runs for r in run["pageladder"]["ladder"] if r["id"] == rung_id), None)
+
+
 def _ordered_rung_ids(runs):
-    order = {r.id: i for i, r in enumerate(registry.RUNGS)}
-    return sorted({r["id"] for run in runs for r in run["pageladder"]["ladder"]} |
-                  {s.get("rung") for run in runs for s in run["pageladder"]["skipped"] if s.get("rung")},
-                  key=lambda i: (order.get(i, len(order)), i))
+    ids = {r["id"] for run in runs for r in run["pageladder"]["ladder"]} | \
+          {s.get("rung") for run in runs for s in run["pageladder"]["skipped"] if s.get("rung")}
+    return sorted(ids, key=lambda i: registry.ladder_position(i, _family(runs, i)))
 
 
 def _label(runs, rung_id):
-    return next((r["label"] for run in runs for r in run["pageladder"]["ladder"] if r["id"] == rung_id),
-                registry.RUNG_BY_ID[rung_id].label if rung_id in registry.RUNG_BY_ID else rung_id)
+    """The label its binary gave the rung (from any run that has it), else its id."""
+    for run in runs:
+        described = (run["pageladder"].get("rows") or {}).get(rung_id)
+        if described:
+            return described["label"]
+    return next((r["label"] for run in runs for r in run["pageladder"]["ladder"] if r["id"] == rung_id), rung_id)
 
 
 def compare(sides):
@@ -158,8 +169,9 @@ def to_json(result):
         "runs": {"a": sides[0], "b": first["b"]},
         "method": {"statistic": "median over every repetition of a side", "ci": "95% hierarchical "
                    "bootstrap over runs and invocations", "samples": stats.BOOTSTRAP_SAMPLES,
-                   "adjustment": "Benjamini-Hochberg", "alpha": stats.ALPHA, "noise_floor": stats.NOISE_FLOOR,
-                   "min_invocations": MIN_INVOCATIONS},
+                   "adjustment": "Benjamini-Hochberg", "alpha": stats.ALPHA,
+                   "noise_floor": stats.NOISE_FLOOR, "single_run_noise_floor": stats.SINGLE_RUN_FLOOR,
+                   "noise_sigmas": stats.SIGMAS, "min_invocations": MIN_INVOCATIONS},
         "differing_settings": [{"setting": f, "values": v} for f, v in result["differences"]],
         "rungs": rungs(first),
         "more": [{"b": c["b"], "rungs": rungs(c)} for c in rest],
@@ -208,10 +220,11 @@ def render_markdown(result):
               "confidence interval from resampling runs and invocations (fresh processes), where the "
               "variance lives. A change is called **faster** or **slower** only when it is significant "
               f"after adjusting for testing every rung at once (Benjamini–Hochberg, α = {stats.ALPHA}) and "
-              "larger than the rung's noise band (one invocation's typical spread, at least "
-              f"{_percent(stats.NOISE_FLOOR)}); otherwise it is **same**, with the smallest change this "
-              "comparison could have detected. Take three or more runs per side for kernel comparisons: "
-              "with one, the run-to-run variance is not observed.", ""]
+              "larger than the rung's noise band (where identical runs land: ±2 standard deviations of "
+              f"an invocation's and of a run's median, at least {_percent(stats.SINGLE_RUN_FLOOR)} with "
+              f"one run per side, {_percent(stats.NOISE_FLOOR)} with more); otherwise it is **same**, with "
+              "the smallest change this comparison could have detected. Take three or more runs per side "
+              "for kernel comparisons: with one, the run-to-run variance is not observed.", ""]
     for name, comparison in zip(names[1:], result["comparisons"]):
         if len(sides) > 2:
             lines += [f"## {name} against side A", ""]
@@ -230,6 +243,10 @@ def render_markdown(result):
 
 
 def output_dir(results_root, sides):
+    """compare-<idA>-vs-<idB>; a side of several runs is named by its first, how many more,
+    and a short digest of all of them (two sides that share a first run differ)."""
     def name(side):
-        return side[0] + (f"+{len(side) - 1}" if len(side) > 1 else "")
+        if len(side) == 1:
+            return side[0]
+        return f"{side[0]}+{len(side) - 1}-{hashlib.sha256(' '.join(side).encode()).hexdigest()[:6]}"
     return Path(results_root) / ("compare-" + "-vs-".join(name(s) for s in sides))

@@ -1,4 +1,4 @@
-"""Turns Google Benchmark rows into ladder rungs and skip entries (../shared/CONTRACT.md).
+"""Turns Google Benchmark rows into ladder rungs and skip entries (run.json: harness/schemas/run.schema.json).
 
 Per rung: the median, min and max over repetitions of the cost of one event (each repetition's
 real_time, one iteration being one event), pooled over the binary's invocations (fresh
@@ -6,8 +6,10 @@ processes, see runner.py); each invocation's own median, the level at which `com
 noise; the median over repetitions of each repetition's p99 of individually timed events; the
 fault counts per event; what defines the rung (`definition`: two runs whose definitions differ
 measured different things); and validity. A rung is valid only if every repetition's binary
-said so and the counts pass the registry's independent check.
+said so and the claims it describes (benchmarks/core/rows.hpp) hold again here, on the
+counters its rows exported.
 """
+import json
 import statistics
 
 from pageladder import registry
@@ -30,9 +32,9 @@ DETAIL_FIELDS = ("p50_ns", "timer_overhead_ns", "events", "cycles_per_event_esti
                  "pages", "control_ns", "translation_penalty_ns", "l1_dtlb_reach_pages",
                  "l1_dtlb_reach_next_pages", "stlb_reach_pages", "stlb_reach_next_pages",
                  "cpuid_l1_dtlb_entries", "cpuid_l2_dtlb_entries")
-# Counters that define what a rung measured (the TLB rungs' page count): rows of two runs are
-# comparable only when these agree.
-DEFINITION_FIELDS = ("pages",)
+# Counters that define what a rung measured (the TLB rungs' page count, the size of the file
+# rungs' test file): rows of two runs are comparable only when these agree.
+DEFINITION_FIELDS = ("pages", "file_mib")
 INVOCATION_KEY = "pageladder_invocation"  # set by runner.merge_invocations
 SKIP_PREFIX = "skipped: "
 INVALID_PREFIX = "invalid: "
@@ -68,14 +70,37 @@ def _split_label(label):
     return None, label
 
 
-def _check_range(name, value, bounds):
-    if bounds is None or value is None:
-        return None
-    lo, hi = bounds
+ROWS_CONTEXT_KEY = "pageladder_rows"  # benchmarks/core/main.cpp
+
+
+def row_specs(context):
+    """{id: description} of a binary's rows, from its context (benchmarks/core/rows.hpp);
+    raises ValueError when the binary did not describe them."""
+    text = (context or {}).get(ROWS_CONTEXT_KEY)
+    if not text:
+        raise ValueError("the binary does not describe its rows (built by an older pageladder? "
+                         "`make build` builds it anew)")
+    try:
+        specs = json.loads(text)
+    except ValueError as e:
+        raise ValueError(f"the binary's row descriptions are not JSON: {e}") from e
+    return {spec["id"]: spec for spec in specs}
+
+
+def _bounds(claim):
+    """[lo, hi] of a claim; JSON null on a side means unbounded there."""
+    lo, hi = claim
+    return (float("-inf") if lo is None else lo), (float("inf") if hi is None else hi)
+
+
+def _check_claim(counter, value, claim):
+    lo, hi = _bounds(claim)
+    if value is None:
+        return f"the rows carry no {counter} to check the claim against"
     if lo <= value <= hi:
         return None
     want = f"{lo:g}" if lo == hi else (f"at least {lo:g}" if hi == float("inf") else f"{lo:g}-{hi:g}")
-    return f"{value:.3f} {name} per event, expected {want}"
+    return f"{value:.3f} {counter.replace('_', ' ')}, expected {want}"
 
 
 def invocation_medians(rows):
@@ -87,8 +112,9 @@ def invocation_medians(rows):
     return [statistics.median(by_invocation[k]) for k in sorted(by_invocation)]
 
 
-def build_rung(rung, rows, source_file):
-    """One ladder entry from the iteration rows of one rung (all repetitions)."""
+def build_rung(spec, rows, source_file):
+    """One ladder entry from the iteration rows of one rung (all repetitions) and the binary's
+    description of the row; its claims are checked again here against the exported counters."""
     times = [row_ns(r) for r in rows]
     reasons, notes = [], []
     for r in rows:
@@ -99,10 +125,8 @@ def build_rung(rung, rows, source_file):
             notes.append(note)
     counts = {k: _median_of(rows, k) for k in COUNT_FIELDS}
     counts = {k: v for k, v in counts.items() if v is not None}
-    for check in (
-        _check_range("minor faults", counts.get("minor_faults_per_event"), rung.minor_per_event),
-        _check_range("major faults", counts.get("major_faults_per_event"), rung.major_per_event),
-    ):
+    for counter, claim in spec.get("claims", {}).items():
+        check = _check_claim(counter, _median_of(rows, counter), claim)
         if check:
             reasons.append(f"harness check: {check}")
     if "minor_faults_per_event" not in counts or "major_faults_per_event" not in counts:
@@ -118,9 +142,11 @@ def build_rung(rung, rows, source_file):
     unique_reasons = list(dict.fromkeys(reasons))
     p99s = [float(r["p99_ns"]) for r in rows if isinstance(r.get("p99_ns"), (int, float))]
     entry = {
-        "id": rung.id,
-        "label": rung.label,
-        "category": rung.category,
+        "id": spec["id"],
+        "label": spec["label"],
+        "family": spec["family"],
+        "event": spec.get("event"),
+        "claims": spec.get("claims", {}),
         "median_ns": statistics.median(times),
         "lo_ns": min(times),
         "hi_ns": max(times),
@@ -143,48 +169,51 @@ def build_rung(rung, rows, source_file):
     return entry
 
 
-def skipped_series(groups, benchmark):
-    """Rows outside the ladder (sweep points) skipped with a reason, one entry per series."""
-    rung_rows = {r.row for r in registry.rungs_of(benchmark)}
+def skipped_series(groups, specs, benchmark):
+    """Supporting rows (sweep points) skipped with a reason, one entry per series."""
     reasons = {}
     for run_name, rows in groups.items():
         message = rows[0].get("error_message", "") if rows[0].get("error_occurred") else ""
-        if run_name in rung_rows or not message.startswith(SKIP_PREFIX):
+        spec = specs.get(run_name)
+        if (spec and spec.get("rung", True)) or not message.startswith(SKIP_PREFIX):
             continue
-        series = run_name.rsplit("/", 1)[0]
+        # A point of a series ("tlb_sweep/thp/pages:64") stands for its series.
+        series = run_name.rsplit("/", 1)[0] if "/pages:" in run_name else run_name
         reasons.setdefault(series, message[len(SKIP_PREFIX):])
     return [{"benchmark": benchmark, "reason": f"{series}: {reason}"} for series, reason in reasons.items()]
 
 
 def build(results_by_benchmark, already_skipped=()):
-    """results_by_benchmark: {short name: {"file": name, "rows": [...]} or {"failed": reason}}.
+    """results_by_benchmark: {short name: {"file": name, "rows": [...], "specs": {id: spec}}
+    or {"failed": reason}}.
 
     Returns (ladder, skipped). Rungs of benchmarks not in the mapping are not mentioned.
     """
     ladder, skipped = [], []
     for name, result in results_by_benchmark.items():
-        rungs = registry.rungs_of(name)
         if "failed" in result:
             skipped.append({"benchmark": name, "reason": result["failed"]})
             continue
+        specs = result["specs"]
         groups = group_by_run(result["rows"])
-        skipped += skipped_series(groups, name)
-        for rung in rungs:
-            rows = groups.get(rung.row)
-            if not rows and rung.id in already_skipped:
+        skipped += skipped_series(groups, specs, name)
+        for spec in specs.values():
+            if not spec.get("rung", True):
+                continue
+            rows = groups.get(spec["id"])
+            if not rows and spec["id"] in already_skipped:
                 continue
             if not rows:
-                skipped.append({"rung": rung.id, "reason": f"{result['file']} has no row '{rung.row}'"})
+                skipped.append({"rung": spec["id"], "reason": f"{result['file']} has no row '{spec['id']}'"})
                 continue
             errors = [r for r in rows if r.get("error_occurred")]
             if errors:
                 message = errors[0].get("error_message", "error")
                 if message.startswith(SKIP_PREFIX):
-                    skipped.append({"rung": rung.id, "reason": message[len(SKIP_PREFIX):]})
+                    skipped.append({"rung": spec["id"], "reason": message[len(SKIP_PREFIX):]})
                 else:
-                    skipped.append({"rung": rung.id, "reason": f"the benchmark failed: {message}"})
+                    skipped.append({"rung": spec["id"], "reason": f"the benchmark failed: {message}"})
                 continue
-            ladder.append(build_rung(rung, rows, result["file"]))
-    order = {r.id: i for i, r in enumerate(registry.RUNGS)}
-    ladder.sort(key=lambda e: order.get(e["id"], len(order)))
+            ladder.append(build_rung(spec, rows, result["file"]))
+    ladder.sort(key=lambda e: registry.ladder_position(e["id"], e.get("family")))
     return ladder, skipped

@@ -16,9 +16,9 @@ from matplotlib import ticker  # noqa: E402
 from pageladder.units import format_ns  # noqa: E402
 
 # Okabe-Ito: distinguishable with every common colour-vision deficiency.
-CATEGORY_COLOURS = {
+FAMILY_COLOURS = {
     "tlb": "#0072B2",
-    "fault": "#009E73",
+    "anonymous": "#009E73",
     "cow": "#E69F00",
     "file": "#56B4E9",
     "swap": "#CC79A7",
@@ -26,7 +26,7 @@ CATEGORY_COLOURS = {
 }
 INVALID_COLOUR = "#D55E00"
 UNIT_BANDS = ((1e-9, 1e-6, "nanoseconds"), (1e-6, 1e-3, "microseconds"), (1e-3, 1.0, "milliseconds"))
-# The chapter's textbook ladder (../shared/seed/page-faults-chapter.txt): quoted, not measured.
+# The chapter's textbook ladder, quoted, not measured (sources: docs/sources.md).
 TEXTBOOK = (("TLB hit ~1 ns", 0.7e-9, 1.4e-9), ("minor fault 1-10 µs", 1e-6, 10e-6),
             ("major fault 5-10 ms", 5e-3, 10e-3))
 
@@ -109,7 +109,7 @@ def draw_ladder(run, stem):
     labels = []
     for y, r in enumerate(rungs):
         med, lo, hi = r["median_ns"] * 1e-9, r["lo_ns"] * 1e-9, r["hi_ns"] * 1e-9
-        colour = CATEGORY_COLOURS.get(r.get("category"), "#333333")
+        colour = FAMILY_COLOURS.get(r.get("family"), "#333333")
         if r["valid"]:
             ax.errorbar([med], [y], xerr=[[med - lo], [hi - med]], fmt="o", color=colour, ms=6,
                         capsize=3, lw=1.2)
@@ -172,6 +172,7 @@ def draw_lifecycle(run, stem):
 
 
 SIDE_MARKERS = ("o", "s", "^", "D", "v")
+SIDE_SYMBOLS = ("●", "■", "▲", "◆", "▼")  # the same shapes, for the legend's text
 SLOWER, FASTER, NEUTRAL = "#D55E00", "#0072B2", "#555555"
 NOISE_COLOUR = "#999999"
 
@@ -179,31 +180,53 @@ NOISE_COLOUR = "#999999"
 def draw_compare(result, runs, stem):
     """compare.svg/png: per rung, the ratio to side A on a log axis centred on 1, with its 95%
     confidence interval and the rung's noise band; coloured only where the verdict is faster or
-    slower. Rungs without a ratio (invalid, missing, not comparable) sit in their own strip below
-    with the reason, never on the ratio axis."""
+    slower. Rungs without a ratio (invalid, missing, not comparable) have their own strip below,
+    with the reason, never a place on the ratio axis. Laid out in inches, top to bottom, so no
+    block can run into another however many rungs, sides or differing settings there are."""
     style()
     comparisons = result["comparisons"]
     ids = [r["id"] for r in comparisons[0]["rungs"]]
-    measured = [i for i in ids if any(c["rungs"][k]["ratio"] is not None
-                                      for c in comparisons for k in [ids.index(i)])]
+    measured = [i for k, i in enumerate(ids) if any(c["rungs"][k]["ratio"] is not None for c in comparisons)]
     others = [(c_index, r) for c_index, c in enumerate(comparisons) for r in c["rungs"] if r["ratio"] is None]
-    differences = result["differences"]
-    n = max(len(measured), 1)
-    height = 2.6 + 0.3 * n + 0.13 * len(others) + 0.13 * len(differences) + 0.13 * len(result["sides"])
-    fig, ax = figure(10.0, height)
+    side_lines = [_shorten(f"{SIDE_SYMBOLS[(k - 1) % len(SIDE_SYMBOLS)] if k and len(comparisons) > 1 else ''} "
+                           f"{chr(ord('A') + k)}: " + ", ".join(side), 190).strip()
+                  for k, side in enumerate(result["sides"])]
+    diff_text = ""
+    if result["differences"]:
+        diff_text = _wrap("Settings differ: " + "; ".join(
+            f"{f}: " + " / ".join(str(v) for v in vals) for f, vals in result["differences"]), 190, 8)
+    footer_runs = runs[:6]
+    footer = [footer_text(r["pageladder"]) for r in footer_runs]
+    if len(runs) > len(footer_runs):
+        footer.append(f"... and {len(runs) - len(footer_runs)} more runs")
+    # Heights in inches, top to bottom.
+    title_h, axis_h = 0.75, 0.3 * max(len(measured), 1) + 0.55
+    strip_h = (0.3 + 0.19 * len(others)) if others else 0.0
+    sides_h = 0.17 * len(side_lines) + 0.1
+    diff_h = 0.14 * (diff_text.count("\n") + 1) + 0.1 if diff_text else 0.0
+    footer_h = 0.11 * len(footer) + 0.1
+    height = title_h + axis_h + strip_h + sides_h + diff_h + footer_h
+    width = 10.0
+    fig = plt.figure(figsize=(width, height))
+    left, right = 2.0 / width, 1 - 1.5 / width
+
+    def from_top(inches):
+        return 1 - inches / height
+
+    ax = fig.add_axes((left, from_top(title_h + axis_h - 0.45), right - left, (axis_h - 0.45) / height))
     ratios = [v for c in comparisons for r in c["rungs"] if r["ratio"] is not None
               for v in (r["ci_lo"], r["ci_hi"], r["ratio"], 1 + r["noise"], 1 / (1 + r["noise"]))]
-    reach = max([1.1] + [max(v, 1 / v) for v in ratios if v and v > 0]) * 1.05
+    reach = min(4.0, max([1.1] + [max(v, 1 / v) for v in ratios if v and v > 0]) * 1.05)
     ax.set_xscale("log")
     ax.set_xlim(1 / reach, reach)
     ticks, gap = [], math.log(reach) / 4  # at most about eight labels across the axis
     for t in sorted((0.25, 0.33, 0.5, 0.67, 0.8, 0.9, 0.95, 0.98, 1.0, 1.02, 1.05, 1.1, 1.25, 1.5, 2.0, 3.0, 4.0),
                     key=lambda t: abs(math.log(t))):
-        if 1 / reach < t < reach and all(abs(math.log(t / u)) >= gap for u in ticks):
+        if 1 / reach <= t <= reach and all(abs(math.log(t / u)) >= gap for u in ticks):
             ticks.append(t)
     ticks.sort()
     ax.set_xticks(ticks, labels=[f"×{t:g}" for t in ticks], fontsize=7)
-    ax.xaxis.set_minor_formatter(ticker.NullFormatter())
+    ax.xaxis.set_minor_locator(ticker.NullLocator())
     ax.axvline(1.0, color="#333333", lw=0.8)
     for y, rung_id in enumerate(measured):
         k = ids.index(rung_id)
@@ -216,38 +239,38 @@ def draw_compare(result, runs, stem):
             ax.add_patch(matplotlib.patches.Rectangle((1 / band, y + offset - 0.09), band - 1 / band, 0.18,
                                                       color=NOISE_COLOUR, alpha=0.25, lw=0))
             colour = {"slower": SLOWER, "faster": FASTER}.get(r["verdict"], NEUTRAL)
-            ax.errorbar([r["ratio"]], [y + offset], xerr=[[r["ratio"] - r["ci_lo"]], [r["ci_hi"] - r["ratio"]]],
+            called = r["verdict"] in ("slower", "faster")
+            shown = min(max(r["ratio"], 1 / reach), reach)  # beyond the axis: pinned to its edge
+            ax.errorbar([shown], [y + offset],
+                        xerr=[[max(shown - r["ci_lo"], 0)], [max(min(r["ci_hi"], reach) - shown, 0)]],
                         fmt=SIDE_MARKERS[c_index % len(SIDE_MARKERS)], color=colour, ms=4.5, capsize=2, lw=1,
-                        mfc=colour if r["verdict"] in ("slower", "faster") else "white")
-            text = f"×{r['ratio']:.3f} {r['verdict']}"
-            ax.text(1.01, y + offset, text, transform=ax.get_yaxis_transform(), va="center", fontsize=6.5,
-                    color=colour, fontweight="bold" if r["verdict"] in ("slower", "faster") else "normal",
+                        mfc=colour if called else "white")
+            ax.text(1.01, y + offset, f"×{r['ratio']:.3f} {r['verdict']}", transform=ax.get_yaxis_transform(),
+                    va="center", fontsize=6.5, color=colour, fontweight="bold" if called else "normal",
                     clip_on=False)
     ax.set_yticks(range(len(measured)), labels=measured, fontsize=7)
-    ax.set_ylim(n - 0.5, -0.7)
-    side_names = [f"{chr(ord('A') + k)}: " + ", ".join(side) for k, side in enumerate(result["sides"])]
-    ax.set_title("pageladder comparison: ratio to side A (log scale) with 95% CI; grey band = the rung's "
-                 "noise;\ncoloured only where the verdict is faster (blue) or slower (red)",
-                 loc="left", fontsize=9, pad=8)
-    ax.set_xlabel("B / A: time per event, ratio of medians  (< 1 faster, > 1 slower)", fontsize=8)
-    lines = [_shorten(name, 160) for name in side_names]
-    if len(comparisons) > 1:
-        lines = [f"{SIDE_MARKERS[k % len(SIDE_MARKERS)]}  {line}" if k else line for k, line in enumerate(lines)]
+    ax.set_ylim(max(len(measured), 1) - 0.5, -0.6)
+    ax.set_xlabel("B / A: time per event, ratio of medians (< 1 faster, > 1 slower)", fontsize=8)
+    fig.text(0.01, from_top(0.12), "pageladder comparison: ratio to side A (log scale) with its 95% "
+             "confidence interval; grey band = the rung's noise (where identical runs land);\n"
+             "coloured only where the verdict is faster (blue) or slower (red)", fontsize=8.5, va="top")
+    y = title_h + axis_h
     if others:
-        lines.append("")
-        lines.append("No ratio:")
-        for c_index, r in others:
+        fig.text(0.01, from_top(y + 0.05), "No ratio (never placed on the axis):", fontsize=7.5,
+                 va="top", fontweight="bold", color="#333333")
+        for n, (c_index, r) in enumerate(others):
             who = f" ({chr(ord('B') + c_index)})" if len(comparisons) > 1 else ""
-            lines.append(_shorten(f"  {r['id']}{who}: {r['verdict']}: {r['why']}", 170))
-    if differences:
-        diff = "; ".join(f"{f}: " + " / ".join(str(v) for v in vals) for f, vals in differences)
-        lines.append("")
-        lines.append(_wrap("Settings differ: " + diff, 170, 6))
-    fig.text(0.01, 0.3 / height, "\n".join(lines), fontsize=6.5, color="#333333", ha="left", va="bottom")
-    bottom = (0.45 + 0.12 * len(lines)) / height
-    fig.get_layout_engine().set(rect=(0, bottom, 1, 1 - bottom))
-    fig.text(0.01, 0.04 / height, "\n".join(f"{footer_text(r['pageladder'])}" for r in runs[:4]),
-             fontsize=5, color="#555555", ha="left", va="bottom")
+            colour = INVALID_COLOUR if r["verdict"] == "invalid" else "#555555"
+            fig.text(0.02, from_top(y + 0.28 + 0.19 * n), _shorten(f"{r['id']}{who}: {r['verdict']}: {r['why']}", 175),
+                     fontsize=6.5, va="top", color=colour)
+        y += strip_h
+    for n, line in enumerate(side_lines):
+        fig.text(0.01, from_top(y + 0.05 + 0.17 * n), line, fontsize=7, va="top", color="#333333")
+    y += sides_h
+    if diff_text:
+        fig.text(0.01, from_top(y + 0.05), diff_text, fontsize=6.5, va="top", color=INVALID_COLOUR)
+        y += diff_h
+    fig.text(0.01, from_top(y + 0.03), "\n".join(footer), fontsize=5, va="top", color="#555555")
     save(fig, stem)
 
 
@@ -259,11 +282,13 @@ def draw_tlb_sweep(run, stem):
     """tlb_sweep.svg/png: ns per load against pages touched, with the measured reaches."""
     from pageladder import sweep
 
-    curves = sweep.series(run["benchmarks"])
-    if not curves:
-        return False
-    style()
     block = run["pageladder"]
+    tlb = (block.get("derived") or {}).get("tlb")
+    if not tlb:
+        return False
+    curves = {layout: [(p["pages"], p["median_ns"], p["lo_ns"], p["hi_ns"], p["valid"]) for p in points]
+              for layout, points in tlb["curves"].items()}
+    style()
     fig, ax = figure(9.0, 5.0)
     for layout in ("4k", "thp", "hugetlb", "control"):
         points = curves.get(layout)
@@ -283,7 +308,7 @@ def draw_tlb_sweep(run, stem):
     ax.set_yscale("log")
     ax.yaxis.set_major_formatter(ticker.EngFormatter(unit="s", sep="\N{THIN SPACE}"))
     ax.xaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:,.0f}"))
-    reach = sweep.reaches(block["ladder"]) or {}
+    reach = tlb.get("reach") or {}
     names = {"l1_dtlb": "L1 DTLB", "stlb": "second-level TLB"}
     for level, info in reach.items():
         if info["measured"]:

@@ -1,7 +1,7 @@
-"""What the suite measures: the benchmark binaries and the rungs of the ladder they feed.
-
-This is the one place that maps user-facing names (../shared/CONTRACT.md) to binaries and rows.
-A rung's `row` is the Google Benchmark run name without the "/manual_time" suffix.
+"""The benchmark binaries the harness runs (short names of CONTRACT.md), and the order the
+ladder shows their rungs in. Everything a row is and claims is described by its binary
+(benchmarks/core/rows.hpp); a rung's id is its Google Benchmark run name without the suffixes
+Google Benchmark appends ("/manual_time", "/min_time:0.050").
 """
 import re
 from dataclasses import dataclass
@@ -21,18 +21,6 @@ class Benchmark:
     later_invocations_filter: Optional[str] = None
 
 
-@dataclass(frozen=True)
-class Rung:
-    id: str
-    label: str
-    benchmark: str            # short name of the binary that measures it
-    row: str                  # run name of its Google Benchmark row
-    category: str             # tlb | fault | cow | file | swap | reference
-    # Independent re-check of the binary's own verdict: (lo, hi) faults per event, or None.
-    minor_per_event: Optional[Tuple[float, float]] = None
-    major_per_event: Optional[Tuple[float, float]] = None
-
-
 BENCHMARKS = [
     # Times are per repetition; runner.INVOCATIONS x runner.REPETITIONS repetitions in all.
     Benchmark("tlb", "tlb_bench", expected_seconds=(6.0, 30.0), min_time=(0.005, 0.01),
@@ -46,85 +34,35 @@ BENCHMARKS = [
     Benchmark("swap_in", "swap_in_bench", expected_seconds=(7.0, 18.0), min_time=(0.008, 0.022)),
 ]
 
-RUNGS = [
-    Rung("tlb_hit", "dependent load, translation hits the L1 DTLB", "tlb", "tlb_hit", "tlb",
-         minor_per_event=(0.0, 0.0), major_per_event=(0.0, 0.0)),
-    Rung("stlb_hit", "dependent load, L1 DTLB miss, second-level TLB hit", "tlb", "stlb_hit",
-         "tlb", minor_per_event=(0.0, 0.0), major_per_event=(0.0, 0.0)),
-    Rung("page_walk", "dependent load that misses every TLB level (page walk)", "tlb",
-         "page_walk", "tlb", minor_per_event=(0.0, 0.0), major_per_event=(0.0, 0.0)),
-    Rung("minor_fault", "first write to an anonymous 4 KiB page", "minor_fault", "minor_fault",
-         "fault", minor_per_event=(0.99, 1.01), major_per_event=(0.0, 0.0)),
-    Rung("minor_fault_read_then_write", "read, then write, of a fresh anonymous 4 KiB page",
-         "minor_fault", "minor_fault_read_then_write", "fault", major_per_event=(0.0, 0.0)),
-    Rung("thp_fault", "first write to an anonymous 2 MiB THP region", "minor_fault",
-         "thp_fault", "fault", minor_per_event=(0.99, 1.01), major_per_event=(0.0, 0.0)),
-    Rung("cow_fault", "first write to a 4 KiB page shared with a forked process", "cow_fault",
-         "cow_fault", "cow", minor_per_event=(0.99, 1.01), major_per_event=(0.0, 0.0)),
-    Rung("cow_fault_child", "the same, written by the forked child (parent holds the page)",
-         "cow_fault", "cow_fault_child", "cow", minor_per_event=(0.99, 1.01),
-         major_per_event=(0.0, 0.0)),
-    Rung("cow_fault_reuse", "write to a write-protected page whose sharer exited (no copy)",
-         "cow_fault", "cow_fault_reuse", "cow", minor_per_event=(0.99, 1.01),
-         major_per_event=(0.0, 0.0)),
-    Rung("cow_fault_thp", "first write to each 4 KiB of a THP shared after fork", "cow_fault",
-         "cow_fault_thp", "cow", minor_per_event=(0.99, 1.01), major_per_event=(0.0, 0.0)),
-    Rung("cow_fault_file", "first write to a MAP_PRIVATE file page in the page cache",
-         "cow_fault", "cow_fault_file", "cow", minor_per_event=(0.99, 1.01),
-         major_per_event=(0.0, 0.0)),
-    Rung("ref_fork_per_gib", "fork() per GiB of populated 4 KiB-page memory (reference)",
-         "cow_fault", "ref_fork_per_gib", "reference", major_per_event=(0.0, 0.0)),
-    Rung("file_fault_cached", "read fault on a file mapping, page in the page cache",
-         "file_fault", "file_fault_cached", "file", minor_per_event=(0.99, 1.01),
-         major_per_event=(0.0, 0.0)),
-    Rung("file_fault_cached_private", "the same through a MAP_PRIVATE mapping", "file_fault",
-         "file_fault_cached_private", "file", minor_per_event=(0.99, 1.01),
-         major_per_event=(0.0, 0.0)),
-    Rung("file_fault_tmpfs", "read fault on a tmpfs (shmem) file mapping (reference)",
-         "file_fault", "file_fault_tmpfs", "reference", minor_per_event=(0.99, 1.01),
-         major_per_event=(0.0, 0.0)),
-    Rung("file_fault_major", "read fault on a file mapping, page read from storage",
-         "file_fault", "file_fault_major", "file", major_per_event=(0.99, 1.01)),
-    Rung("file_read_cold_seq", "sequential read of a cold mapped file, per 4 KiB page "
-         "(default readahead)", "file_fault", "file_read_cold_seq", "file"),
-    Rung("ref_direct_read", "4 KiB O_DIRECT read at a random offset of the same file "
-         "(reference)", "file_fault", "ref_direct_read", "reference",
-         minor_per_event=(0.0, 0.0), major_per_event=(0.0, 0.0)),
-    Rung("swap_in_zram", "fault on a page swapped out to zram, memory-limited cgroup", "swap_in",
-         "swap_in_zram", "swap", major_per_event=(0.99, float("inf"))),
-    Rung("swap_in_zram_cluster", "the same with the machine's page-cluster (swap readahead)",
-         "swap_in", "swap_in_zram_cluster", "swap"),
-    Rung("swap_in_zram_thrash", "zram swap-in in a cgroup half the region's size "
-         "(includes reclaiming another page)", "swap_in", "swap_in_zram_thrash", "swap",
-         major_per_event=(0.95, float("inf"))),
-    Rung("swap_in_disk", "fault on a page swapped out to storage, memory-limited cgroup",
-         "swap_in", "swap_in_disk", "swap", major_per_event=(0.99, float("inf"))),
-    Rung("swap_in_disk_cluster", "the same with the machine's page-cluster (swap readahead)",
-         "swap_in", "swap_in_disk_cluster", "swap"),
-    Rung("swap_in_disk_thrash", "swap-in from storage in a cgroup half the region's size "
-         "(includes reclaiming another page)", "swap_in", "swap_in_disk_thrash", "swap",
-         major_per_event=(0.95, float("inf"))),
-]
+# The order of the ladder, bottom to top as the chapter draws it (presentation only: what each
+# row is, what it claims and its label come from the binary that measures it, in its JSON's
+# "pageladder_rows"). A row not listed here goes after these, by family.
+LADDER_ORDER = (
+    "tlb_hit", "stlb_hit", "page_walk",
+    "minor_fault", "minor_fault_read_then_write", "thp_fault",
+    "cow_fault", "cow_fault_child", "cow_fault_reuse", "cow_fault_thp", "cow_fault_file",
+    "ref_fork_per_gib",
+    "file_fault_cached", "file_fault_cached_private", "file_fault_tmpfs", "file_fault_major",
+    "file_read_cold_seq", "ref_direct_read",
+    "swap_in_zram", "swap_in_zram_cluster", "swap_in_zram_thrash",
+    "swap_in_disk", "swap_in_disk_cluster", "swap_in_disk_thrash",
+)
+FAMILY_ORDER = ("tlb", "anonymous", "cow", "file", "swap", "reference")
+
+
+def ladder_position(rung_id, family=None):
+    """Sort key of a rung: its place in LADDER_ORDER, else after them by family, then id."""
+    if rung_id in LADDER_ORDER:
+        return (0, LADDER_ORDER.index(rung_id), "")
+    rank = FAMILY_ORDER.index(family) if family in FAMILY_ORDER else len(FAMILY_ORDER)
+    return (1, rank, rung_id)
+
 
 BENCHMARK_BY_NAME = {b.name: b for b in BENCHMARKS}
-RUNG_BY_ID = {r.id: r for r in RUNGS}
 
 
 def benchmark_names():
     return [b.name for b in BENCHMARKS]
-
-
-def rungs_of(benchmark_name):
-    return [r for r in RUNGS if r.benchmark == benchmark_name]
-
-
-def rung_for_row(run_name):
-    """The rung a Google Benchmark run name belongs to, or None."""
-    base = strip_time_suffix(run_name)
-    for rung in RUNGS:
-        if rung.row == base:
-            return rung
-    return None
 
 
 # Components Google Benchmark appends to a run name for how a row was run, not what it measures.

@@ -40,18 +40,17 @@ def timer_overhead_line(block):
             f"timed event, not subtracted.")
 
 
-def tlb_section(block, run_rows):
-    from pageladder import sweep
-
-    reach = sweep.reaches(block["ladder"])
+def tlb_section(block):
+    tlb = (block.get("derived") or {}).get("tlb") or {}
+    reach = tlb.get("reach")
     if not reach:
         return None
-    observation = sweep.huge_page_observation(sweep.series(run_rows))
+    observation = tlb.get("huge_page_observation")
     names = {"l1_dtlb": "L1 data TLB", "stlb": "second-level TLB"}
     lines = ["Read off the knees of the sweep (`tlb_sweep.svg`); CPUID is a hint only (hypervisors "
              "rewrite it).", "", "| level | measured reach (pages) | CPUID says (entries) |", "|---|---|---|"]
     for level, info in reach.items():
-        measured = ("between {:.0f} and {:.0f}".format(*info["measured"]) if info["measured"]
+        measured = ("between {:.0f} and {:.0f}".format(*info["measured"]) if info.get("measured")
                     else "no knee found")
         cpuid = f"{info['cpuid']:.0f}" if info["cpuid"] else "n/a"
         lines.append(f"| {names[level]} | {measured} | {cpuid} |")
@@ -108,7 +107,7 @@ def render(run):
     overhead = timer_overhead_line(block)
     if overhead:
         lines += ["", overhead]
-    tlb = tlb_section(block, run["benchmarks"])
+    tlb = tlb_section(block)
     if tlb:
         lines += ["", "## TLB reach", ""] + tlb
     lifecycle = demand_paging_section(block)
@@ -118,6 +117,11 @@ def render(run):
     if notes:
         lines += ["", "## What the kernel did", ""]
         lines += [f"- `{rid}`: {note}" for rid, note in notes]
+    incomplete = [b for b in block.get("binaries", []) if b.get("incomplete")]
+    if incomplete:
+        lines += ["", "## Incomplete", ""]
+        lines += [f"- `{b['benchmark']}`: measured in {b['incomplete']}; its rungs rest on fewer "
+                  f"invocations than planned" for b in incomplete]
     if block["skipped"]:
         lines += ["", "## Skipped", ""]
         for s in block["skipped"]:

@@ -56,10 +56,11 @@ def _format_seconds(s):
 
 
 def merge_invocations(paths, out_path):
-    """One Google Benchmark JSON from the invocations' files, each row tagged with its
-    invocation (1-based). The context is the first invocation's; the files are kept."""
+    """One Google Benchmark JSON from the invocations' files (<stem>.<number>.json), each row
+    tagged with its invocation's number. The context is the first's; the files are kept."""
     merged = {"context": {}, "benchmarks": []}
-    for number, path in enumerate(paths, 1):
+    for path in paths:
+        number = int(Path(path).name.rsplit(".", 2)[1])
         data = json.loads(Path(path).read_text())
         merged["context"] = merged["context"] or dict(data.get("context", {}))
         for row in data.get("benchmarks", []):
@@ -97,14 +98,19 @@ class _Binary:
 
     def run_all_invocations(self, count, more_args=(), out_name=None):
         """For phased benchmarks (swap_in): `count` invocations back to back, merged into
-        out_name. Returns the first non-zero status, or 0."""
+        out_name. Returns the first non-zero status, or 0; what completed before a failure or
+        Ctrl-C is merged all the same."""
         stem = Path(out_name or self.bench.binary + ".json").stem
-        for number in range(1, count + 1):
-            status = self.invoke(number, more_args, stem)
-            if status != 0:
-                return status
-        merge_invocations(self.invocation_files(stem), self.run_dir / f"{stem}.json")
-        return 0
+        status = 0
+        try:
+            for number in range(1, count + 1):
+                status = self.invoke(number, more_args, stem)
+                if status != 0:
+                    break
+        finally:
+            if self.invocation_files(stem):
+                merge_invocations(self.invocation_files(stem), self.run_dir / f"{stem}.json")
+        return status
 
 
 def run_all(selected, build_dir, run_dir, quick, extra_args=None, out=None, phased=None,
@@ -146,8 +152,10 @@ def run_all(selected, build_dir, run_dir, quick, extra_args=None, out=None, phas
     interrupted = False
     for index, (number, bench) in enumerate(steps, 1):
         outcome = outcomes[bench.name]
-        if interrupted or outcome.get("failed"):
-            outcome.setdefault("failed", "not run: interrupted")
+        if outcome.get("failed") or outcome.get("stopped"):
+            continue
+        if interrupted:
+            outcome["stopped"] = "interrupted (Ctrl-C)"
             continue
         share = estimates[bench.name] / count if number else estimates[bench.name]
         what = f"invocation {number}/{count}" if number else f"{count} invocations per phase"
@@ -167,23 +175,37 @@ def run_all(selected, build_dir, run_dir, quick, extra_args=None, out=None, phas
             else:
                 status = binary.invoke(number)
                 if status != 0:
-                    outcome["failed"] = f"{bench.binary} exited with status {status} (invocation {number})"
+                    outcome["stopped"] = f"{bench.binary} exited with status {status} (invocation {number})"
                 else:
                     outcome["invocations"] = number
         except subprocess.TimeoutExpired:
-            outcome["failed"] = f"{bench.binary} ran past its time limit and was stopped"
-        except Interrupted:
-            outcome["failed"] = f"{bench.binary} was interrupted (Ctrl-C)"
+            outcome["stopped"] = f"{bench.binary} ran past its time limit and was stopped (invocation {number})"
+        except (Interrupted, KeyboardInterrupt):
+            outcome["stopped"] = f"{bench.binary} was interrupted (Ctrl-C)"
             interrupted = True
         spent = time.monotonic() - t0
         outcome["seconds"] += spent
         left[bench.name] = max(0.0, left[bench.name] - share)
-        if "failed" in outcome:
-            print(f"      {outcome['failed']}", file=out, flush=True)
-    for bench in plain:
+        for key in ("failed", "stopped"):
+            if key in outcome:
+                print(f"      {outcome[key]}", file=out, flush=True)
+    # What completed is kept: a binary stopped part-way is merged from the invocations it
+    # finished (recorded as incomplete), and fails only when none finished.
+    for bench in selected:
         outcome = outcomes[bench.name]
-        if not outcome.get("failed"):
-            merge_invocations(binaries[bench.name].invocation_files(), Path(run_dir) / outcome["file"])
+        stopped = outcome.pop("stopped", None)
+        if bench.name in phased or bench.name not in binaries or outcome.get("failed"):
+            if stopped:
+                outcome["failed"] = stopped
+            continue
+        files = binaries[bench.name].invocation_files()
+        if not files:
+            outcome["failed"] = stopped or "not run: interrupted"
+            continue
+        merge_invocations(files, Path(run_dir) / outcome["file"])
+        outcome["invocations"] = len(files)
+        if stopped:
+            outcome["incomplete"] = f"{len(files)} of {count} invocations: {stopped}"
     print(f"pageladder: {_format_seconds(time.monotonic() - started)} of benchmarking", file=out, flush=True)
     return outcomes, interrupted
 

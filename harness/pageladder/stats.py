@@ -14,12 +14,13 @@ each a list of invocations, each the list of its repetitions' per-event times:
 - its p-value is the smallest two-sided level at which that interval would exclude 1, and the
   p-values of all rungs of one comparison are adjusted together (Benjamini-Hochberg, through
   statsmodels), because about two dozen rungs are tested at once;
-- the noise band is where identical runs land: two standard deviations of one invocation's
-  median about its side (pooled over both sides, on a log scale), widened to the spread between
-  runs of a side where a side has several, and never under a floor: SINGLE_RUN_FLOOR when a side
-  has one run (whole runs move together by a few percent on a shared machine, and one run per
-  side cannot see it), NOISE_FLOOR otherwise. A difference inside the band is never called
-  faster or slower, however small its p-value;
+- the noise band is where the median of an identical run lands: two standard deviations of a
+  run's median, estimated from the spread between its invocations (sigma/sqrt(n)) and, where the
+  sides have several runs, from the spread between the runs' medians (both pooled over the
+  sides, on a log scale); never under a floor: SINGLE_RUN_FLOOR when a side has one run (whole
+  runs move together by a few percent on a shared machine, and one run per side cannot see it),
+  NOISE_FLOOR otherwise. A difference inside the band is never called faster or slower, however
+  small its p-value;
 - `detectable` is the smallest change this comparison could have called: the larger of the
   noise band and the interval's half-width.
 
@@ -35,7 +36,7 @@ NOISE_FLOOR = 0.01  # timer and host jitter: 1% is never a finding on its own
 # With one run on a side, a whole run's shift is unobservable. Four identical quick runs on a
 # shared 2-core VM moved every fault rung together by up to 3.6% (minor_fault 801-830 ns).
 SINGLE_RUN_FLOOR = 0.03
-INVOCATION_SIGMAS = 2.0
+SIGMAS = 2.0  # the band is +-2 standard deviations: where about 95% of identical runs land
 SEED = 20130620
 
 
@@ -62,6 +63,8 @@ def _bootstrap_medians(side, samples, rng):
     width = cube.shape[1]
     inv_pick = np.floor(rng.random((samples, n_runs, width)) * per_run[..., None]).astype(int)
     picked = cube[run_pick[..., None], inv_pick]                   # (samples, runs, width, reps)
+    # A run contributes as many invocations as it has, as in the point estimate.
+    picked[~(np.arange(width) < per_run[..., None])] = np.nan
     return np.nanmedian(picked.reshape(samples, -1), axis=1)
 
 
@@ -82,9 +85,10 @@ def run_spread(*sides):
 
 
 def noise_band(a, b):
-    """The fraction inside which identical runs land (see the module's docstring)."""
+    """The fraction inside which an identical run's median lands (see the module's docstring)."""
     floor = SINGLE_RUN_FLOOR if min(len(a), len(b)) < 2 else NOISE_FLOOR
-    spreads = [INVOCATION_SIGMAS * invocation_spread(a, b), run_spread(a, b)]
+    per_run = min(len(run) for side in (a, b) for run in side)  # invocations in a run
+    spreads = [SIGMAS * invocation_spread(a, b) / math.sqrt(per_run), SIGMAS * run_spread(a, b)]
     return max([floor] + [math.expm1(x) for x in spreads if not math.isnan(x)])
 
 
@@ -100,9 +104,19 @@ def invocation_spread(*sides):
     return math.sqrt(squares / dof) if dof else float("nan")
 
 
+def usable(side):
+    """Why a side's times cannot be compared (a time that is not finite and positive), or None."""
+    for run in side:
+        for inv in run:
+            if not all(math.isfinite(t) and t > 0 for t in inv):
+                return "a repetition's time is not a positive number"
+    return None
+
+
 def compare_sides(a, b, samples=BOOTSTRAP_SAMPLES, seed=SEED):
     """Ratio B/A of the pooled medians, its bootstrap CI, raw p-value, noise and detectable
-    change, for one rung. a and b: [run][invocation][repetition ns]."""
+    change, for one rung. a and b: [run][invocation][repetition ns], every time finite and
+    positive (see usable)."""
     rng = np.random.default_rng(seed)
     a_median, b_median = pooled_median(a), pooled_median(b)
     log_ratio = math.log(b_median / a_median)
@@ -122,8 +136,7 @@ def compare_sides(a, b, samples=BOOTSTRAP_SAMPLES, seed=SEED):
         "p_value": p,
         "noise": noise,
         "detectable": max(noise, half_width),
-        "a_invocations": sum(len(run) for run in a),
-        "b_invocations": sum(len(run) for run in b),
+        "floor": SINGLE_RUN_FLOOR if min(len(a), len(b)) < 2 else NOISE_FLOOR,
     }
 
 

@@ -62,8 +62,8 @@ def run(bench, run_binary, run_dir, swap_dir, no_system_changes):
                 used.append(device_facts(device))
                 status = run_binary([f"--benchmark_filter=^swap_in_{kind}"], part)
         except system.SystemChangeError as e:
-            skipped += [{"rung": r.id, "reason": str(e)} for r in registry.rungs_of(bench.name)
-                        if r.id.startswith(f"swap_in_{kind}")]
+            skipped += [{"rung": rung_id, "reason": str(e)} for rung_id in registry.LADDER_ORDER
+                        if rung_id.startswith(f"swap_in_{kind}")]
             continue
         if status != 0:
             return f"{bench.binary} exited with status {status} ({kind} phase)", skipped, used

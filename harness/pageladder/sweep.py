@@ -1,4 +1,6 @@
-"""The TLB sweep: ns per load against pages touched, per layout, from tlb_bench's rows."""
+"""The TLB sweep: ns per load against pages touched, per layout, from tlb_bench's rows, and what
+is read off it. derive() runs once, when a run is collected; charts and report read its result
+from run.json (pageladder.derived.tlb), so redrawing an old run shows what was found then."""
 import re
 import statistics
 
@@ -56,3 +58,17 @@ def huge_page_observation(curves):
                 "memory with 4 KiB pages: the TLB caches the smaller of the two page sizes.")
     return (f"On 2 MiB THP the chase costs {mean:.2f}x the 4 KiB cost over the larger half of the "
             "sweep: huge pages extend the TLB reach.")
+
+
+def derive(benchmarks, ladder):
+    """run.json's pageladder.derived.tlb: the sweep's curves, the reaches and the huge-page
+    observation; None when the run has no sweep."""
+    curves = series(benchmarks)
+    if not curves:
+        return None
+    return {
+        "curves": {layout: [{"pages": p[0], "median_ns": p[1], "lo_ns": p[2], "hi_ns": p[3], "valid": p[4]}
+                            for p in points] for layout, points in curves.items()},
+        "reach": reaches(ladder),
+        "huge_page_observation": huge_page_observation(curves),
+    }

@@ -29,8 +29,11 @@ def _small(key, value):
 
 def main(source):
     run = json.loads(Path(source).read_text())
+    rungs = {i for i, spec in run["pageladder"]["rows"].items() if spec.get("rung", True)}
     run["benchmarks"] = [{k: _small(k, r[k]) for k in KEEP if k in r} for r in run["benchmarks"]
-                         if r.get("run_type") == "iteration" and registry.rung_for_row(r.get("run_name", r["name"]))]
+                         if r.get("run_type") == "iteration"
+                         and registry.strip_time_suffix(r.get("run_name", r["name"])) in rungs]
+    run["pageladder"]["rows"] = {i: spec for i, spec in run["pageladder"]["rows"].items() if i in rungs}
     block = run["pageladder"]
     block["schema_version"] = SCHEMA_VERSION
     block["run_id"] = "20260101-120000-lab1-6.18.0"

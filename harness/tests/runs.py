@@ -19,14 +19,17 @@ def base():
 
 
 def rebuild(run):
-    """The ladder and rung skips again from the (edited) rows."""
-    by_benchmark = {}
+    """The ladder and rung skips again from the (edited) rows and the binaries' descriptions
+    of them (run.json's pageladder.rows), as collect.assemble builds them."""
+    described = run["pageladder"]["rows"]
+    results = {}
+    for spec in described.values():
+        results.setdefault(spec["benchmark"], {"file": spec["file"], "rows": [], "specs": {}})["specs"][spec["id"]] = spec
     for row in run["benchmarks"]:
-        rung = registry.rung_for_row(row.get("run_name", row["name"]))
-        if rung:
-            by_benchmark.setdefault(rung.benchmark, []).append(row)
-    files = {b.name: b.binary + ".json" for b in registry.BENCHMARKS}
-    rungs, skipped = ladder.build({name: {"file": files[name], "rows": rows} for name, rows in by_benchmark.items()})
+        spec = described.get(registry.strip_time_suffix(row.get("run_name", row["name"])))
+        if spec:
+            results[spec["benchmark"]]["rows"].append(row)
+    rungs, skipped = ladder.build(results)
     run["pageladder"]["ladder"] = rungs
     run["pageladder"]["skipped"] = skipped + [s for s in run["pageladder"]["skipped"] if "rung" not in s]
     return run
@@ -47,24 +50,27 @@ def kernel_a():
     return base()
 
 
-def identical_twin(seed=1):
+def identical_twin(seed=1, run_shift=0.0):
     """Another run of the same configuration: every invocation of every rung moved by a factor
-    drawn from that rung's own spread between invocations, and every repetition by its spread
-    within the invocation: what a second run on the same machine looks like."""
+    drawn from that rung's own spread between invocations, every repetition by a little more,
+    and the whole run by `run_shift` (a fraction; what a busy host does to a whole run)."""
     run = renamed(base(), f"20260101-13{seed:02d}00-lab1-6.18.0")
     rng = random.Random(seed)
     for entry in run["pageladder"]["ladder"]:
-        rows = rows_of(run, entry["id"])
-        medians = entry["invocation_medians_ns"]
-        logs = [math.log(m) for m in medians]
+        logs = [math.log(m) for m in entry["invocation_medians_ns"]]
         mean = sum(logs) / len(logs)
         sd = math.sqrt(sum((x - mean) ** 2 for x in logs) / max(1, len(logs) - 1))
         factors = {}
-        for r in rows:
+        for r in rows_of(run, entry["id"]):
             k = r.get(INVOCATION_KEY, 1)
             factors.setdefault(k, math.exp(rng.gauss(0, sd)))
-            r["real_time"] *= factors[k]
+            r["real_time"] *= factors[k] * math.exp(rng.gauss(0, sd / 4)) * (1 + run_shift)
     return rebuild(run)
+
+
+def whole_run_shifted(fraction, seed=9):
+    """An identical run on a host that was `fraction` slower throughout."""
+    return identical_twin(seed, run_shift=fraction)
 
 
 def kernel_b_minor_fault_10_percent_slower():
@@ -78,6 +84,21 @@ def stlb_hit_at_another_page_count():
     run = renamed(base(), "20260103-120000-lab1-6.18.0")
     for r in rows_of(run, "stlb_hit"):
         r["pages"] = 512.0
+    return rebuild(run)
+
+
+def quick_run_file_rungs():
+    """The file rungs as a quick run measures them: on a smaller test file."""
+    run = renamed(base(), "20260108-120000-lab1-6.18.0")
+    for r in run["benchmarks"]:
+        if "file_mib" in r:
+            r["file_mib"] = r["file_mib"] / 2
+    return rebuild(run)
+
+
+def minor_fault_time_not_a_number():
+    run = renamed(base(), "20260109-120000-lab1-6.18.0")
+    rows_of(run, "minor_fault")[0]["real_time"] = 0.0
     return rebuild(run)
 
 

@@ -68,13 +68,50 @@ def test_p_values_are_adjusted_for_testing_many_rungs():
 
 
 def test_the_bootstrap_resamples_invocations_not_repetitions():
-    # Repetitions agree closely inside each invocation, invocations do not: the interval must
-    # be as wide as the invocations' spread, not the repetitions'.
-    a = [[[100.0, 100.1, 99.9], [110.0, 110.1, 109.9], [90.0, 90.1, 89.9]]]
-    b = [[[101.0, 101.1, 100.9], [111.0, 111.1, 110.9], [91.0, 91.1, 90.9]]]
-    r = stats.compare_sides(a, b)
+    # Thirty repetitions agree closely inside each invocation, the invocations do not: the
+    # interval must be as wide as the invocations' spread. Resampling repetitions (pooled or
+    # within each invocation) keeps every invocation's share and gives a narrow interval.
+    def side(shift):
+        return [[[base * shift + 0.01 * k for k in range(30)] for base in (100.0, 110.0, 90.0)]]
+    r = stats.compare_sides(side(1.0), side(1.01))
     assert r["ci_hi"] - r["ci_lo"] > 0.1
     assert r["noise"] > 0.05
+
+
+def test_verdicts_use_the_adjusted_p_values(monkeypatch):
+    monkeypatch.setattr(stats, "adjust", lambda ps: [1.0] * len(ps))
+    result = compare.compare([[runs.kernel_a()], [runs.kernel_b_minor_fault_10_percent_slower()]])
+    assert verdicts(result)["minor_fault"] == "same"
+    assert rungs(result)["minor_fault"]["p_adjusted"] == 1.0
+
+
+def test_a_whole_run_2_percent_slower_is_same_with_one_run_per_side():
+    # One run per side cannot tell a busy host from a kernel: such shifts stay under the floor.
+    result = compare.compare([[runs.kernel_a()], [runs.whole_run_shifted(0.02)]])
+    assert set(verdicts(result).values()) == {"same"}, verdicts(result)
+    assert all(r["noise"] >= stats.SINGLE_RUN_FLOOR for r in rungs(result).values())
+
+
+def test_with_several_runs_per_side_the_noise_band_includes_the_spread_between_runs():
+    steady = [runs.identical_twin(k) for k in (1, 2)]
+    wobbly = [runs.identical_twin(3, run_shift=-0.04), runs.identical_twin(4, run_shift=0.04)]
+    minor = rungs(compare.compare([steady, wobbly]))["minor_fault"]
+    assert minor["noise"] > 0.05  # two sigmas of run medians 8% apart
+    minor = rungs(compare.compare([steady, [runs.identical_twin(5), runs.identical_twin(6)]]))["minor_fault"]
+    assert minor["noise"] < stats.SINGLE_RUN_FLOOR
+
+
+def test_a_time_that_is_not_positive_makes_the_rung_invalid_not_a_number():
+    result = compare.compare([[runs.kernel_a()], [runs.minor_fault_time_not_a_number()]])
+    minor = rungs(result)["minor_fault"]
+    assert minor["verdict"] == "invalid" and minor["ratio"] is None
+    assert "not a positive number" in minor["why"]
+
+
+def test_file_rungs_of_a_quick_and_a_full_run_are_not_comparable():
+    v = verdicts(compare.compare([[runs.kernel_a()], [runs.quick_run_file_rungs()]]))
+    assert v["file_fault_major"] == v["file_fault_cached"] == "not comparable"
+    assert v["minor_fault"] == "same"
 
 
 def test_more_runs_per_side_narrow_what_can_be_detected():
@@ -144,7 +181,8 @@ def test_the_schema_rejects_a_number_for_an_invalid_rung():
     schema = json.loads(SCHEMA.read_text())
     doc = {"schema_version": 1, "runs": {"a": ["r1"], "b": ["r2"]},
            "method": {"statistic": "s", "ci": "c", "samples": 1, "adjustment": "a", "alpha": 0.05,
-                      "noise_floor": 0.01, "min_invocations": 3},
+                      "noise_floor": 0.01, "single_run_noise_floor": 0.03, "noise_sigmas": 2.0,
+                      "min_invocations": 3},
            "differing_settings": [], "rungs": [good], "more": []}
     jsonschema.validate(doc, schema)
     doc["rungs"] = [dict(good, ratio=1.2)]
@@ -157,7 +195,8 @@ def test_several_runs_per_side(tmp_path):
     b = [_write(tmp_path, f"b{k}", runs.identical_twin(k)) for k in (3, 4)]
     assert _cli(tmp_path, "--side", " ".join(a), "--side", " ".join(b)) == 0
     out = next((tmp_path / "out").iterdir())
-    assert out.name == "compare-20260101-130100-lab1-6.18.0+1-vs-20260101-130300-lab1-6.18.0+1"
+    assert out.name.startswith("compare-20260101-130100-lab1-6.18.0+1-")
+    assert "-vs-20260101-130300-lab1-6.18.0+1-" in out.name
     data = json.loads((out / "compare.json").read_text())
     assert len(data["runs"]["a"]) == 2 and len(data["runs"]["b"]) == 2
     assert {r["verdict"] for r in data["rungs"]} == {"same"}

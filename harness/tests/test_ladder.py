@@ -1,13 +1,13 @@
 import statistics
 
 import pytest
-from conftest import fixture_rows
+from conftest import fixture_result, fixture_rows
 
 from pageladder import ladder, registry
 
 
 def build(name, bench="minor_fault"):
-    return ladder.build({bench: {"file": "minor_fault_bench.json", "rows": fixture_rows(name)}})
+    return ladder.build({bench: fixture_result(name)})
 
 
 def by_id(rungs):
@@ -51,7 +51,7 @@ def test_harness_rechecks_counts_even_when_the_binary_says_valid():
     for r in rows:
         if r["run_name"] == "thp_fault/manual_time":
             r["minor_faults_per_event"] = 512.0  # split into base pages, binary fooled
-    rungs, _ = ladder.build({"minor_fault": {"file": "x.json", "rows": rows}})
+    rungs, _ = ladder.build({"minor_fault": fixture_result("minor_fault_bench.json", "x.json", rows)})
     thp = by_id(rungs)["thp_fault"]
     assert thp["valid"] is False
     assert "harness check" in thp["why_invalid"] and "512.000 minor faults" in thp["why_invalid"]
@@ -61,7 +61,7 @@ def test_rows_without_fault_counts_are_invalid():
     rows = fixture_rows("minor_fault_bench.json")
     for r in rows:
         r.pop("minor_faults_per_event", None)
-    rungs, _ = ladder.build({"minor_fault": {"file": "x.json", "rows": rows}})
+    rungs, _ = ladder.build({"minor_fault": fixture_result("minor_fault_bench.json", "x.json", rows)})
     assert all(not r["valid"] for r in rungs)
 
 
@@ -80,15 +80,17 @@ def test_a_failed_binary_skips_its_benchmark():
 
 def test_a_missing_row_is_reported_not_invented():
     rows = [r for r in fixture_rows("minor_fault_bench.json") if not r["run_name"].startswith("thp_fault")]
-    rungs, skipped = ladder.build({"minor_fault": {"file": "x.json", "rows": rows}})
+    rungs, skipped = ladder.build({"minor_fault": fixture_result("minor_fault_bench.json", "x.json", rows)})
     assert "thp_fault" not in by_id(rungs)
     assert skipped[0]["rung"] == "thp_fault" and "no row" in skipped[0]["reason"]
 
 
 def test_other_errors_are_reported_as_failures():
     rows = fixture_rows("minor_fault_bench_thp_skipped.json")
-    rows[-1]["error_message"] = "mmap: Cannot allocate memory"
-    _, skipped = ladder.build({"minor_fault": {"file": "x.json", "rows": rows}})
+    for r in rows:
+        if r["run_name"].startswith("thp_fault"):
+            r["error_message"] = "mmap: Cannot allocate memory"
+    _, skipped = ladder.build({"minor_fault": fixture_result("minor_fault_bench.json", "x.json", rows)})
     assert skipped[0]["reason"] == "the benchmark failed: mmap: Cannot allocate memory"
 
 
@@ -97,14 +99,44 @@ def test_notes_travel_with_the_rung():
     assert "zero page" in by_id(rungs)["minor_fault_read_then_write"]["note"]
 
 
-def test_every_contract_rung_id_is_registered():
+def test_every_contract_rung_id_has_a_place_on_the_ladder():
     contract_ids = {"tlb_hit", "stlb_hit", "page_walk", "minor_fault", "thp_fault", "cow_fault",
                     "file_fault_cached", "file_fault_major", "swap_in_zram", "swap_in_disk"}
-    assert contract_ids <= set(registry.RUNG_BY_ID)
+    assert contract_ids <= set(registry.LADDER_ORDER)
     assert {b.binary for b in registry.BENCHMARKS} == {
         "tlb_bench", "minor_fault_bench", "cow_fault_bench", "file_fault_bench", "swap_in_bench"}
 
 
 def test_time_suffixes_are_stripped_for_matching():
-    assert registry.rung_for_row("minor_fault/manual_time").id == "minor_fault"
-    assert registry.rung_for_row("nothing/manual_time") is None
+    assert registry.strip_time_suffix("minor_fault/manual_time") == "minor_fault"
+    assert registry.strip_time_suffix("tlb_hit/min_time:0.050") == "tlb_hit"
+    assert registry.strip_time_suffix("tlb_sweep/4k/pages:8") == "tlb_sweep/4k/pages:8"
+
+
+def test_labels_families_and_claims_come_from_the_binary():
+    rungs, _ = build("minor_fault_bench.json")
+    minor = by_id(rungs)["minor_fault"]
+    spec = fixture_result("minor_fault_bench.json")["specs"]["minor_fault"]
+    assert minor["label"] == spec["label"] and minor["family"] == "anonymous"
+    assert minor["claims"] == {"minor_faults_per_event": [0.99, 1.01], "major_faults_per_event": [0, 0]}
+
+
+def test_the_harness_checks_any_claim_the_binary_describes_on_the_counter_it_names():
+    result = fixture_result("minor_fault_bench.json", "x.json")
+    result["specs"]["minor_fault"]["claims"]["swap_ins_per_event"] = [0.99, None]
+    for r in result["rows"]:
+        r["swap_ins_per_event"] = 0.5
+    rungs, _ = ladder.build({"minor_fault": result})
+    minor = by_id(rungs)["minor_fault"]
+    assert not minor["valid"]
+    assert "harness check: 0.500 swap ins per event, expected at least 0.99" in minor["why_invalid"]
+    assert by_id(rungs)["thp_fault"]["valid"]
+    for r in result["rows"]:
+        r.pop("swap_ins_per_event")
+    minor = by_id(ladder.build({"minor_fault": result})[0])["minor_fault"]
+    assert "no swap_ins_per_event to check the claim against" in minor["why_invalid"]
+
+
+def test_a_binary_that_does_not_describe_its_rows_is_refused_by_name():
+    with pytest.raises(ValueError, match="does not describe its rows"):
+        ladder.row_specs({"executable": "old_bench"})

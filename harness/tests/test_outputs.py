@@ -2,7 +2,7 @@
 import hashlib
 import json
 
-from conftest import FIXTURES
+from conftest import FIXTURES, fixture_text
 
 from pageladder import collect, plot, report
 
@@ -10,7 +10,7 @@ from pageladder import collect, plot, report
 def test_report_has_the_ladder_table_and_the_machine(assembled):
     run, _ = assembled
     text = report.render(run)
-    assert "| `minor_fault` | first write to an anonymous 4 KiB page |" in text
+    assert "| `minor_fault` | first write to a private anonymous 4 KiB page (demand-zero fault) |" in text
     assert "## Machine" in text and run["pageladder"]["machine"]["cpu_model"] in text
     assert "Timer overhead per timed event" in text and "% of the `minor_fault` median" in text
     assert "zero page" in text
@@ -19,7 +19,7 @@ def test_report_has_the_ladder_table_and_the_machine(assembled):
 def test_report_marks_invalid_and_lists_skipped(tmp_path):
     d = tmp_path / "r"
     d.mkdir()
-    (d / "minor_fault_bench.json").write_text((FIXTURES / "minor_fault_bench_invalid.json").read_text())
+    (d / "minor_fault_bench.json").write_text(fixture_text("minor_fault_bench_invalid.json"))
     run = collect.assemble(d, {"minor_fault": {"binary": "minor_fault_bench", "file": "minor_fault_bench.json"},
                                "tlb": {"binary": "tlb_bench", "failed": "not built"}}, {})
     text = report.render(run)
@@ -46,7 +46,7 @@ def test_ladder_chart_is_drawn_and_deterministic(assembled, tmp_path):
 def test_chart_shows_invalid_and_skipped_rungs_without_a_value(tmp_path):
     d = tmp_path / "r"
     d.mkdir()
-    (d / "minor_fault_bench.json").write_text((FIXTURES / "minor_fault_bench_invalid.json").read_text())
+    (d / "minor_fault_bench.json").write_text(fixture_text("minor_fault_bench_invalid.json"))
     run = collect.assemble(d, {"minor_fault": {"binary": "minor_fault_bench", "file": "minor_fault_bench.json"},
                                "swap_in": {"binary": "swap_in_bench", "failed": "needs root"}}, {})
     plot.draw_ladder(run, str(tmp_path / "c"))

@@ -1,6 +1,6 @@
 import shutil
 
-from conftest import FIXTURES, fixture_rows
+from conftest import FIXTURES, fixture_result, fixture_rows
 
 from pageladder import collect, ladder, plot, report, sweep
 
@@ -13,7 +13,7 @@ def tlb_run(tmp_path):
 
 
 def test_tlb_rungs_come_from_their_rows_with_zero_faults_and_the_reaches():
-    rungs, skipped = ladder.build({"tlb": {"file": "tlb_bench.json", "rows": fixture_rows("tlb_bench.json")}})
+    rungs, skipped = ladder.build({"tlb": fixture_result("tlb_bench.json", "tlb_bench.json")})
     by_id = {r["id"]: r for r in rungs}
     measured_or_skipped = set(by_id) | {s.get("rung") for s in skipped}
     assert {"tlb_hit", "stlb_hit", "page_walk"} <= measured_or_skipped
@@ -26,7 +26,7 @@ def test_tlb_rungs_come_from_their_rows_with_zero_faults_and_the_reaches():
 
 
 def test_a_skipped_sweep_series_is_reported_once():
-    _, skipped = ladder.build({"tlb": {"file": "tlb_bench.json", "rows": fixture_rows("tlb_bench.json")}})
+    _, skipped = ladder.build({"tlb": fixture_result("tlb_bench.json", "tlb_bench.json")})
     hugetlb = [s for s in skipped if "tlb_sweep/hugetlb" in s["reason"]]
     assert len(hugetlb) <= 1
 

@@ -2,8 +2,10 @@
 """Smoke test of one benchmark binary: run it tiny, then check what its JSON claims.
 
 Every iteration row must be either skipped with a reason ("skipped: ...") or valid, carry its
-fault counts per event, and a valid row's counts must match what the rung claims. A binary that
-exits non-zero, writes no JSON, or reports any other error fails the test.
+fault counts per event, and a valid row's counters must satisfy every claim the binary describes
+for it (its context's "pageladder_rows", benchmarks/core/rows.hpp), checked here on their own.
+A binary that exits non-zero, writes no JSON, describes no rows, or reports any other error
+fails the test.
 """
 import argparse
 import json
@@ -14,7 +16,22 @@ import sys
 REQUIRED_COUNTERS = ("minor_faults_per_event", "major_faults_per_event", "valid", "events")
 
 
-def check(rows):
+def claims_by_row(context):
+    """{row id: {counter: (lo, hi)}} from the binary's own descriptions (null = unbounded)."""
+    described = json.loads(context.get("pageladder_rows") or "[]")
+    return {d["id"]: {c: (float("-inf") if lo is None else lo, float("inf") if hi is None else hi)
+                      for c, (lo, hi) in d.get("claims", {}).items()} for d in described}
+
+
+def claims_for(name, claims):
+    """The claims of a run name: its own id, or its series' ("tlb_sweep/4k/pages:8")."""
+    base = name.split("/manual_time")[0].split("/min_time")[0]
+    while base and base not in claims:
+        base = base.rpartition("/")[0]
+    return claims.get(base)
+
+
+def check(rows, claims):
     problems, seen = [], 0
     for row in rows:
         if row.get("run_type") != "iteration":
@@ -37,6 +54,13 @@ def check(rows):
             continue
         if row["events"] < 1:
             problems.append(f"{name}: no event was timed")
+        own = claims_for(name, claims)
+        if own is None:
+            problems.append(f"{name}: the binary does not describe this row")
+        for counter, (lo, hi) in (own or {}).items():
+            value = row.get(counter)
+            if value is None or not lo <= value <= hi:
+                problems.append(f"{name}: {counter} = {value}, outside its claim [{lo}, {hi}]")
         print(f"  {name}: valid, {row['minor_faults_per_event']:.3f} minor / "
               f"{row['major_faults_per_event']:.3f} major faults per event, "
               f"{row['real_time']:.3f} {row['time_unit']} per event")
@@ -59,12 +83,16 @@ def main():
         return 1
     try:
         with open(args.out) as f:
-            rows = json.load(f)["benchmarks"]
+            data = json.load(f)
+        rows = data["benchmarks"]
+        claims = claims_by_row(data.get("context", {}))
     except (OSError, ValueError, KeyError) as e:
         print(result.stdout)
         print(f"FAIL: no usable JSON in {args.out}: {e}")
         return 1
-    problems = check(rows)
+    problems = check(rows, claims)
+    if not claims:
+        problems.append("the binary describes no rows (no pageladder_rows in its context)")
     for p in problems:
         print(f"FAIL: {p}")
     return 1 if problems else 0

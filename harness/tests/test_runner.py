@@ -1,0 +1,76 @@
+"""runner.py with fake benchmark binaries: invocations in rounds, rows tagged with their
+invocation, and what completed kept when a binary fails or is stopped part-way."""
+import json
+import os
+import stat
+import sys
+
+from pageladder import registry, runner
+
+# A stand-in for a Google Benchmark binary: writes one row per repetition to --benchmark_out,
+# and exits with the status FAKE_FAIL_AT names for that invocation (its out file's number).
+FAKE = """#!{python}
+import json, os, sys
+out = next(a.split("=", 1)[1] for a in sys.argv if a.startswith("--benchmark_out="))
+number = int(out.rsplit(".", 2)[1])
+with open(os.environ["FAKE_LOG"], "a") as log:
+    log.write(f"{{os.path.basename(sys.argv[0])}} {{number}} {{' '.join(a for a in sys.argv if 'filter' in a)}}\\n")
+if str(number) == os.environ.get("FAKE_FAIL_AT"):
+    sys.exit(1)
+rows = [{{"name": "r/manual_time", "run_name": "r/manual_time", "run_type": "iteration",
+          "repetition_index": k, "real_time": 1.0 + number, "time_unit": "us"}} for k in range(3)]
+json.dump({{"context": {{"executable": sys.argv[0]}}, "benchmarks": rows}}, open(out, "w"))
+"""
+
+
+def fake_build(tmp_path, names):
+    bench_dir = tmp_path / "build" / "benchmarks"
+    bench_dir.mkdir(parents=True)
+    for name in names:
+        path = bench_dir / name
+        path.write_text(FAKE.format(python=sys.executable))
+        path.chmod(path.stat().st_mode | stat.S_IXUSR)
+    return tmp_path / "build"
+
+
+def run(tmp_path, monkeypatch, fail_at=None, count=3):
+    selected = [registry.BENCHMARK_BY_NAME[n] for n in ("tlb", "minor_fault")]
+    build = fake_build(tmp_path, [b.binary for b in selected])
+    monkeypatch.setenv("FAKE_LOG", str(tmp_path / "calls.log"))
+    if fail_at:
+        monkeypatch.setenv("FAKE_FAIL_AT", str(fail_at))
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    outcomes, interrupted = runner.run_all(selected, build, run_dir, quick=True, out=open(os.devnull, "w"),
+                                           invocations=count)
+    calls = (tmp_path / "calls.log").read_text().splitlines()
+    return outcomes, run_dir, calls
+
+
+def test_invocations_run_in_rounds_and_rows_carry_their_invocation(tmp_path, monkeypatch):
+    outcomes, run_dir, calls = run(tmp_path, monkeypatch)
+    assert [c.split()[:2] for c in calls] == [["tlb_bench", "1"], ["minor_fault_bench", "1"],
+                                              ["tlb_bench", "2"], ["minor_fault_bench", "2"],
+                                              ["tlb_bench", "3"], ["minor_fault_bench", "3"]]
+    # Only the TLB rungs run after the first invocation (the sweep runs once).
+    assert "filter" not in calls[0] and "--benchmark_filter=^(tlb_hit" in calls[2]
+    merged = json.loads((run_dir / "minor_fault_bench.json").read_text())
+    assert [r[runner.INVOCATION_KEY] for r in merged["benchmarks"]] == [1, 1, 1, 2, 2, 2, 3, 3, 3]
+    assert {r["real_time"] for r in merged["benchmarks"] if r[runner.INVOCATION_KEY] == 2} == {3.0}
+    assert outcomes["minor_fault"]["invocations"] == 3 and "failed" not in outcomes["minor_fault"]
+
+
+def test_a_failure_part_way_keeps_what_completed_and_says_so(tmp_path, monkeypatch):
+    outcomes, run_dir, calls = run(tmp_path, monkeypatch, fail_at=2)
+    minor = outcomes["minor_fault"]
+    assert "failed" not in minor and minor["invocations"] == 1
+    assert minor["incomplete"].startswith("1 of 3 invocations: minor_fault_bench exited with status 1")
+    assert [c.split()[:2] for c in calls].count(["minor_fault_bench", "3"]) == 0  # not invoked again
+    merged = json.loads((run_dir / "minor_fault_bench.json").read_text())
+    assert {r[runner.INVOCATION_KEY] for r in merged["benchmarks"]} == {1}
+
+
+def test_a_binary_that_never_completes_fails(tmp_path, monkeypatch):
+    outcomes, run_dir, _ = run(tmp_path, monkeypatch, fail_at=1)
+    assert outcomes["minor_fault"]["failed"].startswith("minor_fault_bench exited with status 1")
+    assert not (run_dir / "minor_fault_bench.json").exists()
