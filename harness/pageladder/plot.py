@@ -200,7 +200,9 @@ def draw_compare(result, runs, stem):
     if len(runs) > len(footer_runs):
         footer.append(f"... and {len(runs) - len(footer_runs)} more runs")
     # Heights in inches, top to bottom.
-    title_h, axis_h = 0.75, 0.3 * max(len(measured), 1) + 0.55
+    # Each comparison gets its own line in a rung's row, so labels never overprint.
+    row_h = 0.3 * max(1.0, 0.65 * len(comparisons))
+    title_h, axis_h = 0.75, row_h * max(len(measured), 1) + 0.55
     strip_h = (0.3 + 0.19 * len(others)) if others else 0.0
     sides_h = 0.17 * len(side_lines) + 0.1
     diff_h = 0.14 * (diff_text.count("\n") + 1) + 0.1 if diff_text else 0.0
@@ -234,7 +236,7 @@ def draw_compare(result, runs, stem):
             r = c["rungs"][k]
             if r["ratio"] is None:
                 continue
-            offset = (c_index - (len(comparisons) - 1) / 2) * 0.22
+            offset = (c_index - (len(comparisons) - 1) / 2) * (0.7 / len(comparisons))
             band = 1 + r["noise"]
             ax.add_patch(matplotlib.patches.Rectangle((1 / band, y + offset - 0.09), band - 1 / band, 0.18,
                                                       color=NOISE_COLOUR, alpha=0.25, lw=0))
