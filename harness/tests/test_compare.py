@@ -226,6 +226,17 @@ def test_make_compare_passes_sides_and_fail_on_slower(tmp_path):
     assert r.returncode == 0, r.stdout
 
 
+def test_scripts_compare_keeps_the_exact_exit_status_for_ci_gates(tmp_path):
+    a = _write(tmp_path, "a", runs.kernel_a())
+    b = _write(tmp_path, "b", runs.kernel_b_minor_fault_10_percent_slower())
+    script = Path(__file__).resolve().parents[2] / "scripts" / "compare"
+    for first, second, status in ((a, b, 3), (b, a, 0)):
+        r = subprocess.run([str(script), "--side", first, "--side", second, "--fail-on-slower",
+                            "--results", str(tmp_path / "out")], stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, text=True)
+        assert r.returncode == status, r.stdout
+
+
 @pytest.mark.parametrize("bad, message", [
     ("corrupt", "not valid JSON"),
     ("other_schema", "schema_version 99"),
