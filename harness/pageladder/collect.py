@@ -86,6 +86,7 @@ def assemble(run_dir, outcomes, harness_settings, extra_skipped=(), root=None, d
             # Each row as its binary described it: labels, families and claims, so the ladder
             # can be rebuilt from run.json alone.
             "rows": row_descriptions,
+            "statistics": ladder.STATISTICS,
             "skipped": skipped,
             "ladder": rungs,
             # What is read off the measurements, computed once, here (charts and report read it).

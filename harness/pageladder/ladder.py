@@ -36,6 +36,20 @@ DETAIL_FIELDS = ("p50_ns", "timer_overhead_ns", "events", "cycles_per_event_esti
 # rungs' test file): rows of two runs are comparable only when these agree.
 DEFINITION_FIELDS = ("pages", "file_mib")
 INVOCATION_KEY = "pageladder_invocation"  # set by runner.merge_invocations
+# The headline statistic, said once: run.json records these words beside the numbers, and the
+# report, the chart and the README use them.
+STATISTICS = {
+    "median_ns": "median over every repetition (of every invocation) of the repetition's mean time "
+                 "per event",
+    "lo_ns": "fastest repetition's mean time per event",
+    "hi_ns": "slowest repetition's mean time per event",
+    "mean_ns": "mean over every repetition of the repetition's mean time per event",
+    "p50_ns": "median over repetitions of each repetition's median individually timed event",
+    "p99_ns": "median over repetitions of each repetition's 99th percentile of individually timed "
+              "events (null where events are timed in batches)",
+}
+# getrusage and perf's software counters count the same faults; they must agree this closely.
+COUNT_SOURCES_AGREE = 0.01
 SKIP_PREFIX = "skipped: "
 INVALID_PREFIX = "invalid: "
 
@@ -131,6 +145,13 @@ def build_rung(spec, rows, source_file):
             reasons.append(f"harness check: {check}")
     if "minor_faults_per_event" not in counts or "major_faults_per_event" not in counts:
         reasons.append("the row carries no fault counts")
+    # Two independent counts of the same faults: the process's getrusage and perf's software
+    # events. Where both exist they must agree, or neither can be trusted.
+    for kind in ("minor", "major"):
+        own, perf = counts.get(f"{kind}_faults_per_event"), counts.get(f"perf_{kind}_faults_per_event")
+        if own is not None and perf is not None and abs(own - perf) > COUNT_SOURCES_AGREE * max(1.0, own):
+            reasons.append(f"harness check: getrusage counts {own:.3f} {kind} faults per event, "
+                           f"perf {perf:.3f}")
     definition = {}
     for key in DEFINITION_FIELDS:
         values = sorted({float(r[key]) for r in rows if isinstance(r.get(key), (int, float))})
@@ -148,6 +169,7 @@ def build_rung(spec, rows, source_file):
         "event": spec.get("event"),
         "claims": spec.get("claims", {}),
         "median_ns": statistics.median(times),
+        "mean_ns": statistics.fmean(times),
         "lo_ns": min(times),
         "hi_ns": max(times),
         "p99_ns": statistics.median(p99s) if p99s else None,

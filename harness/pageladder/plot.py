@@ -34,7 +34,7 @@ TEXTBOOK = (("TLB hit ~1 ns", 0.7e-9, 1.4e-9), ("minor fault 1-10 µs", 1e-6, 10
 def style():
     plt.rcParams.update({
         "svg.hashsalt": "pageladder",
-        "svg.fonttype": "path",
+        "svg.fonttype": "none",  # text stays text: searchable, selectable, small
         "font.size": 9,
         "axes.spines.top": False,
         "axes.spines.right": False,
@@ -98,9 +98,12 @@ def axis_limits(values_ns):
 def draw_ladder(run, stem):
     style()
     block = run["pageladder"]
-    rungs = sorted(block["ladder"], key=lambda r: r["median_ns"])
+    # Only valid rungs have a place on the time axis; invalid and skipped ones sit in a strip
+    # below it, with their reasons.
+    rungs = sorted((r for r in block["ladder"] if r["valid"]), key=lambda r: r["median_ns"])
+    invalid = [r for r in block["ladder"] if not r["valid"]]
     skipped = [s for s in block["skipped"]]
-    rows = len(rungs) + len(skipped)
+    rows = len(rungs) + len(invalid) + len(skipped)
     height = 2.4 + 0.36 * max(rows, 1)
     fig, ax = figure(11.0, height)
     lo_s, hi_s = axis_limits([v for r in rungs for v in (r["lo_ns"], r["hi_ns"])])
@@ -110,23 +113,25 @@ def draw_ladder(run, stem):
     for y, r in enumerate(rungs):
         med, lo, hi = r["median_ns"] * 1e-9, r["lo_ns"] * 1e-9, r["hi_ns"] * 1e-9
         colour = FAMILY_COLOURS.get(r.get("family"), "#333333")
-        if r["valid"]:
-            ax.errorbar([med], [y], xerr=[[med - lo], [hi - med]], fmt="o", color=colour, ms=6,
-                        capsize=3, lw=1.2)
-            ax.text(hi * 1.15, y, format_ns(r["median_ns"]), va="center", fontsize=8, color="#222222")
-        else:
-            ax.plot([med], [y], marker="X", ms=8, mfc="none", mec=INVALID_COLOUR, ls="none")
-            ax.text(med * 1.3, y, f"INVALID: {_shorten(r['why_invalid'])}", va="center", fontsize=7,
-                    color=INVALID_COLOUR)
+        ax.errorbar([med], [y], xerr=[[med - lo], [hi - med]], fmt="o", color=colour, ms=6,
+                    capsize=3, lw=1.2)
+        ax.text(hi * 1.15, y, format_ns(r["median_ns"]), va="center", fontsize=8, color="#222222")
+        labels.append(f"{r['id']}\n{_wrap(r['label'])}")
+    if invalid or skipped:
+        ax.axhline(len(rungs) - 0.5, color="#999999", lw=0.6)
+    for i, r in enumerate(invalid):
+        ax.text(lo_s * 1.3, len(rungs) + i, f"INVALID (no time shown): {_wrap(r['why_invalid'], 90, 2)}",
+                va="center", fontsize=7, color=INVALID_COLOUR)
         labels.append(f"{r['id']}\n{_wrap(r['label'])}")
     for i, s in enumerate(skipped):
-        y = len(rungs) + i
+        y = len(rungs) + len(invalid) + i
         ax.text(lo_s * 1.3, y, "skipped: " + _wrap(s["reason"], 90, 2), va="center", fontsize=7,
                 color="#777777", style="italic")
         labels.append(f"{s.get('rung') or s.get('benchmark')}\n(not measured)")
     ax.set_yticks(range(rows), labels=labels, fontsize=6.5)
     ax.set_ylim(-0.7, rows - 0.3)
-    ax.set_xlabel("time per event (log scale; dot = median over repetitions, whiskers = min-max)")
+    ax.set_xlabel("time per event, log scale; dot = the median over every repetition of its mean time "
+                  "per event; whiskers = fastest and slowest repetition")
     ax.set_title("What the virtual-memory system costs on this machine", loc="left", fontsize=11, pad=20)
     fig.text(0.01, 0.06 / height, footer_text(block), fontsize=6, color="#555555", ha="left", va="bottom")
     save(fig, stem)

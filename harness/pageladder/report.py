@@ -1,4 +1,5 @@
 """report.md: the ladder as a table, with the machine it was measured on."""
+from pageladder import ladder
 from pageladder.units import format_ns
 
 
@@ -85,21 +86,28 @@ def render(run):
     block = run["pageladder"]
     lines = [f"# pageladder run `{block['run_id']}`", ""]
     harness = block.get("harness") or {}
-    lines.append(f"Measured {block.get('created')} with {harness.get('repetitions')} repetitions "
+    lines.append(f"Measured {block.get('created')}: each binary ran as {harness.get('invocations')} "
+                 f"fresh processes of {harness.get('repetitions')} repetitions "
                  f"({'quick' if harness.get('quick') else 'full'} mode). One event is one fault "
-                 f"(or one load, for the TLB rungs), timed on its own; the median, min and max are "
-                 f"over repetitions, p99 over individually timed events.")
+                 f"(or one load, for the TLB rungs). **median**: the {ladder.STATISTICS['median_ns']}; "
+                 f"min – max: the fastest and slowest repetition; p99: the "
+                 f"{ladder.STATISTICS['p99_ns']}. An invalid rung shows no time (—).")
     lines += ["", "## Machine", "", "| | |", "|---|---|"]
     lines += [f"| {k} | {v} |" for k, v in machine_summary(block)]
     lines += ["", "## Ladder", "",
               "| rung | one event | median | min – max | p99 | reps | minor faults/event | major faults/event | valid |",
               "|---|---|---:|---:|---:|---:|---:|---:|---|"]
-    for r in sorted(block["ladder"], key=lambda r: r["median_ns"]):
+    # Valid rungs by cost; invalid ones after them, with their reason and never a time.
+    for r in sorted(block["ladder"], key=lambda r: (not r["valid"], r["median_ns"] if r["valid"] else 0)):
         counts = r.get("counts", {})
+        if r["valid"]:
+            times = (f"{format_ns(r['median_ns'])} | {format_ns(r['lo_ns'])} – {format_ns(r['hi_ns'])} | "
+                     f"{format_ns(r.get('p99_ns'))}")
+        else:
+            times = "— | — | —"
         valid = "yes" if r["valid"] else f"**NO**: {r['why_invalid']}"
         lines.append(
-            f"| `{r['id']}` | {r['label']} | {format_ns(r['median_ns'])} | "
-            f"{format_ns(r['lo_ns'])} – {format_ns(r['hi_ns'])} | {format_ns(r.get('p99_ns'))} | "
+            f"| `{r['id']}` | {r['label']} | {times} | "
             f"{r['samples']} | {_fmt_count(counts.get('minor_faults_per_event'))} | "
             f"{_fmt_count(counts.get('major_faults_per_event'))} | {valid} |")
     if not block["ladder"]:

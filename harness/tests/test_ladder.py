@@ -140,3 +140,31 @@ def test_the_harness_checks_any_claim_the_binary_describes_on_the_counter_it_nam
 def test_a_binary_that_does_not_describe_its_rows_is_refused_by_name():
     with pytest.raises(ValueError, match="does not describe its rows"):
         ladder.row_specs({"executable": "old_bench"})
+
+
+def test_getrusage_and_perf_counts_must_agree():
+    result = fixture_result("minor_fault_bench.json", "x.json")
+    for r in result["rows"]:
+        if r["run_name"].startswith("minor_fault/"):
+            r["perf_minor_faults_per_event"] = 0.5  # perf saw half the faults getrusage did
+    minor = by_id(ladder.build({"minor_fault": result})[0])["minor_fault"]
+    assert not minor["valid"]
+    assert "getrusage counts 1.000 minor faults per event, perf 0.500" in minor["why_invalid"]
+    assert by_id(ladder.build({"minor_fault": fixture_result("minor_fault_bench.json")})[0])["minor_fault"]["valid"]
+
+
+def test_every_rung_carries_the_headline_and_the_per_event_statistics():
+    rungs, _ = build("minor_fault_bench.json")
+    minor = by_id(rungs)["minor_fault"]
+    rows = [r for r in fixture_rows("minor_fault_bench.json")
+            if r["run_name"] == "minor_fault/manual_time" and r["run_type"] == "iteration"]
+    assert minor["mean_ns"] == pytest.approx(statistics.fmean(r["real_time"] * 1e3 for r in rows))
+    assert minor["p50_ns"] == pytest.approx(statistics.median(r["p50_ns"] for r in rows))
+    assert set(ladder.STATISTICS) >= {"median_ns", "mean_ns", "p50_ns", "p99_ns"}
+
+
+def test_no_two_rows_of_the_suite_share_a_label():
+    import runs
+    labels = [spec["label"] for spec in runs.base()["pageladder"]["rows"].values()]
+    assert len(labels) == len(set(labels)) and len(labels) >= 20
+    assert not any(label.lower().startswith("the same") for label in labels)

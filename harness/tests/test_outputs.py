@@ -4,6 +4,7 @@ import json
 
 from conftest import FIXTURES, fixture_text
 
+from pageladder.units import format_ns
 from pageladder import collect, plot, report
 
 
@@ -25,6 +26,10 @@ def test_report_marks_invalid_and_lists_skipped(tmp_path):
     text = report.render(run)
     assert "**NO**: 2.000 minor faults per event" in text
     assert "- `tlb`: not built" in text
+    minor = next(r for r in run["pageladder"]["ladder"] if r["id"] == "minor_fault")
+    line = next(l for l in text.splitlines() if l.startswith("| `minor_fault` |"))
+    assert "| — | — | — |" in line
+    assert format_ns(minor["median_ns"]) not in line and format_ns(minor["lo_ns"]) not in line
 
 
 def _digest(path):
@@ -51,8 +56,11 @@ def test_chart_shows_invalid_and_skipped_rungs_without_a_value(tmp_path):
                                "swap_in": {"binary": "swap_in_bench", "failed": "needs root"}}, {})
     plot.draw_ladder(run, str(tmp_path / "c"))
     svg = (tmp_path / "c.svg").read_text()
-    assert "INVALID: 2.000 minor faults per event" in svg
+    assert "INVALID (no time shown): 2.000 minor faults per event" in svg
     assert "skipped: needs root" in svg
+    minor = next(r for r in run["pageladder"]["ladder"] if r["id"] == "minor_fault")
+    assert format_ns(minor["median_ns"]) not in svg  # the valid rungs' times are drawn, not this one
+    assert format_ns(next(r for r in run["pageladder"]["ladder"] if r["id"] == "thp_fault")["median_ns"]) in svg
 
 
 def test_plot_command_redraws_from_run_json_alone(assembled):
