@@ -22,16 +22,19 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include <benchmark/benchmark.h>
 #include <fmt/format.h>
 
+#include "core/backing.hpp"
+#include "core/child_batch.hpp"
 #include "core/child_process.hpp"
 #include "core/event_run.hpp"
 #include "core/flags.hpp"
-#include "core/machine_context.hpp"
 #include "core/mapping.hpp"
 #include "core/page_region.hpp"
 #include "core/pagemap.hpp"
@@ -66,11 +69,8 @@ struct OriginalPages {
 
 void check_copies(EventRun& run, int64_t private_before_kb, const void* vma, size_t n,
                   ChildProcess& holder) {
-  const int64_t grew = private_dirty_kb(vma) - private_before_kb;
-  const auto want = static_cast<int64_t>(n * page_size() / 1024);
-  if (grew != want)
-    run.invalidate(fmt::format("private memory grew by {} kB over {} writes, expected {} kB: "
-                               "not one copied page per write", grew, n, want));
+  check_one_copy_per_write(run, private_dirty_kb(vma) - private_before_kb, n, "private memory",
+                           ": not one copied page per write");
   holder.signal_child();
   if (holder.wait() != 0)
     run.invalidate("the other process saw the writer's stores: the pages were not copied");
@@ -101,10 +101,9 @@ void BM_CowFault(benchmark::State& state) {
   run.finish();
 }
 
-// Per-batch report of a child that timed its own writes.
-struct ChildBatch {
-  uint64_t events = 0;
-  int64_t minor = 0, major = 0, private_grew_kb = 0;
+// What a writing child adds to its report: how much its private memory grew.
+struct ChildCopies {
+  int64_t private_grew_kb = 0;
 };
 
 void BM_CowFaultChild(benchmark::State& state) {
@@ -112,55 +111,34 @@ void BM_CowFaultChild(benchmark::State& state) {
   const std::vector<char*>& pages = original.pages;
   EventRun run(state);
   const EventClock& clock = run.clock();
-  std::vector<float> batch;
-  size_t next = 0;
-  uint64_t done = 0;
-  for (auto _ : state) {
-    if (next == batch.size()) {
-      // The child writes exactly as many pages as iterations remain (at most a batch).
-      const size_t n = static_cast<size_t>(std::min<uint64_t>(
-          pages.size(), static_cast<uint64_t>(state.max_iterations) - done));
-      ChildProcess writer([&](int to_parent, int) {
-        std::vector<float> ns(n, 0.f);  // faulted in before timing
-        const int64_t private_before = private_dirty_kb(pages.front());
-        const FaultCount before = thread_faults();
-        for (size_t i = 0; i < n; ++i) {
-          const uint64_t t0 = clock.start();
-          touch_write(pages[i], kWritten);
-          ns[i] = static_cast<float>(clock.to_ns(clock.stop() - t0));
-        }
-        const FaultCount after = thread_faults();
-        // ns[] was faulted in before the loop; the writes into it are not in the counts.
-        const ChildBatch report{n, after.minor - before.minor,
-                                after.major - before.major,
-                                private_dirty_kb(pages.front()) - private_before};
-        return write_all(to_parent, &report, sizeof report) &&
-                       write_all(to_parent, ns.data(), ns.size() * sizeof(float))
-                   ? 0
-                   : 1;
-      });
-      ChildBatch report;
-      batch.assign(n, 0.f);
-      if (!writer.read(&report, sizeof report) ||
-          !writer.read(batch.data(), batch.size() * sizeof(float)) || writer.wait() != 0) {
-        state.SkipWithError("the writing child failed to report");
+  record_child_batches(state, run, [&](uint64_t left) -> std::optional<std::vector<float>> {
+    // The child writes exactly as many pages as iterations remain (at most a batch).
+    const size_t n = static_cast<size_t>(std::min<uint64_t>(pages.size(), left));
+    ChildProcess writer([&](int to_parent, int) {
+      std::vector<float> ns(n, 0.f);  // faulted in before timing
+      const int64_t private_before = private_dirty_kb(pages.front());
+      BatchReport<ChildCopies> report{.events = n};
+      report.faults = time_each_event(clock, ns.data(), n,
+                                      [&](size_t i) { touch_write(pages[i], kWritten); });
+      report.extra.private_grew_kb = private_dirty_kb(pages.front()) - private_before;
+      return send_batch(to_parent, report, ns.data()) ? 0 : 1;
+    });
+    BatchReport<ChildCopies> report;
+    std::vector<float> batch;
+    if (!receive_batch(writer, n, report, batch) || writer.wait() != 0) {
+      state.SkipWithError("the writing child failed to report");
+      return std::nullopt;
+    }
+    run.add_faults(report.faults);
+    check_one_copy_per_write(run, report.extra.private_grew_kb, report.events,
+                             "the child's private memory");
+    for (const char* p : pages)
+      if (touch_read(p) != kOriginal) {
+        run.invalidate("the parent saw the child's stores: the pages were not copied");
         break;
       }
-      run.add_faults({report.minor, report.major});
-      const auto want = static_cast<int64_t>(report.events * page_size() / 1024);
-      if (report.private_grew_kb != want)
-        run.invalidate(fmt::format("the child's private memory grew by {} kB over {} writes, "
-                                   "expected {} kB", report.private_grew_kb, report.events, want));
-      for (const char* p : pages)
-        if (touch_read(p) != kOriginal) {
-          run.invalidate("the parent saw the child's stores: the pages were not copied");
-          break;
-        }
-      next = 0;
-    }
-    run.record_ns(batch[next++]);
-    ++done;
-  }
+    return batch;
+  });
   run.note("timed in the child; hardware counters are not read there");
   run.finish();
 }
@@ -200,9 +178,8 @@ void BM_CowFaultReuse(benchmark::State& state) {
 }
 
 void BM_CowFaultThp(benchmark::State& state) {
-  const std::string mode = thp_enabled();
-  if (mode == "never" || mode == "unsupported" || thp_size() == 0) {
-    skip(state, fmt::format("transparent huge pages are '{}'", mode));
+  if (auto why = why_no_thp()) {
+    skip(state, *why);
     return;
   }
   const size_t huge = thp_size(), subpages = huge / page_size();
@@ -217,8 +194,7 @@ void BM_CowFaultThp(benchmark::State& state) {
       [&] {
         mapping.discard();
         for (char* p : pages) touch_write(p, kOriginal);
-        const auto smaps = smaps_for(mapping.data());
-        if (smaps.count("AnonHugePages") == 0 || smaps.at("AnonHugePages") * 1024 != (int64_t)huge)
+        if (anon_huge_kb(mapping.data()).value_or(0) * 1024 != static_cast<int64_t>(huge))
           run.invalidate("the region was not backed by a huge page before fork");
         holder = fork_holder(pages);
         private_before = private_dirty_kb(mapping.data());
@@ -226,9 +202,7 @@ void BM_CowFaultThp(benchmark::State& state) {
       },
       [&](size_t i) { touch_write(pages[i], kWritten); },
       [&](size_t n) {
-        const auto smaps = smaps_for(mapping.data());
-        const int64_t thp_kb = smaps.count("AnonHugePages") ? smaps.at("AnonHugePages") : 0;
-        if (thp_kb == 0) {
+        if (anon_huge_kb(mapping.data()).value_or(0) == 0) {
           run.note("the kernel split the shared huge page and copied 4 KiB per first write");
           check_copies(run, private_before, mapping.data(), n, *holder);
         } else {
@@ -269,11 +243,7 @@ void BM_CowFaultFile(benchmark::State& state) {
       },
       [&](size_t i) { touch_write(mapping.data() + i * page_size(), kWritten); },
       [&](size_t n) {
-        const int64_t grew = private_dirty_kb(mapping.data()) - private_before;
-        const auto want = static_cast<int64_t>(n * page_size() / 1024);
-        if (grew != want)
-          run.invalidate(fmt::format("private memory grew by {} kB over {} writes, expected {} kB",
-                                     grew, n, want));
+        check_one_copy_per_write(run, private_dirty_kb(mapping.data()) - private_before, n);
         if (!file.unchanged(0, n * page_size()))
           run.invalidate("the file changed: the writes reached the page cache, not a copy");
       });

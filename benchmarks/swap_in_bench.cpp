@@ -33,6 +33,7 @@
 #include <fmt/format.h>
 
 #include "core/cgroup.hpp"
+#include "core/child_batch.hpp"
 #include "core/child_process.hpp"
 #include "core/event_run.hpp"
 #include "core/flags.hpp"
@@ -70,9 +71,11 @@ std::optional<SwapDevice> top_swap_device() {
 
 enum class Mode { kIsolated, kCluster, kThrash };
 
-struct Report {
-  uint64_t events = 0, swapped_before = 0;
-  int64_t minor = 0, major = 0, swap_ins = 0;
+// What the worker adds to its report: the pages it found swapped out, and the swap-ins its
+// touches caused (pswpin).
+struct SwapCounts {
+  uint64_t swapped_before = 0;
+  int64_t swap_ins = 0;
 };
 
 void fill_page(char* page, size_t index) {
@@ -126,25 +129,15 @@ int worker(int to_parent, int from_parent, Mode mode, size_t events, size_t regi
     if (pagemap.at(region.data() + i * page_size()).value_or(PageState{}).swapped && !(in_cache[i] & 1))
       targets.push_back(i);
   std::shuffle(targets.begin(), targets.end(), std::mt19937_64(events));
-  Report report;
-  report.swapped_before = targets.size();
+  BatchReport<SwapCounts> report;
+  report.extra.swapped_before = targets.size();
   report.events = std::min(events, targets.size());
   const int64_t swap_ins = vmstat("pswpin");
-  const FaultCount before = thread_faults();
-  for (size_t k = 0; k < report.events; ++k) {
-    char* p = region.data() + targets[k] * page_size();
-    const uint64_t t0 = clock.start();
-    touch_read(p);
-    ns[k] = static_cast<float>(clock.to_ns(clock.stop() - t0));
-  }
-  const FaultCount after = thread_faults();
-  report.minor = after.minor - before.minor;
-  report.major = after.major - before.major;
-  report.swap_ins = vmstat("pswpin") - swap_ins;
-  return write_all(to_parent, &report, sizeof report) &&
-                 write_all(to_parent, ns.data(), report.events * sizeof(float))
-             ? 0
-             : 1;
+  report.faults = time_each_event(clock, ns.data(), report.events, [&](size_t k) {
+    touch_read(region.data() + targets[k] * page_size());
+  });
+  report.extra.swap_ins = vmstat("pswpin") - swap_ins;
+  return send_batch(to_parent, report, ns.data()) ? 0 : 1;
 }
 
 // MADV_PAGEOUT to a block device leaves each page in the swap cache until its writeback ends
@@ -199,65 +192,57 @@ void swap_row(benchmark::State& state, bool zram, Mode mode) {
   constexpr size_t kBatch = 2048;
   constexpr size_t kThrashPages = 8192;  // 32 MiB region in a 16 MiB cgroup
   constexpr size_t kSparePages = kBatch / 16;
-  std::vector<float> batch;
-  size_t next = 0;
-  uint64_t done = 0;
   int64_t swap_ins = 0;
   size_t oom = 0;
   uint64_t short_of_target = 0;  // pages a batch wanted but found not swapped out
-  for (auto _ : state) {
-    if (next == batch.size()) {
-      const size_t n = static_cast<size_t>(
-          std::min<uint64_t>(kBatch, static_cast<uint64_t>(state.max_iterations) - done));
-      // Spare pages, so that a few the kernel did not swap out (or left in the swap cache)
-      // are left out of the timing without shortening the batch.
-      const size_t region = mode == Mode::kThrash ? kThrashPages : std::max<size_t>(n, kBatch) + kSparePages;
-      const size_t limit = mode == Mode::kThrash ? region * page_size() / 2
-                                                 : region * page_size() + (size_t{64} << 20);
-      Report report;
-      try {
-        MemoryCgroup group(layout, limit);
-        ChildProcess child([&](int up, int down) {
-          return worker(up, down, mode, n, region, clock);
-        });
-        group.add(child.pid());
-        child.signal_child();
-        for (char request = 0; child.read(&request, 1) && request == 'R';) {
-          evict_swap_cache(group);
+  const std::optional<uint64_t> done =
+      record_child_batches(state, run, [&](uint64_t left) -> std::optional<std::vector<float>> {
+        const size_t n = static_cast<size_t>(std::min<uint64_t>(kBatch, left));
+        // Spare pages, so that a few the kernel did not swap out (or left in the swap cache)
+        // are left out of the timing without shortening the batch.
+        const size_t region = mode == Mode::kThrash ? kThrashPages : std::max<size_t>(n, kBatch) + kSparePages;
+        const size_t limit = mode == Mode::kThrash ? region * page_size() / 2
+                                                   : region * page_size() + (size_t{64} << 20);
+        BatchReport<SwapCounts> report;
+        std::vector<float> batch;
+        try {
+          MemoryCgroup group(layout, limit);
+          ChildProcess child([&](int up, int down) {
+            return worker(up, down, mode, n, region, clock);
+          });
+          group.add(child.pid());
           child.signal_child();
+          for (char request = 0; child.read(&request, 1) && request == 'R';) {
+            evict_swap_cache(group);
+            child.signal_child();
+          }
+          const bool ok = receive_batch(child, n, report, batch);
+          const int status = child.wait();
+          if (group.oom_kills() > 0) ++oom;
+          if (!ok || status != 0) {
+            skip(state, oom ? fmt::format("the worker was OOM-killed in its cgroup (limit {} MiB)", limit >> 20)
+                            : fmt::format("the worker failed (status {})", status));
+            return std::nullopt;
+          }
+        } catch (const std::exception& e) {
+          skip(state, e.what());
+          return std::nullopt;
         }
-        batch.assign(n, 0.f);
-        const bool ok = child.read(&report, sizeof report) &&
-                        child.read(batch.data(), report.events * sizeof(float));
-        const int status = child.wait();
-        if (group.oom_kills() > 0) ++oom;
-        if (!ok || status != 0) {
-          skip(state, oom ? fmt::format("the worker was OOM-killed in its cgroup (limit {} MiB)", limit >> 20)
-                          : fmt::format("the worker failed (status {})", status));
-          return;
-        }
-      } catch (const std::exception& e) {
-        skip(state, e.what());
-        return;
-      }
-      // A transient (a few pages not swapped out) only shortens the batch; a batch that lost
-      // more than half its pages means the setup is not doing what it claims.
-      if (report.events < n) short_of_target += n - report.events;
-      if (report.events < (n + 1) / 2)
-        run.invalidate(fmt::format("only {} of {} target pages were swapped out before the touch",
-                                   report.swapped_before, n));
-      batch.resize(report.events);
-      run.add_faults({report.minor, report.major});
-      swap_ins += report.swap_ins;
-      next = 0;
-      if (batch.empty()) break;
-    }
-    run.record_ns(batch[next++]);
-    ++done;
-  }
+        // A transient (a few pages not swapped out) only shortens the batch; a batch that lost
+        // more than half its pages means the setup is not doing what it claims.
+        if (report.events < n) short_of_target += n - report.events;
+        if (report.events < (n + 1) / 2)
+          run.invalidate(fmt::format("only {} of {} target pages were swapped out before the touch",
+                                     report.extra.swapped_before, n));
+        run.add_faults(report.faults);
+        swap_ins += report.extra.swap_ins;
+        return batch;
+      });
+  if (!done) return;
   if (oom) run.invalidate("the cgroup recorded an OOM kill");
   run.set_counter("batch_pages_not_swapped_out", static_cast<double>(short_of_target));
-  run.set_counter("swap_ins_per_event", done ? static_cast<double>(swap_ins) / static_cast<double>(done) : 0);
+  run.set_counter("swap_ins_per_event",
+                  *done ? static_cast<double>(swap_ins) / static_cast<double>(*done) : 0);
   run.set_counter("page_cluster", std::stod(read_line(kPageCluster).value_or("0")));
   run.note(fmt::format("swap on {} ({}, priority {}); page-cluster {}; cgroup {}{}", device.name,
                        device.type, device.priority, read_line(kPageCluster).value_or("?"),

@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include "core/backing.hpp"
 #include "core/event_run.hpp"
 #include "core/pagemap.hpp"
 
@@ -31,16 +32,8 @@ void BasePageRegion::verify_faulted_in(EventRun& run, size_t n, const Pagemap& p
   for (size_t i = 0; i < n; ++i) present += pagemap.at(page(i)).value_or(PageState{}).present;
   if (present != n)
     run.invalidate(fmt::format("{} of {} touched pages present afterwards", present, n));
-  const auto smaps = smaps_for(mapping_.data());
-  if (smaps.count("AnonHugePages") && smaps.at("AnonHugePages") != 0)
-    run.invalidate(
-        fmt::format("{} kB of the 4 KiB region was THP-backed", smaps.at("AnonHugePages")));
-}
-
-int64_t private_dirty_kb(const void* address) {
-  const auto smaps = smaps_for(address);
-  const auto it = smaps.find("Private_Dirty");
-  return it == smaps.end() ? -1 : it->second;
+  if (const int64_t thp_kb = anon_huge_kb(mapping_.data()).value_or(0); thp_kb != 0)
+    run.invalidate(fmt::format("{} kB of the 4 KiB region was THP-backed", thp_kb));
 }
 
 }  // namespace pageladder

@@ -37,7 +37,4 @@ class BasePageRegion {
   Mapping mapping_;
 };
 
-// smaps Private_Dirty of the VMA holding `address`, in kB (copy-on-write copies show up here).
-int64_t private_dirty_kb(const void* address);
-
 }  // namespace pageladder

@@ -51,7 +51,6 @@ class ScopedSysctl {
   ~ScopedSysctl();
   ScopedSysctl(const ScopedSysctl&) = delete;
   ScopedSysctl& operator=(const ScopedSysctl&) = delete;
-  const std::string& old_value() const { return old_; }
 
  private:
   std::string path_, old_, id_;
