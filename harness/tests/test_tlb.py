@@ -26,9 +26,17 @@ def test_tlb_rungs_come_from_their_rows_with_zero_faults_and_the_reaches():
 
 
 def test_a_skipped_sweep_series_is_reported_once():
-    _, skipped = ladder.build({"tlb": fixture_result("tlb_bench.json", "tlb_bench.json")})
-    hugetlb = [s for s in skipped if "tlb_sweep/hugetlb" in s["reason"]]
-    assert len(hugetlb) <= 1
+    result = fixture_result("tlb_bench.json", "tlb_bench.json")
+    # The fixture machine has no hugetlb pool (one skipped row, three repetitions); add a THP
+    # series skipped point by point, as a binary that registers every point would report it.
+    skip = {"run_type": "iteration", "error_occurred": True, "error_message": "skipped: THP is 'never'"}
+    result["rows"] = [r for r in result["rows"] if not r["run_name"].startswith("tlb_sweep/thp")]
+    result["rows"] += [dict(skip, name=f"tlb_sweep/thp/pages:{n}", run_name=f"tlb_sweep/thp/pages:{n}")
+                       for n in (8, 16, 32) for _ in range(3)]
+    _, skipped = ladder.build({"tlb": result})
+    assert [s["reason"] for s in skipped if "tlb_sweep/hugetlb" in s["reason"]] == [
+        "tlb_sweep/hugetlb: no hugetlb pool: 0 free huge pages, 1 needed (vm.nr_hugepages)"]
+    assert [s["reason"] for s in skipped if "tlb_sweep/thp" in s["reason"]] == ["tlb_sweep/thp: THP is 'never'"]
 
 
 def test_sweep_series_are_sorted_by_pages_per_layout():
