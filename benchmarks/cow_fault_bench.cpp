@@ -117,7 +117,8 @@ void BM_CowFaultChild(benchmark::State& state) {
     ChildProcess writer([&](int to_parent, int) {
       std::vector<float> ns(n, 0.f);  // faulted in before timing
       const int64_t private_before = private_dirty_kb(pages.front());
-      BatchReport<ChildCopies> report{.events = n};
+      BatchReport<ChildCopies> report;
+      report.events = n;
       report.faults = time_each_event(clock, ns.data(), n,
                                       [&](size_t i) { touch_write(pages[i], kWritten); });
       report.extra.private_grew_kb = private_dirty_kb(pages.front()) - private_before;

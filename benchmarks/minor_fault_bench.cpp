@@ -19,9 +19,9 @@
 #include <benchmark/benchmark.h>
 #include <fmt/format.h>
 
+#include "core/backing.hpp"
 #include "core/event_run.hpp"
 #include "core/flags.hpp"
-#include "core/machine_context.hpp"
 #include "core/mapping.hpp"
 #include "core/page_region.hpp"
 #include "core/pagemap.hpp"
@@ -76,10 +76,8 @@ void BM_MinorFaultReadThenWrite(benchmark::State& state, bool zero_page) {
 }
 
 void BM_ThpFault(benchmark::State& state) {
-  const std::string mode = thp_enabled();
-  if (mode == "never" || mode == "unsupported" || thp_size() == 0) {
-    skip(state, fmt::format("transparent huge pages are '{}' "
-                            "(/sys/kernel/mm/transparent_hugepage/enabled)", mode));
+  if (auto why = why_no_thp()) {
+    skip(state, *why + " (/sys/kernel/mm/transparent_hugepage/enabled)");
     return;
   }
   constexpr size_t kRegions = 8;
@@ -97,8 +95,7 @@ void BM_ThpFault(benchmark::State& state) {
       },
       [&](size_t i) { touch_write(mapping.data() + i * huge); },
       [&](size_t n) {
-        const auto smaps = smaps_for(mapping.data());
-        const int64_t thp_kb = smaps.count("AnonHugePages") ? smaps.at("AnonHugePages") : 0;
+        const int64_t thp_kb = anon_huge_kb(mapping.data()).value_or(0);
         const int64_t want_kb = static_cast<int64_t>(n * huge / 1024);
         if (thp_kb != want_kb)
           run.invalidate(fmt::format("{} kB THP-backed after {} huge-page faults, expected {} kB "

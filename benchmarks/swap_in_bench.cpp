@@ -133,9 +133,10 @@ int worker(int to_parent, int from_parent, Mode mode, size_t events, size_t regi
   report.extra.swapped_before = targets.size();
   report.events = std::min(events, targets.size());
   const int64_t swap_ins = vmstat("pswpin");
-  report.faults = time_each_event(clock, ns.data(), report.events, [&](size_t k) {
-    touch_read(region.data() + targets[k] * page_size());
-  });
+  report.faults = time_each_event(
+      clock, ns.data(), report.events,
+      [&](size_t k) { return region.data() + targets[k] * page_size(); },
+      [](const char* page) { touch_read(page); });
   report.extra.swap_ins = vmstat("pswpin") - swap_ins;
   return send_batch(to_parent, report, ns.data()) ? 0 : 1;
 }

@@ -27,11 +27,11 @@
 #include <benchmark/benchmark.h>
 #include <fmt/format.h>
 
+#include "core/backing.hpp"
 #include "core/event_run.hpp"
 #include "core/flags.hpp"
 #include "core/machine_context.hpp"
 #include "core/mapping.hpp"
-#include "core/pagemap.hpp"
 #include "core/plateaus.hpp"
 #include "core/pointer_chase.hpp"
 #include "core/sysfs.hpp"
@@ -74,9 +74,7 @@ const PointerChase& chase_for(ChaseLayout layout, size_t pages, bool fresh = fal
 
 std::optional<std::string> why_layout_unavailable(ChaseLayout layout, size_t pages) {
   if (layout == ChaseLayout::kHugePages) {
-    const std::string mode = thp_enabled();
-    if (mode == "never" || mode == "unsupported" || thp_size() == 0)
-      return fmt::format("transparent huge pages are '{}'", mode);
+    if (auto why = why_no_thp()) return why;
   }
   if (layout == ChaseLayout::kHugetlb) {
     const auto free_pages = read_keyed_integer("/proc/meminfo", "HugePages_Free").value_or(0);
@@ -90,8 +88,7 @@ std::optional<std::string> why_layout_unavailable(ChaseLayout layout, size_t pag
 
 // The backing must be what the layout says, or the row measures something else.
 void verify_backing(EventRun& run, const PointerChase& chase) {
-  const auto smaps = smaps_for(chase.mapping().data());
-  const int64_t thp_kb = smaps.count("AnonHugePages") ? smaps.at("AnonHugePages") : -1;
+  const int64_t thp_kb = anon_huge_kb(chase.mapping().data()).value_or(-1);  // -1: smaps unreadable
   const auto size_kb = static_cast<int64_t>(chase.mapping().size() / 1024);
   if ((chase.layout() == ChaseLayout::kBasePages || chase.layout() == ChaseLayout::kPacked) &&
       thp_kb != 0)

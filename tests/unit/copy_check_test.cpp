@@ -5,7 +5,7 @@
 
 #include "core/child_process.hpp"
 #include "core/mapping.hpp"
-#include "core/page_region.hpp"
+#include "core/backing.hpp"
 
 namespace pageladder {
 namespace {
