@@ -67,7 +67,6 @@ class EventRun {
   const EventClock& clock() const { return clock_; }
   // Mean of the events recorded so far, in ns (per-event timing only).
   double mean_ns() const { return recorded_ ? total_ns_ / static_cast<double>(recorded_) : 0; }
-  FaultCount faults() const { return counters_.rusage(); }
 
  private:
   benchmark::State& state_;
