@@ -11,10 +11,18 @@
 //   swap_in_<kind>_cluster  the machine's page-cluster (swap readahead): swap-ins per event < 1
 //   swap_in_<kind>_thrash   the region is twice the cgroup limit: every swap-in also forces the
 //                           reclaim (swap-out) of another page; labelled so
-// Needs root (cgroups, page-cluster). Standalone it uses only swap that already exists;
+//   swap_in_zswap           the page is held compressed in the zswap pool in front of the swap
+//                           device (the tier several distributions enable by default): the
+//                           swap-in decompresses it, no device read (zswap_load)
+// zswap must stay out of the device rows' way, or they time a decompression and call it a device
+// read: their cgroup gets memory.zswap.max 0 on cgroup v2; on v1 zswap is switched off for the
+// row (journaled and restored, like page-cluster). Every row proves where its pages came from
+// with the kernel's own counters per event: pswpin (read from the device) and zswpin (loaded
+// from zswap), claimed as bounds and checked by EventRun and again by the harness.
+// Needs root (cgroups, page-cluster, zswap). Standalone it uses only swap that already exists;
 // `make bench` provisions temporary zram and a swap file around it and removes them afterwards.
-// Not modelled: zswap in front of the disk, multi-threaded swap-in, swap on NVMe vs HDD (that is
-// the machine's choice, recorded with the device).
+// Not modelled: multi-threaded swap-in, swap on NVMe vs HDD (that is the machine's choice,
+// recorded with the device), zswap writeback to the device under pool pressure.
 #include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -70,12 +78,22 @@ std::optional<SwapDevice> top_swap_device() {
 }
 
 enum class Mode { kIsolated, kCluster, kThrash };
+// Where the swapped-out page waits: on zram, on storage, or compressed in zswap (in front of
+// whatever swap device takes the pages otherwise).
+enum class Tier { kZram, kDisk, kZswap };
+
+constexpr const char* kZswapEnabled = "/sys/module/zswap/parameters/enabled";
+
+const char* tier_name(Tier tier) {
+  return tier == Tier::kZram ? "zram" : tier == Tier::kDisk ? "disk" : "zswap";
+}
 
 // What the worker adds to its report: the pages it found swapped out, and the swap-ins its
 // touches caused (pswpin).
 struct SwapCounts {
   uint64_t swapped_before = 0;
-  int64_t swap_ins = 0;
+  int64_t swap_ins = 0;   // pswpin: pages read from a swap device
+  int64_t zswap_ins = 0;  // zswpin: pages loaded from the zswap pool
 };
 
 void fill_page(char* page, size_t index) {
@@ -132,12 +150,13 @@ int worker(int to_parent, int from_parent, Mode mode, size_t events, size_t regi
   BatchReport<SwapCounts> report;
   report.extra.swapped_before = targets.size();
   report.events = std::min(events, targets.size());
-  const int64_t swap_ins = vmstat("pswpin");
+  const int64_t swap_ins = vmstat("pswpin"), zswap_ins = vmstat("zswpin");
   report.faults = time_each_event(
       clock, ns.data(), report.events,
       [&](size_t k) { return region.data() + targets[k] * page_size(); },
       [](const char* page) { touch_read(page); });
   report.extra.swap_ins = vmstat("pswpin") - swap_ins;
+  report.extra.zswap_ins = vmstat("zswpin") - zswap_ins;
   return send_batch(to_parent, report, ns.data()) ? 0 : 1;
 }
 
@@ -151,20 +170,48 @@ void evict_swap_cache(MemoryCgroup& group) {
   group.reclaim(0);
 }
 
-std::optional<std::string> missing_prerequisite(bool zram) {
+std::optional<std::string> missing_prerequisite(Tier tier) {
   if (geteuid() != 0) return "needs root (it creates a memory cgroup and sets vm.page-cluster)";
   const CgroupLayout layout = detect_memory_cgroup();
   if (!layout.why_unusable.empty()) return layout.why_unusable;
   const auto top = top_swap_device();
   if (!top) return "no active swap device (make bench provisions temporary swap as root)";
+  if (tier == Tier::kZswap) {
+    if (!read_line(kZswapEnabled)) return "this kernel has no zswap (/sys/module/zswap)";
+    if (top->zram()) return fmt::format("zswap in front of zram ({}) is not measured", top->name);
+    return std::nullopt;
+  }
+  const bool zram = tier == Tier::kZram;
   if (top->zram() != zram)
     return fmt::format("the active swap device with the highest priority is {} ({}), not {}",
                        top->name, top->zram() ? "zram" : "storage", zram ? "zram" : "storage");
   return std::nullopt;
 }
 
-void swap_row(benchmark::State& state, bool zram, Mode mode) {
-  if (auto why = missing_prerequisite(zram)) {
+bool zswap_on() { return read_line(kZswapEnabled).value_or("N") == "Y"; }
+
+// Puts zswap where the row needs it: on for the zswap row, out of the way of the device rows.
+// Per cgroup on v2 (memory.zswap.max, set on each group as it is made); on v1, or for turning it
+// on, the global switch, journaled and restored. Returns why it cannot, or nothing.
+std::optional<std::string> arrange_zswap(Tier tier, const CgroupLayout& layout,
+                                         std::unique_ptr<ScopedSysctl>& global) {
+  const bool want = tier == Tier::kZswap;
+  if (want == zswap_on()) return std::nullopt;
+  if (!want && layout.memory == CgroupVersion::kV2) return std::nullopt;  // memory.zswap.max 0
+  if (flag("no_system_changes"))
+    return want ? "NO_SYSTEM_CHANGES: zswap is off and stays off"
+                : "NO_SYSTEM_CHANGES: zswap is on and stays on, so a swap-in would be timed from the "
+                  "zswap pool, not the device";
+  try {
+    global = std::make_unique<ScopedSysctl>(kZswapEnabled, want ? "Y" : "N");
+  } catch (const std::exception& e) {
+    return e.what();
+  }
+  return std::nullopt;
+}
+
+void swap_row(benchmark::State& state, Tier tier, Mode mode) {
+  if (auto why = missing_prerequisite(tier)) {
     skip(state, *why);
     return;
   }
@@ -188,12 +235,17 @@ void swap_row(benchmark::State& state, bool zram, Mode mode) {
     }
   }
   const CgroupLayout layout = detect_memory_cgroup();
+  std::unique_ptr<ScopedSysctl> zswap_switch;
+  if (auto why = arrange_zswap(tier, layout, zswap_switch)) {
+    skip(state, *why);
+    return;
+  }
   EventRun run(state, {});
   const EventClock& clock = run.clock();
   constexpr size_t kBatch = 2048;
   constexpr size_t kThrashPages = 8192;  // 32 MiB region in a 16 MiB cgroup
   constexpr size_t kSparePages = kBatch / 16;
-  int64_t swap_ins = 0;
+  int64_t swap_ins = 0, zswap_ins = 0;
   size_t oom = 0;
   uint64_t short_of_target = 0;  // pages a batch wanted but found not swapped out
   const std::optional<uint64_t> done =
@@ -208,6 +260,9 @@ void swap_row(benchmark::State& state, bool zram, Mode mode) {
         std::vector<float> batch;
         try {
           MemoryCgroup group(layout, limit);
+          // On v2 the group's own zswap limit keeps a device row's pages out of the pool.
+          if (tier != Tier::kZswap && zswap_on() && !group.set_zswap_max("0"))
+            throw std::runtime_error("zswap is on and this cgroup cannot keep its pages out of it");
           ChildProcess child([&](int up, int down) {
             return worker(up, down, mode, n, region, clock);
           });
@@ -237,35 +292,62 @@ void swap_row(benchmark::State& state, bool zram, Mode mode) {
                                      report.extra.swapped_before, n));
         run.add_faults(report.faults);
         swap_ins += report.extra.swap_ins;
+        zswap_ins += report.extra.zswap_ins;
         return batch;
       });
   if (!done) return;
   if (oom) run.invalidate("the cgroup recorded an OOM kill");
   run.set_counter("batch_pages_not_swapped_out", static_cast<double>(short_of_target));
-  run.set_counter("swap_ins_per_event",
-                  *done ? static_cast<double>(swap_ins) / static_cast<double>(*done) : 0);
+  const auto per_event = [&](int64_t n) { return *done ? static_cast<double>(n) / static_cast<double>(*done) : 0; };
+  run.set_counter("swap_ins_per_event", per_event(swap_ins));
+  run.set_counter("zswap_ins_per_event", per_event(zswap_ins));
+  run.set_counter("zswap_enabled", zswap_on() ? 1 : 0);
   run.set_counter("page_cluster", std::stod(read_line(kPageCluster).value_or("0")));
-  run.note(fmt::format("swap on {} ({}, priority {}); page-cluster {}; cgroup {}{}", device.name,
+  run.note(fmt::format("swap on {} ({}, priority {}); page-cluster {}; cgroup {}; zswap {}{}", device.name,
                        device.type, device.priority, read_line(kPageCluster).value_or("?"),
                        layout.describe(),
+                       tier == Tier::kZswap ? "on (" + read_line("/sys/module/zswap/parameters/compressor").value_or("?") + ")"
+                       : zswap_on() ? "on, kept out by memory.zswap.max 0" : "off",
                        mode == Mode::kThrash ? "; region twice the cgroup limit: each swap-in "
                                                "also reclaims another page"
                                              : ""));
   run.finish();
 }
 
-// What each row claims. Under thrashing, a page being written back when it is touched is a
-// swap-cache hit: a few percent of events, so that row asks for at least 0.95 major faults.
-std::vector<Claim> claims_of(Mode mode) {
-  switch (mode) {
-    case Mode::kCluster: return fault_claims({0, 1}, {0.01, 1.01});
-    case Mode::kThrash: return fault_claims({0, 0.05}, {0.95, 1.01});
-    default: return fault_claims({0, 0.01}, {0.99, 1.01});
+// What each row claims: faults by class, and where the pages came from per event, by the
+// kernel's counters. Under thrashing, a page being written back when it is touched is a
+// swap-cache hit: a few percent of events, so that row asks for at least 0.95. With readahead a
+// major fault may read several pages, so the cluster rows claim at least a few swap-ins.
+std::vector<Claim> claims_of(Tier tier, Mode mode) {
+  std::vector<Claim> claims;
+  if (tier == Tier::kZswap) {
+    claims = fault_claims({0, 0.01}, {0.99, 1.01});
+    claims.push_back({"zswap_ins_per_event", {0.99, 1.01}});
+    claims.push_back({"swap_ins_per_event", {0, 0.01}});
+    return claims;
   }
+  switch (mode) {
+    case Mode::kCluster:
+      claims = fault_claims({0, 1}, {0.01, 1.01});
+      claims.push_back({"swap_ins_per_event", {0.01, kUnbounded}});
+      break;
+    case Mode::kThrash:
+      claims = fault_claims({0, 0.05}, {0.95, 1.01});
+      claims.push_back({"swap_ins_per_event", {0.95, 1.01}});
+      break;
+    default:
+      claims = fault_claims({0, 0.01}, {0.99, 1.01});
+      claims.push_back({"swap_ins_per_event", {0.99, 1.01}});
+  }
+  claims.push_back({"zswap_ins_per_event", {0, 0}});  // a device row never times zswap
+  return claims;
 }
 
-std::string label_of(bool zram, Mode mode) {
-  const std::string where = zram ? "zram" : "a swap file or partition on storage";
+std::string label_of(Tier tier, Mode mode) {
+  if (tier == Tier::kZswap)
+    return "fault on a page held compressed in the zswap pool in front of swap on storage, "
+           "memory-limited cgroup, page-cluster 0";
+  const std::string where = tier == Tier::kZram ? "zram" : "a swap file or partition on storage";
   switch (mode) {
     case Mode::kCluster:
       return fmt::format("fault on a page swapped out to {}, memory-limited cgroup, with the "
@@ -279,19 +361,22 @@ std::string label_of(bool zram, Mode mode) {
   }
 }
 
+void add_swap_row(Tier tier, const char* suffix, Mode mode) {
+  add_row({.id = std::string("swap_in_") + tier_name(tier) + suffix,
+           .label = label_of(tier, mode),
+           .family = "swap",
+           .event = tier == Tier::kZswap ? "one read of a page held in zswap" : "one read of a swapped-out page",
+           .claims = claims_of(tier, mode)},
+          [tier, mode](benchmark::State& s) { swap_row(s, tier, mode); });
+}
+
 void register_rows() {
-  for (bool zram : {true, false}) {
-    const std::string kind = zram ? "zram" : "disk";
+  for (Tier tier : {Tier::kZram, Tier::kDisk}) {
     for (auto [suffix, mode] : {std::pair{"", Mode::kIsolated}, std::pair{"_cluster", Mode::kCluster},
-                                std::pair{"_thrash", Mode::kThrash}}) {
-      add_row({.id = "swap_in_" + kind + suffix,
-               .label = label_of(zram, mode),
-               .family = "swap",
-               .event = "one read of a swapped-out page",
-               .claims = claims_of(mode)},
-              [zram, mode = mode](benchmark::State& s) { swap_row(s, zram, mode); });
-    }
+                                std::pair{"_thrash", Mode::kThrash}})
+      add_swap_row(tier, suffix, mode);
   }
+  add_swap_row(Tier::kZswap, "", Mode::kIsolated);
 }
 
 const Registrar registrar(register_rows);

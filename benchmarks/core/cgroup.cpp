@@ -137,6 +137,13 @@ void MemoryCgroup::set_limit(size_t bytes) {
         std::to_string(bytes));
 }
 
+bool MemoryCgroup::set_zswap_max(const std::string& value) {
+  if (layout_.memory != CgroupVersion::kV2 || access((path_ + "/memory.zswap.max").c_str(), W_OK) != 0)
+    return false;
+  write("memory.zswap.max", value);
+  return true;
+}
+
 void MemoryCgroup::reclaim(size_t keep_bytes) {
   if (layout_.memory == CgroupVersion::kV2) {
     const int64_t usage = usage_bytes();

@@ -51,6 +51,10 @@ class MemoryCgroup {
   const std::string& path() const { return path_; }
   void add(pid_t pid);
   void set_limit(size_t bytes);
+  // cgroup v2's per-group zswap limit (memory.zswap.max: "0" keeps the group's pages out of
+  // zswap, "max" lets them in). False where there is no such control (v1, or a kernel without
+  // zswap): the caller must use the global switch instead.
+  bool set_zswap_max(const std::string& value);
   // Reclaims the group's memory down to about `keep_bytes`: v2 memory.reclaim; v1 a limit
   // lowered for the moment and then restored.
   void reclaim(size_t keep_bytes);
