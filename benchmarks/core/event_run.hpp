@@ -14,6 +14,7 @@
 #include <benchmark/benchmark.h>
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -27,6 +28,9 @@ namespace pageladder {
 // Marks a row skipped: Google Benchmark 1.7.1 has only SkipWithError, so the message carries a
 // "skipped: " prefix that the harness turns into an entry of `skipped`.
 void skip(benchmark::State& state, const std::string& reason);
+
+// How a claim that cannot be checked here is reported, in the row's label; the harness reads it.
+inline constexpr const char* kNotVerified = "not verified: ";
 
 enum class Timing {
   kPerEvent,  // each event timed on its own with record(); p50/p99 reported
@@ -58,6 +62,10 @@ class EventRun {
   void invalidate(const std::string& reason);
   // Something the reader should know about how the kernel handled the events.
   void note(const std::string& text);
+  // This machine cannot give `counter` (no PMU, no such kernel counter): a claim on it is
+  // reported "not verified: <counter>: <why>" instead of failing or passing. Hardware counters
+  // that did not open are marked so by finish() itself.
+  void cannot_verify(const std::string& counter, const std::string& why);
   void set_counter(const std::string& name, double value);
   const RowSpec& row() const { return row_; }
 
@@ -84,6 +92,7 @@ class EventRun {
   FaultCount external_;
   bool in_batch_ = false;
   std::vector<std::string> problems_, notes_;
+  std::map<std::string, std::string> unverifiable_;  // counter -> why it cannot be had here
 };
 
 // Drives the common shape of a fault benchmark: `arm()` prepares a fresh batch and returns how

@@ -115,7 +115,8 @@ def draw_ladder(run, stem):
         colour = FAMILY_COLOURS.get(r.get("family"), "#333333")
         ax.errorbar([med], [y], xerr=[[med - lo], [hi - med]], fmt="o", color=colour, ms=6,
                     capsize=3, lw=1.2)
-        ax.text(hi * 1.15, y, format_ns(r["median_ns"]), va="center", fontsize=8, color="#222222")
+        unchecked = " (a claim not verified here)" if r.get("not_verified") else ""
+        ax.text(hi * 1.15, y, format_ns(r["median_ns"]) + unchecked, va="center", fontsize=8, color="#222222")
         labels.append(f"{r['id']}\n{_wrap(r['label'])}")
     if invalid or skipped:
         ax.axhline(len(rungs) - 0.5, color="#999999", lw=0.6)

@@ -106,6 +106,8 @@ def render(run):
         else:
             times = "— | — | —"
         valid = "yes" if r["valid"] else f"**NO**: {r['why_invalid']}"
+        if r["valid"] and r.get("not_verified"):
+            valid = "yes; **not verified**: " + "; ".join(r["not_verified"])
         lines.append(
             f"| `{r['id']}` | {r['label']} | {times} | "
             f"{r['samples']} | {_fmt_count(counts.get('minor_faults_per_event'))} | "

@@ -168,3 +168,17 @@ def test_no_two_rows_of_the_suite_share_a_label():
     labels = [spec["label"] for spec in runs.base()["pageladder"]["rows"].values()]
     assert len(labels) == len(set(labels)) and len(labels) >= 20
     assert not any(label.lower().startswith("the same") for label in labels)
+
+
+def test_a_claim_the_machine_cannot_check_is_not_verified_never_passed_or_failed():
+    result = fixture_result("minor_fault_bench.json", "x.json")
+    result["specs"]["minor_fault"]["claims"]["stlb_hits_per_event"] = [0.9, None]
+    for r in result["rows"]:
+        if r["run_name"].startswith("minor_fault/"):
+            r["label"] = "not verified: stlb_hits_per_event: no hardware counter for it here (no PMU)"
+    minor = by_id(ladder.build({"minor_fault": result})[0])["minor_fault"]
+    assert minor["valid"] and minor["not_verified"] == ["stlb_hits_per_event: no hardware counter for it here (no PMU)"]
+    for r in result["rows"]:  # without the binary's word, a missing counter fails the claim
+        r["label"] = ""
+    minor = by_id(ladder.build({"minor_fault": result})[0])["minor_fault"]
+    assert not minor["valid"] and "no stlb_hits_per_event" in minor["why_invalid"]

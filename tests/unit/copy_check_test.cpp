@@ -6,6 +6,7 @@
 #include "core/child_process.hpp"
 #include "core/mapping.hpp"
 #include "core/backing.hpp"
+#include "core/sysfs.hpp"
 
 namespace pageladder {
 namespace {
@@ -35,6 +36,36 @@ TEST(CopyCheck, TellsACopiedPageFromAReusedOne) {
   const int64_t before = private_dirty_kb(m.data());
   for (size_t i = 0; i < kPages; ++i) touch_write(m.data() + i * page_size(), 3);
   EXPECT_EQ(private_dirty_kb(m.data()), before) << "a page with no other mapper was copied";
+}
+
+// What tells reuse from copy without root: the kernel's pgreuse count. Private_Dirty cannot,
+// once the sharer has exited (a copy and a reuse both leave one private page behind), so the
+// test writes the same pages in both cases and sees the count move only when the page is reused.
+TEST(CopyCheck, TheKernelCountsAReuseButNotACopyWithoutRoot) {
+  const auto reuses = [] { return read_keyed_integer("/proc/vmstat", "pgreuse"); };
+  if (!reuses()) GTEST_SKIP() << "no pgreuse in /proc/vmstat on this kernel";
+  Mapping m = Mapping::anonymous(kPages * page_size(), Backing::kBasePages);
+  for (size_t i = 0; i < kPages; ++i) touch_write(m.data() + i * page_size(), 2);
+  int64_t copied = 0;
+  {
+    ChildProcess holder([](int, int from_parent) {
+      wait_for_parent(from_parent);
+      return 0;
+    });
+    const int64_t before = *reuses();
+    for (size_t i = 0; i < kPages; ++i) touch_write(m.data() + i * page_size(), 1);
+    copied = *reuses() - before;
+    holder.signal_child();
+    holder.wait();
+  }
+  ChildProcess gone([](int, int) { return 0; });
+  gone.wait();
+  const int64_t before = *reuses();
+  for (size_t i = 0; i < kPages; ++i) touch_write(m.data() + i * page_size(), 3);
+  const int64_t reused = *reuses() - before;
+  // System-wide: other processes may add a few; these 64 writes must stand out either way.
+  EXPECT_GE(reused, static_cast<int64_t>(kPages)) << "the reuses were not counted";
+  EXPECT_LT(copied, static_cast<int64_t>(kPages) / 4) << "copies were counted as reuses";
 }
 
 }  // namespace
