@@ -44,7 +44,7 @@ LADDER_ORDER = (
     "ref_fork_per_gib",
     "file_fault_cached", "file_fault_cached_private", "file_fault_tmpfs", "file_fault_major",
     "file_read_cold_seq", "ref_direct_read",
-    "swap_in_zram", "swap_in_zram_cluster", "swap_in_zram_thrash", "swap_in_zswap",
+    "swap_in_zram", "swap_in_zram_thrash", "swap_in_zswap",
     "swap_in_disk", "swap_in_disk_cluster", "swap_in_disk_thrash",
 )
 FAMILY_ORDER = ("tlb", "anonymous", "cow", "file", "swap", "reference")
