@@ -204,6 +204,8 @@ void BM_CowFaultReuse(benchmark::State& state) {
       [&](size_t n) {
         reuses.end(n);
         const int64_t grew = private_dirty_kb(pages.front()) - private_before;
+        run.add_evidence("copied_pages_per_write", static_cast<double>(grew) * 1024.0 / static_cast<double>(page_size()),
+                         static_cast<double>(n));
         if (grew != 0)
           run.invalidate(fmt::format("private memory grew by {} kB: pages were copied", grew));
         for (size_t k = 0; k < pfns.size(); ++k)
@@ -345,27 +347,34 @@ std::vector<Claim> with_reuses(std::vector<Claim> claims, Range reuses) {
   return claims;
 }
 
+// A row's claims plus the pages of private memory each write added (smaps Private_Dirty): one
+// for a copy, none for a reuse.
+std::vector<Claim> with_copies(std::vector<Claim> claims, double pages) {
+  claims.push_back({"copied_pages_per_write", {pages - (pages ? 0.01 : 0), pages + (pages ? 0.01 : 0)}});
+  return claims;
+}
+
 void register_rows() {
   add_row({.id = "cow_fault",
            .label = "first write by the parent to a 4 KiB page it shares with a live forked child "
                     "(copy-on-write)",
            .family = "cow",
            .event = "one write to a shared page",
-           .claims = with_reuses(one_minor_fault(), {0, 0.05})},
+           .claims = with_copies(with_reuses(one_minor_fault(), {0, 0.05}), 1)},
           BM_CowFault);
   add_row({.id = "cow_fault_child",
            .label = "first write by a forked child to a 4 KiB page it shares with its live parent "
                     "(copy-on-write, timed in the child)",
            .family = "cow",
            .event = "one write to a shared page",
-           .claims = one_minor_fault()},
+           .claims = with_copies(one_minor_fault(), 1)},
           BM_CowFaultChild);
   add_row({.id = "cow_fault_reuse",
            .label = "write to a write-protected 4 KiB page whose forked sharer has exited "
                     "(the kernel reuses it, no copy)",
            .family = "cow",
            .event = "one write to a write-protected page",
-           .claims = with_reuses(one_minor_fault(), {0.99, 1.05})},
+           .claims = with_copies(with_reuses(one_minor_fault(), {0.99, 1.05}), 0)},
           BM_CowFaultReuse);
   add_row({.id = "cow_fault_thp",
            .label = "first write to each 4 KiB of a 2 MiB transparent huge page shared after fork",
@@ -378,7 +387,7 @@ void register_rows() {
                     "into a private page)",
            .family = "cow",
            .event = "one write to a private file page",
-           .claims = one_minor_fault()},
+           .claims = with_copies(one_minor_fault(), 1)},
           BM_CowFaultFile);
   // The forks happen in the forking processes: this process takes no fault per event.
   add_row({.id = "ref_fork_per_gib",

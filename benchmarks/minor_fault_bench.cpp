@@ -97,6 +97,7 @@ void BM_ThpFault(benchmark::State& state) {
       [&](size_t n) {
         const int64_t thp_kb = anon_huge_kb(mapping.data()).value_or(0);
         const int64_t want_kb = static_cast<int64_t>(n * huge / 1024);
+        run.add_evidence("thp_backed_fraction", static_cast<double>(thp_kb), static_cast<double>(want_kb));
         if (thp_kb != want_kb)
           run.invalidate(fmt::format("{} kB THP-backed after {} huge-page faults, expected {} kB "
                                      "(the kernel fell back to base pages)",
@@ -112,12 +113,19 @@ void BM_ThpFault(benchmark::State& state) {
   run.finish();
 }
 
+// A row's claims plus the share of its region backed by transparent huge pages (smaps
+// AnonHugePages): none for the 4 KiB rows, all of it for the THP row.
+std::vector<Claim> with_backing(std::vector<Claim> claims, double thp_fraction) {
+  claims.push_back({"thp_backed_fraction", {thp_fraction, thp_fraction}});
+  return claims;
+}
+
 void register_rows() {
   add_row({.id = "minor_fault",
            .label = "first write to a private anonymous 4 KiB page (demand-zero fault)",
            .family = "anonymous",
            .event = "one write to a fresh 4 KiB page",
-           .claims = one_minor_fault()},
+           .claims = with_backing(one_minor_fault(), 0)},
           BM_MinorFault);
   // Whether the read maps the shared zero page decides the claim: two faults or one.
   const bool zero_page = kernel_uses_zero_page();
@@ -125,13 +133,13 @@ void register_rows() {
            .label = "read, then write, of a fresh private anonymous 4 KiB page",
            .family = "anonymous",
            .event = "one read and one write of a fresh 4 KiB page",
-           .claims = zero_page ? fault_claims({1.99, 2.01}) : one_minor_fault()},
+           .claims = with_backing(zero_page ? fault_claims({1.99, 2.01}) : one_minor_fault(), 0)},
           [zero_page](benchmark::State& s) { BM_MinorFaultReadThenWrite(s, zero_page); });
   add_row({.id = "thp_fault",
            .label = "first write to a private anonymous 2 MiB region backed by a transparent huge page",
            .family = "anonymous",
            .event = "one write to a fresh 2 MiB region",
-           .claims = one_minor_fault()},
+           .claims = with_backing(one_minor_fault(), 1)},
           BM_ThpFault);
 }
 

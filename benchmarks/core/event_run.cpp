@@ -80,6 +80,12 @@ void EventRun::invalidate(const std::string& reason) {
     problems_.push_back(reason);
 }
 
+void EventRun::add_evidence(const std::string& counter, double amount, double per) {
+  auto& [sum, over] = evidence_[counter];
+  sum += amount;
+  over += per;
+}
+
 void EventRun::cannot_verify(const std::string& counter, const std::string& why) {
   unverifiable_.emplace(counter, why);
 }
@@ -128,6 +134,8 @@ void EventRun::finish() {
     set_counter("p99_ns", percentile(kept, 0.99));
   }
   set_counter("timer_overhead_ns", clock_.overhead_ns());
+  for (const auto& [counter, sums] : evidence_)
+    if (sums.second > 0) set_counter(counter, sums.first / sums.second);
 
   // Every claim against the counter it names, as exported (faults, and whatever the row set).
   const auto& exported = state_.counters;

@@ -67,6 +67,9 @@ class EventRun {
   // that did not open are marked so by finish() itself.
   void cannot_verify(const std::string& counter, const std::string& why);
   void set_counter(const std::string& name, double value);
+  // Evidence gathered batch by batch (pages copied, kB THP-backed ...): exported at finish() as
+  // one counter, the sum of `amount` over the sum of `per`, where the row's claims check it.
+  void add_evidence(const std::string& counter, double amount, double per);
   const RowSpec& row() const { return row_; }
 
   // Writes the counters, the validity and the label. Call once, after the loop.
@@ -93,6 +96,7 @@ class EventRun {
   bool in_batch_ = false;
   std::vector<std::string> problems_, notes_;
   std::map<std::string, std::string> unverifiable_;  // counter -> why it cannot be had here
+  std::map<std::string, std::pair<double, double>> evidence_;  // counter -> (amount, per)
 };
 
 // Drives the common shape of a fault benchmark: `arm()` prepares a fresh batch and returns how
