@@ -15,6 +15,7 @@
 // next size) beside what CPUID claims. Not modelled: stores, multiple walkers in parallel,
 // prefetch into the TLB, PTE placement in the caches (it varies with N, as on real programs).
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include <cmath>
 #include <functional>
@@ -258,6 +259,16 @@ void report_reach(benchmark::State& state, Rung rung, size_t pages, EventRun& ru
   if (off) run.note(fmt::format("the sweep's knees put {} pages outside this level", pages));
 }
 
+// Where the data and the page tables can sit: one cache line of data per page, one 8-byte PTE
+// per page (whole page-table pages), against the cache sizes the C library reports.
+std::string footprint(size_t pages) {
+  const size_t data = pages * 64, tables = (pages + page_size() / 8 - 1) / (page_size() / 8) * page_size();
+  const auto kib = [](long bytes) { return bytes > 0 ? fmt::format("{} KiB", bytes / 1024) : std::string("?"); };
+  return fmt::format("data {} KiB, page tables {} KiB; caches L1d {}, L2 {}, L3 {}", data / 1024, tables / 1024,
+                     kib(sysconf(_SC_LEVEL1_DCACHE_SIZE)), kib(sysconf(_SC_LEVEL2_CACHE_SIZE)),
+                     kib(sysconf(_SC_LEVEL3_CACHE_SIZE)));
+}
+
 void rung_row(benchmark::State& state, Rung rung) {
   const Placement where = placement();
   const size_t pages = rung_pages(rung, where);
@@ -268,6 +279,7 @@ void rung_row(benchmark::State& state, Rung rung) {
                                  if (auto why = contradicted_by_cpuid(rung, pages, cpuid)) run.invalidate(*why);
                                  run.note(where.pinned ? fmt::format("{} pages, pinned by TLB_PAGES", pages)
                                                        : fmt::format("{} pages (the fixed default)", pages));
+                                 run.note(footprint(pages));
                                  report_reach(state, rung, pages, run);
                                });
   state.counters["control_ns"] = baseline;
