@@ -145,29 +145,29 @@ def cpu_facts(root=None):
     report = _run_json(["lscpu", "-J"])
     fields = _lscpu_fields(report.get("lscpu")) if isinstance(report, dict) else {}
     if fields.get("Model name") or fields.get("Vendor ID"):
-        return {
-            "model_name": fields.get("Model name"),
-            "vendor": fields.get("Vendor ID"),
-            "family": _int(fields.get("CPU family")),
-            "model": _int(fields.get("Model")),
-            "stepping": _int(fields.get("Stepping")),
-            "flags": (fields.get("Flags") or "").split(),
-            "threads_per_core": _int(fields.get("Thread(s) per core")),
-        }, "lscpu"
+        return _cpu(fields, LSCPU_NAMES, _int(fields.get("Thread(s) per core"))), "lscpu"
     cpu = cpuinfo(root)
     threads = _threads_per_core_from_sysfs(root)
     if threads is None and _int(cpu.get("siblings")) and _int(cpu.get("cpu cores")):
         # x86 cpuinfo: logical CPUs per package over cores per package.
         threads = _int(cpu["siblings"]) // _int(cpu["cpu cores"])
-    return {
-        "model_name": cpu.get("model name"),
-        "vendor": cpu.get("vendor_id"),
-        "family": _int(cpu.get("cpu family")),
-        "model": _int(cpu.get("model")),
-        "stepping": _int(cpu.get("stepping")),
-        "flags": cpu.get("flags", "").split(),
-        "threads_per_core": threads,
-    }, "/proc/cpuinfo" if cpu else None
+    return _cpu(cpu, CPUINFO_NAMES, threads), "/proc/cpuinfo" if cpu else None
+
+
+# What each CPU fact is called by lscpu and by /proc/cpuinfo.
+LSCPU_NAMES = {"model_name": "Model name", "vendor": "Vendor ID", "family": "CPU family",
+               "model": "Model", "stepping": "Stepping", "flags": "Flags"}
+CPUINFO_NAMES = {"model_name": "model name", "vendor": "vendor_id", "family": "cpu family",
+                 "model": "model", "stepping": "stepping", "flags": "flags"}
+
+
+def _cpu(fields, names, threads_per_core):
+    facts = {key: fields.get(name) for key, name in names.items()}
+    for key in ("family", "model", "stepping"):
+        facts[key] = _int(facts[key])
+    facts["flags"] = (facts["flags"] or "").split()
+    facts["threads_per_core"] = threads_per_core
+    return facts
 
 
 def microcode(root=None):
