@@ -208,11 +208,14 @@ void BM_CowFaultReuse(benchmark::State& state) {
                          static_cast<double>(n));
         if (grew != 0)
           run.invalidate(fmt::format("private memory grew by {} kB: pages were copied", grew));
-        for (size_t k = 0; k < pfns.size(); ++k)
-          if (pfns[k] != 0 && pagemap.at(pages[k])->pfn != pfns[k]) {
-            run.invalidate("a written page moved to another frame: it was copied");
-            break;
-          }
+        // A copy moves every written page to a new frame; the kernel may also migrate a page
+        // or two meanwhile (compaction), which is no copy: only a majority moved is a copy.
+        size_t moved = 0;
+        for (size_t k = 0; k < pfns.size(); ++k) moved += pfns[k] != 0 && pagemap.at(pages[k])->pfn != pfns[k];
+        if (moved * 2 > n)
+          run.invalidate(fmt::format("{} of {} written pages moved to another frame: they were copied", moved, n));
+        else if (moved)
+          run.note(fmt::format("{} of {} pages changed frames (migrated by the kernel, not copied)", moved, n));
         run.note(pfns.front() == 0
                      ? "no copy: the kernel counted a page reuse per write (frame numbers need root)"
                      : "no copy: the kernel counted a page reuse per write and every page kept its frame");
@@ -327,6 +330,12 @@ void BM_ForkPerGiB(benchmark::State& state) {
     double ns = -1;
     return p.signal_child() && p.read(&ns, sizeof ns) ? ns : -1.0;
   };
+  // The first forks after populating run colder (page tables and mm state out of the caches):
+  // a few untimed pairs first, so every timed pair is a steady one.
+  for (int warm = 0; warm < 3; ++warm) {
+    fork_ns(*small);
+    fork_ns(*large);
+  }
   for (auto _ : state) {
     const double a = fork_ns(*small), b = fork_ns(*large);
     if (a < 0 || b < 0) {
