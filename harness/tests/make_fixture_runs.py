@@ -21,16 +21,22 @@ KEEP = ("name", "run_name", "run_type", "repetitions", "repetition_index", "thre
 
 
 def _small(key, value):
-    """Seven significant digits; a label only where it says why a row is invalid."""
+    """Seven significant digits; of a label, only why a row is invalid or what it could not
+    verify (what the harness reads)."""
     if key == "label":
-        return value if str(value).startswith(ladder.INVALID_PREFIX) else ""
+        if str(value).startswith(ladder.INVALID_PREFIX):
+            return value
+        return "; ".join(p for p in str(value).replace(" | ", "; ").split("; ")
+                         if p.startswith(ladder.NOT_VERIFIED))
     return float(f"{value:.7g}") if isinstance(value, float) else value
 
 
 def main(source):
     run = json.loads(Path(source).read_text())
     rungs = {i for i, spec in run["pageladder"]["rows"].items() if spec.get("rung", True)}
-    run["benchmarks"] = [{k: _small(k, r[k]) for k in KEEP if k in r} for r in run["benchmarks"]
+    claimed = {c for spec in run["pageladder"]["rows"].values() for c in spec.get("claims", {})}
+    keep = (*KEEP, *sorted(claimed - set(KEEP)))
+    run["benchmarks"] = [{k: _small(k, r[k]) for k in keep if k in r} for r in run["benchmarks"]
                          if r.get("run_type") == "iteration"
                          and registry.strip_time_suffix(r.get("run_name", r["name"])) in rungs]
     run["pageladder"]["rows"] = {i: spec for i, spec in run["pageladder"]["rows"].items() if i in rungs}

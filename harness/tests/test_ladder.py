@@ -118,7 +118,8 @@ def test_labels_families_and_claims_come_from_the_binary():
     minor = by_id(rungs)["minor_fault"]
     spec = fixture_result("minor_fault_bench.json")["specs"]["minor_fault"]
     assert minor["label"] == spec["label"] and minor["family"] == "anonymous"
-    assert minor["claims"] == {"minor_faults_per_event": [0.99, 1.01], "major_faults_per_event": [0, 0]}
+    assert minor["claims"] == {"minor_faults_per_event": [0.99, 1.01], "major_faults_per_event": [0, 0],
+                               "thp_backed_fraction": [0, 0]}
 
 
 def test_the_harness_checks_any_claim_the_binary_describes_on_the_counter_it_names():
@@ -182,3 +183,14 @@ def test_a_claim_the_machine_cannot_check_is_not_verified_never_passed_or_failed
         r["label"] = ""
     minor = by_id(ladder.build({"minor_fault": result})[0])["minor_fault"]
     assert not minor["valid"] and "no stlb_hits_per_event" in minor["why_invalid"]
+
+
+def test_a_device_swap_row_served_from_zswap_is_invalid():
+    import runs
+    run = runs.base()
+    for r in runs.rows_of(run, "swap_in_disk"):
+        r["zswap_ins_per_event"], r["swap_ins_per_event"] = 1.0, 0.0  # decompressed, not read
+    disk = by_id(runs.rebuild(run)["pageladder"]["ladder"])["swap_in_disk"]
+    assert not disk["valid"]
+    assert "1.000 zswap ins per event, expected 0" in disk["why_invalid"]
+    assert by_id(runs.base()["pageladder"]["ladder"])["swap_in_disk"]["valid"]
