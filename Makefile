@@ -7,6 +7,7 @@ NO_SYSTEM_CHANGES ?=
 FILE_DIR  ?=
 SWAP_DIR  ?=
 TLB_PAGES ?=
+V         ?=
 CMAKE_BUILD_TYPE ?= Release
 # -Werror where CI runs (CI=true), warnings only elsewhere.
 WERROR    := $(if $(filter true 1,$(CI)),ON,OFF)
@@ -27,13 +28,16 @@ build:
 	cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=$(CMAKE_BUILD_TYPE) \
 	  -DPAGELADDER_WERROR=$(WERROR) -DPython3_EXECUTABLE=$$py > $(BUILD_DIR)/configure.log 2>&1 \
 	  || { cat $(BUILD_DIR)/configure.log; exit 1; }
-	@cmake --build $(BUILD_DIR) --parallel
+	@if [ -n "$(V)" ]; then cmake --build $(BUILD_DIR) --parallel; else \
+	  cmake --build $(BUILD_DIR) --parallel > $(BUILD_DIR)/build.log 2>&1 \
+	  || { tail -n 200 $(BUILD_DIR)/build.log; echo "pageladder: the build failed (whole log: $(BUILD_DIR)/build.log)" >&2; exit 1; }; fi
 
 bench: deps build
 	@$(HARNESS) bench --build-dir $(BUILD_DIR) --results "$(RESULTS)" \
 	  $(if $(QUICK),--quick) $(if $(NO_SYSTEM_CHANGES),--no-system-changes) \
 	  $(if $(ONLY),--only "$(ONLY)") $(if $(FILE_DIR),--file-dir "$(FILE_DIR)") \
-	  $(if $(SWAP_DIR),--swap-dir "$(SWAP_DIR)") $(if $(TLB_PAGES),--tlb-pages "$(TLB_PAGES)")
+	  $(if $(SWAP_DIR),--swap-dir "$(SWAP_DIR)") $(if $(TLB_PAGES),--tlb-pages "$(TLB_PAGES)") \
+	  $(if $(V),--verbose)
 
 test: deps build
 	@cd $(BUILD_DIR) && ctest --output-on-failure --timeout 900

@@ -140,7 +140,7 @@ def _bench(args, selected):
     phased = {"swap_in": functools.partial(swap_phases.run, run_dir=run_dir, swap_dir=args.swap_dir,
                                            no_system_changes=args.no_system_changes)}
     outcomes, interrupted = runner.run_all(selected, args.build_dir, run_dir, args.quick, extra,
-                                           phased=phased)
+                                           phased=phased, verbose=args.verbose)
     for name, outcome in outcomes.items():
         if outcome.get("incomplete"):
             print(f"pageladder: {name} is incomplete: {outcome['incomplete']}", file=sys.stderr)
@@ -261,6 +261,8 @@ def build_parser():
     bench.add_argument("--swap-dir", default="/var/tmp",
                        help="directory for the temporary swap file (default /var/tmp)")
     bench.add_argument("--tlb-pages", help="'<hit> <stlb> <walk>': the page counts of the TLB rungs")
+    bench.add_argument("--verbose", action="store_true",
+                       help="stream every benchmark's own console output (V=1)")
     bench.set_defaults(func=cmd_bench)
     plot = sub.add_parser("plot", help="redraw a run's charts and report from its run.json")
     plot.add_argument("run")

@@ -72,8 +72,9 @@ def merge_invocations(paths, out_path):
 class _Binary:
     """One benchmark's invocations: runs them one at a time and merges their JSON."""
 
-    def __init__(self, bench, build_dir, run_dir, quick, extra_args, out, per_invocation_s):
+    def __init__(self, bench, build_dir, run_dir, quick, extra_args, out, per_invocation_s, verbose=False):
         self.bench, self.run_dir, self.quick, self.out = bench, Path(run_dir), quick, out
+        self.verbose = verbose
         self.path = Path(build_dir) / "benchmarks" / bench.binary
         self.extra_args = list(extra_args)
         self.timeout = max(120.0, 10 * per_invocation_s)
@@ -88,7 +89,7 @@ class _Binary:
                 *([f"--benchmark_filter={self.bench.later_invocations_filter}"] if later else [])]
         cmd = command_for(self.bench, self.path, folder / f"{stem}.{number}.json", self.quick, args)
         log = folder / f"{stem}.{number}.log"
-        return _run_streaming(cmd, timeout=self.timeout, out=self.out, log=log)
+        return _run_streaming(cmd, timeout=self.timeout, out=self.out, log=log, verbose=self.verbose)
 
     def invocation_files(self, stem=None):
         pattern = re.compile(re.escape(stem or self.bench.binary) + r"\.(\d+)\.json")
@@ -114,7 +115,7 @@ class _Binary:
 
 
 def run_all(selected, build_dir, run_dir, quick, extra_args=None, out=None, phased=None,
-            invocations=None):
+            invocations=None, verbose=False):
     """Runs each benchmark as `invocations` fresh processes, in rounds; returns
     ({name: outcome}, interrupted) for collect.assemble.
 
@@ -138,7 +139,7 @@ def run_all(selected, build_dir, run_dir, quick, extra_args=None, out=None, phas
     binaries = {}
     for bench in selected:
         binary = _Binary(bench, build_dir, run_dir, quick, extra_args.get(bench.name, ()), out,
-                         estimates[bench.name] / count)
+                         estimates[bench.name] / count, verbose)
         if not binary.path.is_file():
             outcomes[bench.name]["failed"] = f"not built: {binary.path} does not exist"
             print(f"pageladder: {bench.name} skipped: {outcomes[bench.name]['failed']}", file=out, flush=True)
@@ -158,9 +159,14 @@ def run_all(selected, build_dir, run_dir, quick, extra_args=None, out=None, phas
             outcome["stopped"] = "interrupted (Ctrl-C)"
             continue
         share = estimates[bench.name] / count if number else estimates[bench.name]
-        what = f"invocation {number}/{count}" if number else f"{count} invocations per phase"
-        print(f"[{index}/{len(steps)}] {bench.name} ({what}): about {_format_seconds(share)}; "
-              f"about {_format_seconds(sum(left.values()))} left in all", file=out, flush=True)
+        # One line per round (each binary once), one per phased benchmark; V=1: one per process.
+        first_of_round = number is not None and bench is next(b for b in plain if not outcomes[b.name].get("failed"))
+        if verbose or first_of_round or number is None:
+            what = (f"round {number}/{count}: " + ", ".join(b.name for b in plain) if first_of_round and not verbose
+                    else f"{bench.name} (" + (f"invocation {number}/{count}" if number else
+                                              f"{count} invocations per phase") + ")")
+            print(f"[{index}/{len(steps)}] {what}; about {_format_seconds(sum(left.values()))} left",
+                  file=out, flush=True)
         t0 = time.monotonic()
         binary = binaries[bench.name]
         try:
@@ -219,9 +225,12 @@ def _die_with_parent():
     ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
-def _run_streaming(cmd, timeout, out, log=None):
-    """Runs one invocation; its whole console output goes to `log`, and only our own notices,
-    errors and the result table to `out`."""
+_notices_shown = set()  # a notice every invocation prints (no PMU ...) is shown once a run
+
+
+def _run_streaming(cmd, timeout, out, log=None, verbose=False):
+    """Runs one invocation; its whole console output goes to `log`, and to `out` only our own
+    notices (each once) and errors, or everything with `verbose` (V=1)."""
     # Its own session, so that stopping it also stops whatever it forked.
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             bufsize=1, start_new_session=True, preexec_fn=_die_with_parent)
@@ -231,7 +240,9 @@ def _run_streaming(cmd, timeout, out, log=None):
         for line in proc.stdout:
             if log_file:
                 log_file.write(line)
-            if line.startswith("pageladder:") or ("rror" in line and "skipped: " not in line):
+            notice = line.startswith("pageladder:") or ("rror" in line and "skipped: " not in line)
+            if verbose or (notice and line not in _notices_shown):
+                _notices_shown.add(line)
                 print(f"      | {line.rstrip()}", file=out, flush=True)
             if time.monotonic() > deadline:
                 _stop(proc)
