@@ -56,7 +56,7 @@ def assemble(run_dir, outcomes, harness_settings, extra_skipped=(), root=None, d
         if context is None:
             context = dict(ctx)
         metadata.merge_binary_context(settings, ctx)
-        benchmarks.extend(rows)
+        benchmarks.extend(for_google_tools(rows, family_offset=len({r.get("family_index") for r in benchmarks})))
         results[name] = {"file": outcome["file"], "rows": rows, "specs": specs}
         row_descriptions.update({i: dict(spec, benchmark=name, file=outcome["file"]) for i, spec in specs.items()})
     extra_skipped = list(extra_skipped) + [s for o in outcomes.values() for s in o.get("skipped", [])]
@@ -100,6 +100,20 @@ def assemble(run_dir, outcomes, harness_settings, extra_skipped=(), root=None, d
             run["pageladder"]["demand_paging"] = demand_paging
     write_json_atomically(Path(run_dir) / "run.json", run)
     return run
+
+
+def for_google_tools(rows, family_offset):
+    """The rows as run.json's `benchmarks` keeps them, so Google Benchmark's tools read it
+    cleanly: skipped rows left out (they have no time; `skipped` keeps their reasons), and
+    family_index numbered across binaries instead of restarting in each."""
+    kept = []
+    for row in rows:
+        if row.get("error_occurred") and str(row.get("error_message", "")).startswith(ladder.SKIP_PREFIX):
+            continue
+        if isinstance(row.get("family_index"), int):
+            row = dict(row, family_index=row["family_index"] + family_offset)
+        kept.append(row)
+    return kept
 
 
 def strict_json(value):

@@ -29,9 +29,12 @@ def rebuild(run):
         spec = described.get(registry.strip_time_suffix(row.get("run_name", row["name"])))
         if spec:
             results[spec["benchmark"]]["rows"].append(row)
-    rungs, skipped = ladder.build(results)
+    # Skipped rows are not in run.json's benchmarks: their entries in `skipped` stand.
+    measured = {registry.strip_time_suffix(r.get("run_name", r["name"])) for r in run["benchmarks"]}
+    kept = [s for s in run["pageladder"]["skipped"] if s.get("rung") not in measured]
+    rungs, skipped = ladder.build(results, already_skipped={s["rung"] for s in kept if "rung" in s})
     run["pageladder"]["ladder"] = rungs
-    run["pageladder"]["skipped"] = skipped + [s for s in run["pageladder"]["skipped"] if "rung" not in s]
+    run["pageladder"]["skipped"] = skipped + kept
     return run
 
 

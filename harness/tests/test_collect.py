@@ -62,3 +62,21 @@ def test_load_run_names_the_file_and_the_problem(tmp_path, setup, message):
 def test_run_id_has_the_contract_shape():
     import re
     assert re.fullmatch(r"\d{8}-\d{6}-[^/]+-[^/]+", collect.run_id())
+
+
+def test_run_json_benchmarks_are_clean_for_googles_tools(tmp_path):
+    from conftest import fixture_text
+    d = tmp_path / "r"
+    d.mkdir()
+    (d / "minor_fault_bench.json").write_text(fixture_text("minor_fault_bench_thp_skipped.json"))
+    (d / "tlb_bench.json").write_text(fixture_text("tlb_bench.json"))
+    run = collect.assemble(d, {"minor_fault": {"binary": "minor_fault_bench", "file": "minor_fault_bench.json"},
+                               "tlb": {"binary": "tlb_bench", "file": "tlb_bench.json"}}, {})
+    rows = run["benchmarks"]
+    assert not [r for r in rows if r.get("error_occurred")]  # skipped rows live in `skipped` only
+    assert {"rung": "thp_fault", "reason": "transparent huge pages are 'never' "
+            "(/sys/kernel/mm/transparent_hugepage/enabled)"} in run["pageladder"]["skipped"]
+    families = {}
+    for r in rows:
+        families.setdefault(r["family_index"], set()).add(r["run_name"].split("/")[0])
+    assert all(len(names) == 1 for names in families.values()), families  # unique across binaries
