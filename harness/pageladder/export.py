@@ -3,11 +3,17 @@
 - github-action-benchmark, tool `customSmallerIsBetter`: a JSON list of
   {"name", "unit", "value", "range", "extra"};
 - Bencher Metric Format (BMF): {"<benchmark>": {"latency": {"value", "lower_value", "upper_value"}}}.
-Only valid rungs are exported: an invalid or skipped rung has no number to put on a dashboard.
+Only valid rungs are exported there: an invalid or skipped rung has no number for a dashboard.
+- ladder.csv, for a spreadsheet: one line per rung, invalid ones with empty time columns and the
+  reason (never a number).
 """
+import csv
+import io
 import json
 
 GITHUB_ACTION_BENCHMARK = "github-action-benchmark.json"
+LADDER_CSV = "ladder.csv"
+CSV_COLUMNS = ("id", "label", "family", "median_ns", "min_ns", "max_ns", "p50_ns", "p99_ns", "valid", "why")
 BENCHER = "bencher.json"
 
 
@@ -33,6 +39,19 @@ def bencher(run):
             for r in _valid(run)}
 
 
+def ladder_csv(run):
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for r in run["pageladder"]["ladder"]:
+        times = [r["median_ns"], r["lo_ns"], r["hi_ns"], r.get("p50_ns"), r.get("p99_ns")] if r["valid"] else [None] * 5
+        why = r["why_invalid"] if not r["valid"] else "; ".join("not verified: " + n for n in r.get("not_verified", []))
+        writer.writerow([r["id"], r["label"], r.get("family"), *("" if t is None else f"{t:.6g}" for t in times),
+                         "yes" if r["valid"] else "no", why or ""])
+    return out.getvalue()
+
+
 def write(run, run_dir):
+    (run_dir / LADDER_CSV).write_text(ladder_csv(run))
     (run_dir / GITHUB_ACTION_BENCHMARK).write_text(json.dumps(github_action_benchmark(run), indent=1) + "\n")
     (run_dir / BENCHER).write_text(json.dumps(bencher(run), indent=1) + "\n")

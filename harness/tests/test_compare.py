@@ -290,3 +290,14 @@ def test_googles_compare_py_reads_run_json(tmp_path):
                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     assert r.returncode == 0, r.stdout
     assert "minor_fault/manual_time" in r.stdout
+
+
+def test_ladder_csv_has_a_line_per_rung_and_no_number_for_an_invalid_one():
+    import csv
+    run = runs.minor_fault_invalid()
+    lines = list(csv.DictReader(export.ladder_csv(run).splitlines()))
+    assert [l["id"] for l in lines] == [r["id"] for r in run["pageladder"]["ladder"]]
+    minor = next(l for l in lines if l["id"] == "minor_fault")
+    assert minor["valid"] == "no" and minor["median_ns"] == minor["p99_ns"] == "" and "2.000 minor" in minor["why"]
+    cow = next(l for l in lines if l["id"] == "cow_fault")
+    assert cow["valid"] == "yes" and float(cow["median_ns"]) > 0
