@@ -7,8 +7,9 @@ not between the repetitions inside one process, which share all of that. Each bi
 runs as INVOCATIONS independent processes, in rounds (tlb, minor_fault, ..., then tlb again), so
 a slow minute on the host spreads over every benchmark instead of landing on one; `compare`
 takes its statistics at this level (Kalibera and Jones, "Rigorous Benchmarking in Reasonable
-Time", ISMM 2013). Each invocation writes its own Google Benchmark JSON under invocations/;
-they are merged into <binary>.json, every row tagged with its invocation.
+Time", ISMM 2013). Each invocation writes its own Google Benchmark JSON under invocations/ and
+its console output under logs/; the JSON files are merged into <binary>.json, every row tagged
+with its invocation.
 """
 import json
 import os
@@ -27,6 +28,7 @@ INVOCATIONS = {"quick": 5, "full": 7}
 REPETITIONS = {"quick": 3, "full": 3}
 INVOCATION_KEY = "pageladder_invocation"
 INVOCATION_DIR = "invocations"
+LOG_DIR = "logs"  # each invocation's whole console output (CONTRACT.md: results/<run-id>/logs/)
 
 
 class Interrupted(Exception):
@@ -88,7 +90,8 @@ class _Binary:
         args = [*self.extra_args, *more_args,
                 *([f"--benchmark_filter={self.bench.later_invocations_filter}"] if later else [])]
         cmd = command_for(self.bench, self.path, folder / f"{stem}.{number}.json", self.quick, args)
-        log = folder / f"{stem}.{number}.log"
+        (self.run_dir / LOG_DIR).mkdir(exist_ok=True)
+        log = self.run_dir / LOG_DIR / f"{stem}.{number}.log"
         return _run_streaming(cmd, timeout=self.timeout, out=self.out, log=log, verbose=self.verbose)
 
     def invocation_files(self, stem=None):
