@@ -303,15 +303,17 @@ def draw_tlb_sweep(run, stem):
         if not points:
             continue
         colour, marker, line = SWEEP_STYLES[layout]
-        pages = [p[0] for p in points]
-        ax.plot(pages, [p[1] * 1e-9 for p in points], color=colour, marker=marker, ls=line, ms=4,
+        good = [p for p in points if p[4]]
+        pages = [p[0] for p in good]
+        ax.plot(pages, [p[1] * 1e-9 for p in good], color=colour, marker=marker, ls=line, ms=4,
                 lw=1.2, label=sweep.LAYOUT_LABELS[layout])
-        ax.fill_between(pages, [p[2] * 1e-9 for p in points], [p[3] * 1e-9 for p in points],
+        ax.fill_between(pages, [p[2] * 1e-9 for p in good], [p[3] * 1e-9 for p in good],
                         color=colour, alpha=0.15, lw=0)
+        # Only valid points have a time; an invalid one is marked at the bottom, at its size.
         bad = [p for p in points if not p[4]]
         if bad:
-            ax.plot([p[0] for p in bad], [p[1] * 1e-9 for p in bad], "X", color=INVALID_COLOUR,
-                    ms=7, ls="none", label="invalid point")
+            ax.plot([p[0] for p in bad], [0.02] * len(bad), "X", color=INVALID_COLOUR, ms=7, ls="none",
+                    transform=ax.get_xaxis_transform(), label="invalid point (no time)")
     ax.set_xscale("log", base=2)
     ax.set_yscale("log")
     ax.yaxis.set_major_formatter(ticker.EngFormatter(unit="s", sep="\N{THIN SPACE}"))

@@ -32,9 +32,9 @@ def machine_summary(block):
 
 def timer_overhead_line(block):
     overhead = block["settings"].get("timer_overhead_ns")
-    minor = next((r for r in block["ladder"] if r["id"] == "minor_fault"), None)
+    minor = next((r for r in block["ladder"] if r["id"] == "minor_fault" and r["valid"]), None)
     if overhead is None or minor is None:
-        return None
+        return None  # no valid minor_fault: no time to compare the overhead with
     share = 100.0 * overhead / minor["median_ns"]
     return (f"Timer overhead per timed event: {format_ns(overhead)}, {share:.1f}% of the "
             f"`minor_fault` median ({format_ns(minor['median_ns'])}). It is included in every "
@@ -56,7 +56,10 @@ def tlb_section(block):
         cpuid = f"{info['cpuid']:.0f}" if info["cpuid"] else "n/a"
         lines.append(f"| {names[level]} | {measured} | {cpuid} |")
     for r in block["ladder"]:
-        if r["id"] in ("tlb_hit", "stlb_hit", "page_walk") and "pages" in r:
+        if r["id"] in ("tlb_hit", "stlb_hit", "page_walk") and "pages" in r and not r["valid"]:
+            lines.append(f"- `{r['id']}` measured at {r['pages']:.0f} pages: **invalid**, no time shown "
+                         f"({r['why_invalid']})")
+        elif r["id"] in ("tlb_hit", "stlb_hit", "page_walk") and "pages" in r:
             lines.append(f"- `{r['id']}` measured at {r['pages']:.0f} pages: {format_ns(r['median_ns'])} "
                          f"per load, {format_ns(r.get('translation_penalty_ns'))} over the control "
                          f"({format_ns(r.get('control_ns'))}); about "

@@ -7,6 +7,17 @@ import pytest
 FIXTURES = Path(__file__).parent / "fixtures"
 
 
+@pytest.fixture(autouse=True)
+def private_run_dir(tmp_path, monkeypatch):
+    """Every test gets its own run lock and journal: a real `make bench` running meanwhile (or
+    one killed earlier) must neither block a test nor be undone by one."""
+    from pageladder import system
+    run_dir = tmp_path / "pageladder-run"
+    monkeypatch.setattr(system, "RUN_DIR", run_dir)
+    monkeypatch.setenv("PAGELADDER_RUN_DIR", str(run_dir))
+    monkeypatch.setenv("PAGELADDER_JOURNAL", str(run_dir / "journal.jsonl"))
+
+
 def _first_minor_fault_repetition_invalid(data):
     """The binary said one repetition of minor_fault took two faults per event: invalid."""
     row = next(r for r in data["benchmarks"] if r["run_name"] == "minor_fault/manual_time")

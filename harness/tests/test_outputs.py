@@ -79,3 +79,17 @@ def test_plot_command_refuses_a_corrupt_run(tmp_path, capsys):
     assert cli.main(["plot", str(tmp_path)]) == 2
     assert "run.json: not valid JSON" in capsys.readouterr().err
     assert not (tmp_path / "ladder.svg").exists()
+
+
+def test_the_report_never_prints_an_invalid_rungs_time_anywhere(tmp_path):
+    d = tmp_path / "r"
+    d.mkdir()
+    (d / "minor_fault_bench.json").write_text(fixture_text("minor_fault_bench_invalid.json"))
+    run = collect.assemble(d, {"minor_fault": {"binary": "minor_fault_bench", "file": "minor_fault_bench.json"}},
+                           {"quick": True})
+    run["pageladder"]["settings"]["timer_overhead_ns"] = 12.0
+    minor = next(r for r in run["pageladder"]["ladder"] if r["id"] == "minor_fault")
+    text = report.render(run)
+    for key in ("median_ns", "lo_ns", "hi_ns"):
+        assert format_ns(minor[key]) not in text, key
+    assert "% of the `minor_fault` median" not in text  # the overhead line needs a valid rung
