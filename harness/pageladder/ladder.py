@@ -152,16 +152,18 @@ def build_rung(spec, rows, source_file):
             notes.append(note)
     counts = {k: _median_of(rows, k) for k in COUNT_FIELDS}
     counts = {k: v for k, v in counts.items() if v is not None}
+    # Every claim, on every repetition: one repetition that broke it makes the rung invalid,
+    # as it does in the binary.
     not_verified = {}
     for counter, claim in spec.get("claims", {}).items():
-        value = _median_of(rows, counter)
         why = _not_verified(notes, counter)
-        if value is None and why:
+        if _median_of(rows, counter) is None and why:
             not_verified[counter] = why  # the binary said this machine cannot give the counter
             continue
-        check = _check_claim(counter, value, claim)
-        if check:
-            reasons.append(f"harness check: {check}")
+        failures = [c for c in (_check_claim(counter, _median_of([r], counter), claim) for r in rows) if c]
+        if failures:
+            where = "" if len(failures) == len(rows) else f" (in {len(failures)} of {len(rows)} repetitions)"
+            reasons.append(f"harness check: {failures[0]}{where}")
     if "minor_faults_per_event" not in counts or "major_faults_per_event" not in counts:
         reasons.append("the row carries no fault counts")
     # Two independent counts of the same faults: the process's getrusage and perf's software

@@ -194,3 +194,12 @@ def test_a_device_swap_row_served_from_zswap_is_invalid():
     assert not disk["valid"]
     assert "1.000 zswap ins per event, expected 0" in disk["why_invalid"]
     assert by_id(runs.base()["pageladder"]["ladder"])["swap_in_disk"]["valid"]
+
+
+def test_one_repetition_that_breaks_a_claim_is_enough_even_when_the_median_holds():
+    result = fixture_result("minor_fault_bench.json", "x.json")
+    first = next(r for r in result["rows"] if r["run_name"] == "thp_fault/manual_time")
+    first["minor_faults_per_event"] = 512.0  # one repetition fell back to base pages
+    thp = by_id(ladder.build({"minor_fault": result})[0])["thp_fault"]
+    assert not thp["valid"]
+    assert "512.000 minor faults per event, expected 0.99-1.01 (in 1 of 5 repetitions)" in thp["why_invalid"]
