@@ -95,9 +95,11 @@ void BM_ThpFault(benchmark::State& state) {
       },
       [&](size_t i) { touch_write(mapping.data() + i * huge); },
       [&](size_t n) {
-        const int64_t thp_kb = anon_huge_kb(mapping.data()).value_or(0);
+        const auto seen_kb = anon_huge_kb(mapping.data());
+        if (!seen_kb) run.cannot_verify("thp_backed_fraction", "smaps shows no AnonHugePages here");
+        const int64_t thp_kb = seen_kb.value_or(0);
         const int64_t want_kb = static_cast<int64_t>(n * huge / 1024);
-        run.add_evidence("thp_backed_fraction", static_cast<double>(thp_kb), static_cast<double>(want_kb));
+        if (seen_kb) run.add_evidence("thp_backed_fraction", static_cast<double>(thp_kb), static_cast<double>(want_kb));
         if (thp_kb != want_kb)
           run.invalidate(fmt::format("{} kB THP-backed after {} huge-page faults, expected {} kB "
                                      "(the kernel fell back to base pages)",

@@ -32,10 +32,14 @@ void BasePageRegion::verify_faulted_in(EventRun& run, size_t n, const Pagemap& p
   for (size_t i = 0; i < n; ++i) present += pagemap.at(page(i)).value_or(PageState{}).present;
   if (present != n)
     run.invalidate(fmt::format("{} of {} touched pages present afterwards", present, n));
-  const int64_t thp_kb = anon_huge_kb(mapping_.data()).value_or(0);
-  run.add_evidence("thp_backed_fraction", static_cast<double>(thp_kb),
+  const auto thp_kb = anon_huge_kb(mapping_.data());
+  if (!thp_kb) {
+    run.cannot_verify("thp_backed_fraction", "smaps shows no AnonHugePages here");
+    return;
+  }
+  run.add_evidence("thp_backed_fraction", static_cast<double>(*thp_kb),
                    static_cast<double>(mapping_.size() / 1024));
-  if (thp_kb != 0) run.invalidate(fmt::format("{} kB of the 4 KiB region was THP-backed", thp_kb));
+  if (*thp_kb != 0) run.invalidate(fmt::format("{} kB of the 4 KiB region was THP-backed", *thp_kb));
 }
 
 }  // namespace pageladder
