@@ -7,6 +7,7 @@
 #include <stdexcept>
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 namespace pageladder {
 namespace {
@@ -139,11 +140,12 @@ void EventRun::finish() {
 
   // Every claim against the counter it names, as exported (faults, and whatever the row set).
   const auto& exported = state_.counters;
+  nlohmann::json not_verified = nlohmann::json::object();
   for (const Claim& claim : row_.claims) {
     const auto it = exported.find(claim.counter);
     if (it == exported.end()) {
       if (const auto why = unverifiable_.find(claim.counter); why != unverifiable_.end())
-        note(fmt::format("{}{}: {}", kNotVerified, claim.counter, why->second));
+        not_verified[claim.counter] = why->second;
       else
         invalidate(fmt::format("the row exports no {} to check its claim against", claim.counter));
       continue;
@@ -155,11 +157,14 @@ void EventRun::finish() {
   }
 
   set_counter("valid", problems_.empty() ? 1 : 0);
-  std::string label;
-  if (!problems_.empty()) label = fmt::format("invalid: {}", fmt::join(problems_, "; "));
-  if (!notes_.empty())
-    label += fmt::format("{}{}", label.empty() ? "" : " | ", fmt::join(notes_, "; "));
-  if (!label.empty()) state_.SetLabel(label);
+  // The row's status as one JSON object in its label (the only text Google Benchmark carries
+  // per row): why it is invalid, what it noted, which claims this machine could not verify.
+  // Its one reader is harness/pageladder/ladder.py (row_status); the format is in event_run.hpp.
+  nlohmann::json status = nlohmann::json::object();
+  if (!problems_.empty()) status["invalid"] = problems_;
+  if (!notes_.empty()) status["notes"] = notes_;
+  if (!not_verified.empty()) status["not_verified"] = not_verified;
+  if (!status.empty()) state_.SetLabel(status.dump());
 }
 
 }  // namespace pageladder

@@ -29,9 +29,10 @@ namespace pageladder {
 // "skipped: " prefix that the harness turns into an entry of `skipped`.
 void skip(benchmark::State& state, const std::string& reason);
 
-// How a claim that cannot be checked here is reported, in the row's label; the harness reads it.
-inline constexpr const char* kNotVerified = "not verified: ";
-
+// A row's label is its status, one JSON object (empty when there is nothing to say):
+//   {"invalid": ["why", ...], "notes": ["what the reader should know", ...],
+//    "not_verified": {"<counter>": "why this machine cannot give it", ...}}
+// written by EventRun::finish, read by harness/pageladder/ladder.py and tests/smoke.
 enum class Timing {
   kPerEvent,  // each event timed on its own with record(); p50/p99 reported
   kBatched,   // Google Benchmark times the loop; one iteration = one event (ns-scale events)
@@ -63,7 +64,7 @@ class EventRun {
   // Something the reader should know about how the kernel handled the events.
   void note(const std::string& text);
   // This machine cannot give `counter` (no PMU, no such kernel counter): a claim on it is
-  // reported "not verified: <counter>: <why>" instead of failing or passing. Hardware counters
+  // reported not verified, with why, instead of failing or passing. Hardware counters
   // that did not open are marked so by finish() itself.
   void cannot_verify(const std::string& counter, const std::string& why);
   void set_counter(const std::string& name, double value);

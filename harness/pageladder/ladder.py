@@ -51,7 +51,6 @@ STATISTICS = {
 # getrusage and perf's software counters count the same faults; they must agree this closely.
 COUNT_SOURCES_AGREE = 0.01
 SKIP_PREFIX = "skipped: "
-INVALID_PREFIX = "invalid: "
 
 
 def row_ns(row):
@@ -74,14 +73,20 @@ def _median_of(rows, key):
     return statistics.median(values) if values else None
 
 
-def _split_label(label):
-    """A row label is 'invalid: <reasons> | <notes>', '<notes>', or empty."""
+def row_status(label):
+    """A row's status from its label (benchmarks/core/event_run.hpp): {"invalid": [...],
+    "notes": [...], "not_verified": {counter: why}}; an empty label is an empty status. Raises
+    ValueError for a label in any other form (a binary from before this format)."""
     if not label:
-        return None, None
-    if label.startswith(INVALID_PREFIX):
-        reason, _, notes = label[len(INVALID_PREFIX):].partition(" | ")
-        return reason, notes or None
-    return None, label
+        return {}
+    try:
+        status = json.loads(label)
+    except ValueError:
+        status = None
+    if not isinstance(status, dict):
+        raise ValueError(f"a row's label is not its JSON status (built by an older pageladder? "
+                         f"`make build`): {label[:80]!r}")
+    return status
 
 
 ROWS_CONTEXT_KEY = "pageladder_rows"  # benchmarks/core/main.cpp
@@ -117,19 +122,6 @@ def _check_claim(counter, value, claim):
     return f"{value:.3f} {counter.replace('_', ' ')}, expected {want}"
 
 
-NOT_VERIFIED = "not verified: "  # benchmarks/core/event_run.hpp kNotVerified
-
-
-def _not_verified(notes, counter):
-    """Why the binary could not verify its claim on `counter`, from its notes, or None."""
-    marker = f"{NOT_VERIFIED}{counter}: "
-    for note in notes:
-        for part in note.split("; "):
-            if part.startswith(marker):
-                return part[len(marker):]
-    return None
-
-
 def invocation_medians(rows):
     """Each invocation's median of its repetitions, in invocation order (rows without an
     invocation tag count as one invocation)."""
@@ -144,19 +136,20 @@ def build_rung(spec, rows, source_file):
     description of the row; its claims are checked again here against the exported counters."""
     times = [row_ns(r) for r in rows]
     reasons, notes = [], []
+    unverifiable = {}
     for r in rows:
-        reason, note = _split_label(r.get("label"))
+        status = row_status(r.get("label"))
         if r.get("valid") != 1:
-            reasons.append(reason or "the benchmark did not confirm what it measured")
-        if note:
-            notes.append(note)
+            reasons.append("; ".join(status.get("invalid", [])) or "the benchmark did not confirm what it measured")
+        notes += status.get("notes", [])
+        unverifiable.update(status.get("not_verified", {}))
     counts = {k: _median_of(rows, k) for k in COUNT_FIELDS}
     counts = {k: v for k, v in counts.items() if v is not None}
     # Every claim, on every repetition: one repetition that broke it makes the rung invalid,
     # as it does in the binary.
     not_verified = {}
     for counter, claim in spec.get("claims", {}).items():
-        why = _not_verified(notes, counter)
+        why = unverifiable.get(counter)
         if _median_of(rows, counter) is None and why:
             not_verified[counter] = why  # the binary said this machine cannot give the counter
             continue
@@ -259,6 +252,9 @@ def build(results_by_benchmark, already_skipped=()):
                 else:
                     skipped.append({"rung": spec["id"], "reason": f"the benchmark failed: {message}"})
                 continue
-            ladder.append(build_rung(spec, rows, result["file"]))
+            try:
+                ladder.append(build_rung(spec, rows, result["file"]))
+            except ValueError as e:
+                skipped.append({"rung": spec["id"], "reason": str(e)})
     ladder.sort(key=lambda e: registry.ladder_position(e["id"], e.get("family")))
     return ladder, skipped

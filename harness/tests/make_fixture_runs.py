@@ -21,13 +21,11 @@ KEEP = ("name", "run_name", "run_type", "repetitions", "repetition_index", "thre
 
 
 def _small(key, value):
-    """Seven significant digits; of a label, only why a row is invalid or what it could not
-    verify (what the harness reads)."""
+    """Seven significant digits; of a row's status (its label), what the harness reads to
+    decide: why it is invalid and what it could not verify (the notes are left out)."""
     if key == "label":
-        if str(value).startswith(ladder.INVALID_PREFIX):
-            return value
-        return "; ".join(p for p in str(value).replace(" | ", "; ").split("; ")
-                         if p.startswith(ladder.NOT_VERIFIED))
+        status = {k: v for k, v in ladder.row_status(value).items() if k in ("invalid", "not_verified")}
+        return json.dumps(status) if status else ""
     return float(f"{value:.7g}") if isinstance(value, float) else value
 
 

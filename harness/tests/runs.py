@@ -118,7 +118,7 @@ def minor_fault_invalid():
     for r in rows_of(run, "minor_fault"):
         r["valid"] = 0
         r["minor_faults_per_event"] = 2.0
-        r["label"] = "invalid: 2.000 minor faults per event, expected 0.99-1.01"
+        r["label"] = json.dumps({"invalid": ["2.000 minor faults per event, expected 0.99-1.01"]})
     return rebuild(run)
 
 

@@ -1,3 +1,4 @@
+import json
 import statistics
 
 import pytest
@@ -176,7 +177,7 @@ def test_a_claim_the_machine_cannot_check_is_not_verified_never_passed_or_failed
     result["specs"]["minor_fault"]["claims"]["stlb_hits_per_event"] = [0.9, None]
     for r in result["rows"]:
         if r["run_name"].startswith("minor_fault/"):
-            r["label"] = "not verified: stlb_hits_per_event: no hardware counter for it here (no PMU)"
+            r["label"] = json.dumps({"not_verified": {"stlb_hits_per_event": "no hardware counter for it here (no PMU)"}})
     minor = by_id(ladder.build({"minor_fault": result})[0])["minor_fault"]
     assert minor["valid"] and minor["not_verified"] == ["stlb_hits_per_event: no hardware counter for it here (no PMU)"]
     for r in result["rows"]:  # without the binary's word, a missing counter fails the claim
@@ -203,3 +204,13 @@ def test_one_repetition_that_breaks_a_claim_is_enough_even_when_the_median_holds
     thp = by_id(ladder.build({"minor_fault": result})[0])["thp_fault"]
     assert not thp["valid"]
     assert "512.000 minor faults per event, expected 0.99-1.01 (in 1 of 5 repetitions)" in thp["why_invalid"]
+
+
+def test_a_label_that_is_not_a_json_status_is_refused_with_a_clear_reason():
+    result = fixture_result("minor_fault_bench.json", "x.json")
+    for r in result["rows"]:
+        if r["run_name"].startswith("minor_fault/"):
+            r["label"] = "invalid: 2.000 minor faults per event"  # an older binary's text label
+    rungs, skipped = ladder.build({"minor_fault": result})
+    assert "minor_fault" not in by_id(rungs)
+    assert any(s.get("rung") == "minor_fault" and "not its JSON status" in s["reason"] for s in skipped)

@@ -16,6 +16,15 @@ import sys
 REQUIRED_COUNTERS = ("minor_faults_per_event", "major_faults_per_event", "valid", "events")
 
 
+def status(row):
+    """The row's status, the JSON object its label carries (benchmarks/core/event_run.hpp)."""
+    try:
+        parsed = json.loads(row.get("label") or "{}")
+    except ValueError:
+        return {}
+    return parsed if isinstance(parsed, dict) else {}
+
+
 def claims_by_row(context):
     """{row id: {counter: (lo, hi)}} from the binary's own descriptions (null = unbounded)."""
     described = json.loads(context.get("pageladder_rows") or "[]")
@@ -50,7 +59,7 @@ def check(rows, claims, allow_all_skipped=False):
             problems.append(f"{name}: missing counters {missing}")
             continue
         if row["valid"] != 1:
-            problems.append(f"{name}: invalid: {row.get('label', '(no reason)')}")
+            problems.append(f"{name}: invalid: {'; '.join(status(row).get('invalid', ['(no reason)']))}")
             continue
         if row["events"] < 1:
             problems.append(f"{name}: no event was timed")
@@ -59,7 +68,7 @@ def check(rows, claims, allow_all_skipped=False):
             problems.append(f"{name}: the binary does not describe this row")
         for counter, (lo, hi) in (own or {}).items():
             value = row.get(counter)
-            if value is None and f"not verified: {counter}: " in (row.get("label") or ""):
+            if value is None and counter in status(row).get("not_verified", {}):
                 print(f"  {name}: claim on {counter} not verified here (the binary says why)")
             elif value is None or not lo <= value <= hi:
                 problems.append(f"{name}: {counter} = {value}, outside its claim [{lo}, {hi}]")
