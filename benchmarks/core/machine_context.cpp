@@ -1,6 +1,5 @@
 #include "core/machine_context.hpp"
 
-#include <sys/utsname.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -22,22 +21,6 @@
 #endif
 
 namespace pageladder {
-namespace {
-
-std::string cpuinfo_field(const std::string& key) {
-  std::ifstream in("/proc/cpuinfo");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind(key, 0) != 0) continue;
-    const auto colon = line.find(':');
-    if (colon == std::string::npos) continue;
-    const auto start = line.find_first_not_of(" \t", colon + 1);
-    return start == std::string::npos ? "" : line.substr(start);
-  }
-  return "unknown";
-}
-
-}  // namespace
 
 std::string virtualization() {
 #ifdef PAGELADDER_HAVE_TSC
@@ -203,8 +186,6 @@ double estimate_core_ghz() {
 }
 
 std::vector<std::pair<std::string, std::string>> machine_context() {
-  utsname u{};
-  uname(&u);
   const EventClock& clock = EventClock::get();
   CounterSet probe({"cycles"});
   const std::string pmu =
@@ -214,18 +195,9 @@ std::vector<std::pair<std::string, std::string>> machine_context() {
       {"pageladder_version", PAGELADDER_VERSION},
       {"pageladder_build_type", PAGELADDER_BUILD_TYPE},
       {"pageladder_compiler", PAGELADDER_COMPILER},
-      {"pageladder_kernel", u.release},
-      {"pageladder_cpu_model", cpuinfo_field("model name")},
-      {"pageladder_microcode", cpuinfo_field("microcode")},
+      // Only what the binary alone knows: the machine's facts (CPU, kernel, THP, clocksource,
+      // swap ...) are gathered once, by the harness (harness/pageladder/metadata.py).
       {"pageladder_virtualization", virtualization()},
-      {"pageladder_page_size", std::to_string(page_size())},
-      {"pageladder_thp_size", std::to_string(thp_size())},
-      {"pageladder_thp_enabled", thp_enabled()},
-      {"pageladder_thp_defrag",
-       read_selected("/sys/kernel/mm/transparent_hugepage/defrag").value_or("unsupported")},
-      {"pageladder_clocksource",
-       read_line("/sys/devices/system/clocksource/clocksource0/current_clocksource")
-           .value_or("unknown")},
       {"pageladder_timer", clock.name()},
       {"pageladder_timer_reason", clock.reason()},
       {"pageladder_timer_overhead_ns", fmt::format("{:.1f}", clock.overhead_ns())},

@@ -3,6 +3,9 @@
 // is gone, the write reuses the page (no growth), and the other process kept the old bytes.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cstdint>
+
 #include "core/child_process.hpp"
 #include "core/mapping.hpp"
 #include "core/backing.hpp"
@@ -44,28 +47,29 @@ TEST(CopyCheck, TellsACopiedPageFromAReusedOne) {
 TEST(CopyCheck, TheKernelCountsAReuseButNotACopyWithoutRoot) {
   const auto reuses = [] { return read_keyed_integer("/proc/vmstat", "pgreuse"); };
   if (!reuses()) GTEST_SKIP() << "no pgreuse in /proc/vmstat on this kernel";
-  Mapping m = Mapping::anonymous(kPages * page_size(), Backing::kBasePages);
-  for (size_t i = 0; i < kPages; ++i) touch_write(m.data() + i * page_size(), 2);
-  int64_t copied = 0;
-  {
+  constexpr size_t kWrites = 4096;  // many, so other processes' reuses meanwhile stay small
+  Mapping m = Mapping::anonymous(kWrites * page_size(), Backing::kBasePages);
+  int64_t copied = INT64_MAX;
+  // The count is system-wide: take the quietest of three tries for the copies.
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    for (size_t i = 0; i < kWrites; ++i) touch_write(m.data() + i * page_size(), 2);
     ChildProcess holder([](int, int from_parent) {
       wait_for_parent(from_parent);
       return 0;
     });
     const int64_t before = *reuses();
-    for (size_t i = 0; i < kPages; ++i) touch_write(m.data() + i * page_size(), 1);
-    copied = *reuses() - before;
+    for (size_t i = 0; i < kWrites; ++i) touch_write(m.data() + i * page_size(), 1);
+    copied = std::min(copied, *reuses() - before);
     holder.signal_child();
     holder.wait();
   }
   ChildProcess gone([](int, int) { return 0; });
   gone.wait();
   const int64_t before = *reuses();
-  for (size_t i = 0; i < kPages; ++i) touch_write(m.data() + i * page_size(), 3);
+  for (size_t i = 0; i < kWrites; ++i) touch_write(m.data() + i * page_size(), 3);
   const int64_t reused = *reuses() - before;
-  // System-wide: other processes may add a few; these 64 writes must stand out either way.
-  EXPECT_GE(reused, static_cast<int64_t>(kPages)) << "the reuses were not counted";
-  EXPECT_LT(copied, static_cast<int64_t>(kPages) / 4) << "copies were counted as reuses";
+  EXPECT_GE(reused, static_cast<int64_t>(kWrites)) << "the reuses were not counted";
+  EXPECT_LT(copied, static_cast<int64_t>(kWrites) / 4) << "copies were counted as reuses";
 }
 
 }  // namespace
