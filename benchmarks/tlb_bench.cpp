@@ -136,24 +136,29 @@ double median(std::vector<double> v) {
   return v[v.size() / 2];
 }
 
+// ns per load of a short, warmed chase of `layout` over `pages`, timed outside Google
+// Benchmark: for points the sweep rows did not measure in this process.
+double brief_chase_ns(ChaseLayout layout, size_t pages) {
+  const PointerChase& chase = chase_for(layout, pages);
+  const EventClock& clock = EventClock::get();
+  void* p = chase.walk(chase.start(), chase.nodes());
+  const size_t steps = std::max<size_t>(200000, 4 * pages);
+  const uint64_t t0 = clock.start();
+  p = chase.walk(p, steps);
+  const uint64_t t1 = clock.stop();
+  benchmark::DoNotOptimize(p);
+  return clock.to_ns(t1 - t0) / static_cast<double>(steps);
+}
+
 // The 4k and control curves over the sweep sizes; sizes the sweep rows did not cover (say,
 // under --benchmark_filter=tlb_hit) are measured here directly, briefly (as control_at does).
 void sweep_curves(std::vector<CurvePoint>* tlb, std::vector<CurvePoint>* control) {
-  const EventClock& clock = EventClock::get();
   tlb->clear();
   control->clear();
   for (size_t pages : config().sizes) {
     for (ChaseLayout layout : {ChaseLayout::kBasePages, ChaseLayout::kPacked}) {
       auto& results = sweep_results()[{layout, pages}];
-      if (results.empty()) {
-        const PointerChase& chase = chase_for(layout, pages);
-        void* p = chase.walk(chase.start(), chase.nodes());
-        const size_t steps = std::max<size_t>(200000, 4 * pages);
-        const uint64_t t0 = clock.start();
-        p = chase.walk(p, steps);
-        results.push_back(clock.to_ns(clock.stop() - t0) / static_cast<double>(steps));
-        benchmark::DoNotOptimize(p);
-      }
+      if (results.empty()) results.push_back(brief_chase_ns(layout, pages));
       (layout == ChaseLayout::kBasePages ? tlb : control)
           ->push_back({static_cast<double>(pages), median(results)});
     }
@@ -227,14 +232,7 @@ std::optional<std::string> contradicted_by_cpuid(Rung rung, size_t pages, const 
 double control_at(size_t pages) {
   const auto swept = sweep_results().find({ChaseLayout::kPacked, pages});
   if (swept != sweep_results().end() && !swept->second.empty()) return median(swept->second);
-  const PointerChase& chase = chase_for(ChaseLayout::kPacked, pages);
-  const EventClock& clock = EventClock::get();
-  void* p = chase.walk(chase.start(), chase.nodes());
-  const size_t steps = std::max<size_t>(200000, 4 * pages);
-  const uint64_t t0 = clock.start();
-  p = chase.walk(p, steps);
-  benchmark::DoNotOptimize(p);
-  return clock.to_ns(clock.stop() - t0) / static_cast<double>(steps);
+  return brief_chase_ns(ChaseLayout::kPacked, pages);
 }
 
 // The reach of each level as the sweep measured it, when the sweep ran in this process (the
