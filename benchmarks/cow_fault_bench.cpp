@@ -206,9 +206,7 @@ void BM_CowFaultReuse(benchmark::State& state) {
       [&](size_t n) {
         reuses.end(n);
         const int64_t grew = private_dirty_kb(pages.front()) - private_before;
-        if (private_before >= 0)
-          run.add_evidence("copied_pages_per_write", static_cast<double>(grew) * 1024.0 / static_cast<double>(page_size()),
-                           static_cast<double>(n));
+        if (private_before >= 0) record_copies(run, grew, n);
         if (grew != 0)
           run.invalidate(fmt::format("private memory grew by {} kB: pages were copied", grew));
         // A copy moves every written page to a new frame; the kernel may also migrate a page

@@ -29,11 +29,14 @@ int64_t private_dirty_kb(const void* address) {
   return it == smaps.end() ? -1 : it->second;
 }
 
-void check_one_copy_per_write(EventRun& run, int64_t grew_kb, size_t writes, const std::string& whose,
-                              const std::string& consequence) {
-  // The evidence itself, for the row's claim and the harness's recheck.
+void record_copies(EventRun& run, int64_t grew_kb, size_t writes) {
   run.add_evidence("copied_pages_per_write", static_cast<double>(grew_kb) * 1024.0 / static_cast<double>(page_size()),
                    static_cast<double>(writes));
+}
+
+void check_one_copy_per_write(EventRun& run, int64_t grew_kb, size_t writes, const std::string& whose,
+                              const std::string& consequence) {
+  record_copies(run, grew_kb, writes);
   const auto want = static_cast<int64_t>(writes * page_size() / 1024);
   if (grew_kb != want)
     run.invalidate(fmt::format("{} grew by {} kB over {} writes, expected {} kB{}", whose, grew_kb,

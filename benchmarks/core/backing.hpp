@@ -25,9 +25,13 @@ std::optional<int64_t> anon_huge_kb(const void* address);
 // -1 when smaps does not say.
 int64_t private_dirty_kb(const void* address);
 
+// The evidence behind a row's claim on copies: the pages of private memory (Private_Dirty)
+// its writes added, exported per write as copied_pages_per_write.
+void record_copies(EventRun& run, int64_t grew_kb, size_t writes);
+
 // A copy-on-write batch of `writes` first writes must have grown private memory by exactly one
 // page per write; otherwise the row is invalid with "<whose> grew by X kB over N writes,
-// expected Y kB<consequence>".
+// expected Y kB<consequence>". Records the evidence too (record_copies).
 void check_one_copy_per_write(EventRun& run, int64_t grew_kb, size_t writes,
                               const std::string& whose = "private memory",
                               const std::string& consequence = "");
