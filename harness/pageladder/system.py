@@ -26,8 +26,6 @@ CHANGE_KINDS = ("sysctl", "cgroup", "swapfile", "zram")
 CGROUP_PREFIX = "pageladder-"
 CGROUP_REMOVE_ATTEMPTS = 400
 CGROUP_REMOVE_PAUSE_S = 0.005
-SWAPON = "swapon"
-PROC_SWAPS = Path("/proc/swaps")
 
 # The exact fields of the two kinds of journal line, in the order both writers emit them.
 _CHANGE_FIELDS = {"format": int, "id": str, "pid": int, "kind": str, "path": str, "old": str}
@@ -235,31 +233,12 @@ def _write(path, value):
         f.write(value)
 
 
-def _unescape_octal(name):
-    """/proc/swaps writes space, tab, newline and backslash as \\ooo."""
-    return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), name)
-
-
-def _unescape_hex(name):
-    """`swapon --raw` writes unsafe bytes of a name as \\xhh."""
-    return os.fsdecode(re.sub(rb"\\x([0-9a-fA-F]{2})", lambda m: bytes([int(m.group(1), 16)]), name))
-
-
 def active_swaps():
-    """The paths of the active swap devices and files: util-linux's `swapon --show` (Debian's
-    swapon has no --json), or /proc/swaps when swapon is missing or fails."""
-    try:
-        r = subprocess.run([SWAPON, "--show=NAME", "--noheadings", "--raw"], stdout=subprocess.PIPE,
-                           stderr=subprocess.DEVNULL)
-        if r.returncode == 0:
-            return [_unescape_hex(line) for line in r.stdout.splitlines() if line]
-    except OSError:
-        pass
-    try:
-        lines = PROC_SWAPS.read_text().splitlines()[1:]
-    except OSError:
-        return []
-    return [_unescape_octal(line.split()[0]) for line in lines if line.split()]
+    """The paths of the active swap devices and files, as metadata reads them (util-linux's
+    swapon, else /proc/swaps): one reader of the machine's swap for the whole harness."""
+    from pageladder import metadata
+    devices, _ = metadata.swap_devices()
+    return [d["name"] for d in devices if d.get("name")]
 
 
 def _swapoff(device):

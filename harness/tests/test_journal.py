@@ -226,17 +226,18 @@ def test_remove_cgroup_kills_what_it_lists(tmp_path, monkeypatch):
 
 
 def test_active_swaps_from_swapon_then_proc_swaps(tmp_path, monkeypatch):
-    swapon = tmp_path / "swapon"
-    swapon.write_text("#!/bin/sh\nprintf '/dev/zram0\\n/var/tmp/my\\\\x20swap\\n'\n")
-    swapon.chmod(0o755)
-    monkeypatch.setattr(system, "SWAPON", str(swapon))
+    from pageladder import metadata
+    monkeypatch.setattr(metadata, "_run_json", lambda argv: {"swapdevices": [
+        {"name": "/dev/zram0", "type": "partition", "size": 536866816, "used": 0, "prio": 100},
+        {"name": "/var/tmp/my swap", "type": "file", "size": 268431360, "used": 0, "prio": -2}]})
     assert system.active_swaps() == ["/dev/zram0", "/var/tmp/my swap"]
-    proc_swaps = tmp_path / "swaps"
-    proc_swaps.write_text("Filename\tType\tSize\tUsed\tPriority\n"
-                          "/dev/zram0                              partition\t524284\t0\t100\n"
-                          "/var/tmp/my\\040swap                     file\t262140\t0\t-2\n")
-    monkeypatch.setattr(system, "SWAPON", str(tmp_path / "missing-swapon"))
-    monkeypatch.setattr(system, "PROC_SWAPS", proc_swaps)
+    (tmp_path / "proc").mkdir()
+    (tmp_path / "proc" / "swaps").write_text(
+        "Filename\tType\tSize\tUsed\tPriority\n"
+        "/dev/zram0                              partition\t524284\t0\t100\n"
+        "/var/tmp/my\\040swap                     file\t262140\t0\t-2\n")
+    monkeypatch.setattr(metadata, "_run_json", lambda argv: None)  # no swapon: /proc/swaps
+    monkeypatch.setattr(metadata, "ROOT", tmp_path)
     assert system.active_swaps() == ["/dev/zram0", "/var/tmp/my swap"]
 
 
