@@ -301,25 +301,29 @@ void register_rows() {
            .label = "read fault on a shared file mapping whose page is in the page cache",
            .family = "file",
            .event = "one read of an unmapped, cached file page",
-           .claims = one_minor_fault()},
+           .claims = one_minor_fault(),
+           .defined_by = {"file_mib"}},
           BM_FileFaultCached);
   add_row({.id = "file_fault_cached_private",
            .label = "read fault on a MAP_PRIVATE file mapping whose page is in the page cache",
            .family = "file",
            .event = "one read of an unmapped, cached file page",
-           .claims = one_minor_fault()},
+           .claims = one_minor_fault(),
+           .defined_by = {"file_mib"}},
           BM_FileFaultCachedPrivate);
   add_row({.id = "file_fault_tmpfs",
            .label = "read fault on a tmpfs (shmem) file mapping (reference)",
            .family = "reference",
            .event = "one read of an unmapped tmpfs page",
-           .claims = one_minor_fault()},
+           .claims = one_minor_fault(),
+           .defined_by = {"file_mib"}},
           BM_FileFaultTmpfs);
   add_row({.id = "file_fault_major",
            .label = "read fault on a file mapping whose page is not cached, read from storage",
            .family = "file",
            .event = "one read of a cold file page",
-           .claims = fault_claims({0, 0.01}, {0.99, 1.01})},
+           .claims = fault_claims({0, 0.01}, {0.99, 1.01}),
+           .defined_by = {"file_mib"}},
           BM_FileFaultMajor);
   // One event is one page; only some pages fault (readahead brings the rest in). More than one
   // fault in four pages would mean readahead is not what is being measured.
@@ -327,7 +331,8 @@ void register_rows() {
            .label = "sequential read of a cold mapped file with default readahead, per 4 KiB page",
            .family = "file",
            .event = "one 4 KiB page read in order",
-           .claims = fault_claims({0, 0.25}, {0, 0.25})},
+           .claims = fault_claims({0, 0.25}, {0, 0.25}),
+           .defined_by = {"file_mib"}},
           BM_FileReadColdSequential)
       // Enough pages per repetition that readahead's first fault does not stand for the whole
       // (a repetition of one page is one fault per page), however short a run asks for.
@@ -336,7 +341,8 @@ void register_rows() {
            .label = "4 KiB O_DIRECT read at a random offset of the test file (reference)",
            .family = "reference",
            .event = "one pread() of 4 KiB",
-           .claims = fault_claims({0, 0}, {0, 0})},
+           .claims = fault_claims({0, 0}, {0, 0}),
+           .defined_by = {"file_mib"}},
           BM_DirectRead);
 }
 

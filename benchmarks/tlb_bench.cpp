@@ -347,7 +347,8 @@ void register_rows() {
              .event = "one dependent load",
              .claims = claims,
              .unit = benchmark::kNanosecond,
-             .manual_time = false},
+             .manual_time = false,
+             .defined_by = {"pages"}},
             [rung = r.rung](benchmark::State& s) { rung_row(s, rung); })
         ->MinTime(0.05);
   }

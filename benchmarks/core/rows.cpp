@@ -66,7 +66,8 @@ std::string rows_json() {
     nlohmann::json claims = nlohmann::json::object();
     for (const Claim& c : r.claims) claims[c.counter] = {bound(c.bounds.lo), bound(c.bounds.hi)};
     rows.push_back({{"id", r.id}, {"label", r.label}, {"family", r.family}, {"event", r.event},
-                    {"claims", claims}, {"time_unit", unit_name(r.unit)}, {"rung", r.rung}});
+                    {"claims", claims}, {"time_unit", unit_name(r.unit)}, {"rung", r.rung},
+                    {"defined_by", r.defined_by}});
   }
   return rows.dump();
 }

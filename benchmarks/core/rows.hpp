@@ -44,6 +44,9 @@ struct RowSpec {
   benchmark::TimeUnit unit = benchmark::kMicrosecond;
   bool manual_time = true;  // events timed one by one (EventRun::record); false: GB times the loop
   bool rung = true;         // false: a supporting row (the TLB sweep's points), not on the ladder
+  // Counters whose values define what the row measured (the TLB rungs' page count, the file
+  // rows' file size): two runs' rows compare only where these agree.
+  std::vector<std::string> defined_by = {};
 };
 
 // Registers `spec` with Google Benchmark, running `body` for it; the row's EventRun finds its

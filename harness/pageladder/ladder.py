@@ -32,9 +32,6 @@ DETAIL_FIELDS = ("p50_ns", "timer_overhead_ns", "events", "cycles_per_event_esti
                  "pages", "control_ns", "translation_penalty_ns", "l1_dtlb_reach_pages",
                  "l1_dtlb_reach_next_pages", "stlb_reach_pages", "stlb_reach_next_pages",
                  "cpuid_l1_dtlb_entries", "cpuid_l2_dtlb_entries")
-# Counters that define what a rung measured (the TLB rungs' page count, the size of the file
-# rungs' test file): rows of two runs are comparable only when these agree.
-DEFINITION_FIELDS = ("pages", "file_mib")
 INVOCATION_KEY = "pageladder_invocation"  # set by runner.merge_invocations
 # The headline statistic, said once: run.json records these words beside the numbers, and the
 # report, the chart and the README use them.
@@ -167,7 +164,7 @@ def build_rung(spec, rows, source_file):
             reasons.append(f"harness check: getrusage counts {own:.3f} {kind} faults per event, "
                            f"perf {perf:.3f}")
     definition = {}
-    for key in DEFINITION_FIELDS:
+    for key in spec.get("defined_by", []):
         values = sorted({float(r[key]) for r in rows if isinstance(r.get(key), (int, float))})
         if len(values) > 1:
             reasons.append(f"the invocations measured different {key}: "

@@ -16,8 +16,7 @@ from pageladder import SCHEMA_VERSION, ladder, registry  # noqa: E402
 OUT = Path(__file__).parent / "fixtures" / "runs" / "base"
 KEEP = ("name", "run_name", "run_type", "repetitions", "repetition_index", "threads", "iterations",
         "real_time", "cpu_time", "time_unit", "label", "valid", "error_occurred", "error_message",
-        "pageladder_invocation", "p99_ns", "minor_faults_per_event", "major_faults_per_event",
-        *ladder.DEFINITION_FIELDS)
+        "pageladder_invocation", "p99_ns", "minor_faults_per_event", "major_faults_per_event")
 
 
 def _small(key, value):
@@ -32,7 +31,8 @@ def _small(key, value):
 def main(source):
     run = json.loads(Path(source).read_text())
     rungs = {i for i, spec in run["pageladder"]["rows"].items() if spec.get("rung", True)}
-    claimed = {c for spec in run["pageladder"]["rows"].values() for c in spec.get("claims", {})}
+    claimed = {c for spec in run["pageladder"]["rows"].values()
+               for c in (*spec.get("claims", {}), *spec.get("defined_by", []))}
     keep = (*KEEP, *sorted(claimed - set(KEEP)))
     run["benchmarks"] = [{k: _small(k, r[k]) for k in keep if k in r} for r in run["benchmarks"]
                          if r.get("run_type") == "iteration"
