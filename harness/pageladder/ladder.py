@@ -157,7 +157,10 @@ def build_rung(spec, rows, source_file):
     if "minor_faults_per_event" not in counts or "major_faults_per_event" not in counts:
         reasons.append("the row carries no fault counts")
     # Two independent counts of the same faults: the process's getrusage and perf's software
-    # events. Where both exist they must agree, or neither can be trusted.
+    # events. Where both exist they must agree, or neither can be trusted; where perf's are
+    # missing (events timed in a child, no perf), the rung says its counts rest on one source.
+    if "minor_faults_per_event" in counts and "perf_minor_faults_per_event" not in counts:
+        notes.append("fault counts from getrusage alone (no perf software counts for these events)")
     for kind in ("minor", "major"):
         own, perf = counts.get(f"{kind}_faults_per_event"), counts.get(f"perf_{kind}_faults_per_event")
         if own is not None and perf is not None and abs(own - perf) > COUNT_SOURCES_AGREE * max(1.0, own):

@@ -109,6 +109,8 @@ def render(run):
         else:
             times = "— | — | —"
         valid = "yes" if r["valid"] else f"**NO**: {r['why_invalid']}"
+        if r["valid"] and r.get("family") == "tlb" and r.get("translation_penalty_ns") is not None:
+            times = times.replace(" |", f" (translation +{format_ns(r['translation_penalty_ns'])}) |", 1)
         if r["valid"] and r.get("not_verified"):
             valid = "yes; **not verified**: " + "; ".join(r["not_verified"])
         lines.append(

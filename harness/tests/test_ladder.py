@@ -214,3 +214,13 @@ def test_a_label_that_is_not_a_json_status_is_refused_with_a_clear_reason():
     rungs, skipped = ladder.build({"minor_fault": result})
     assert "minor_fault" not in by_id(rungs)
     assert any(s.get("rung") == "minor_fault" and "not its JSON status" in s["reason"] for s in skipped)
+
+
+def test_a_rung_whose_faults_only_getrusage_counted_says_so():
+    result = fixture_result("minor_fault_bench.json", "x.json")
+    for r in result["rows"]:
+        r.pop("perf_minor_faults_per_event", None)
+        r.pop("perf_major_faults_per_event", None)
+    minor = by_id(ladder.build({"minor_fault": result})[0])["minor_fault"]
+    assert minor["valid"] and "fault counts from getrusage alone" in minor["note"]
+    assert "getrusage alone" not in by_id(build("minor_fault_bench.json")[0])["minor_fault"].get("note", "")
