@@ -133,7 +133,11 @@ def draw_ladder(run, stem):
         y = len(rungs) + len(invalid) + i
         ax.text(lo_s * 1.3, y, "skipped: " + _wrap(s["reason"], 90, 2), va="center", fontsize=7,
                 color="#777777", style="italic")
-        labels.append(f"{s.get('rung') or s.get('benchmark')}\n(not measured)")
+        # A skipped series of a measured benchmark (the TLB sweep's hugetlb points) is named
+        # for itself, not for its benchmark, which was measured.
+        series = s["reason"].split(": ", 1)[0] if "/" in s["reason"].split(": ", 1)[0] else None
+        labels.append(f"{series}\n(series skipped)" if series and not s.get("rung")
+                      else f"{s.get('rung') or s.get('benchmark')}\n(not measured)")
     ax.set_yticks(range(rows), labels=labels, fontsize=6.5)
     ax.set_ylim(-0.7, rows - 0.3)
     ax.set_xlabel("time per event, log scale; dot = the median over every repetition of its mean time "
