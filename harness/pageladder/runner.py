@@ -20,7 +20,6 @@ import sys
 import time
 from pathlib import Path
 
-from pageladder import registry
 
 # Fresh processes per binary, and repetitions inside each (odd on purpose: Debian's Google
 # Benchmark 1.7.1 computes the median aggregate wrongly for even counts).

@@ -136,7 +136,6 @@ def compare_sides(a, b, samples=BOOTSTRAP_SAMPLES, seed=SEED):
         "p_value": p,
         "noise": noise,
         "detectable": max(noise, half_width),
-        "floor": SINGLE_RUN_FLOOR if min(len(a), len(b)) < 2 else NOISE_FLOOR,
     }
 
 

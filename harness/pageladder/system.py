@@ -13,7 +13,6 @@ import fcntl
 import itertools
 import json
 import os
-import re
 import signal
 import subprocess
 import time

@@ -10,7 +10,7 @@ import jsonschema
 import pytest
 
 import runs
-from pageladder import cli, collect, compare, export, plot, stats
+from pageladder import cli, compare, export, plot, stats
 
 SCHEMA = Path(__file__).resolve().parents[1] / "schemas" / "compare.schema.json"
 

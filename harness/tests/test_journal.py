@@ -7,7 +7,6 @@ that the benchmarks write exactly these bytes; here the harness reads them and w
 Every test uses a temporary journal and fake paths: no real system change.
 """
 import ast
-import io
 import json
 import os
 import shutil

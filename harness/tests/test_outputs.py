@@ -1,11 +1,10 @@
 """report.md and the ladder chart."""
 import hashlib
-import json
 
-from conftest import FIXTURES, fixture_text
+from conftest import fixture_text
 
-from pageladder.units import format_ns
 from pageladder import collect, plot, report
+from pageladder.units import format_ns
 
 
 def test_report_has_the_ladder_table_and_the_machine(assembled):
