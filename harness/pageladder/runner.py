@@ -122,13 +122,15 @@ def run_all(selected, build_dir, run_dir, quick, extra_args=None, out=None, phas
     ({name: outcome}, interrupted) for collect.assemble.
 
     phased: {name: fn(bench, run_binary)} for benchmarks that run in several phases (swap_in);
-    fn returns (failed reason or None, skipped entries, swap devices used) and writes <binary>.json itself, through
-    run_binary(extra_args, out_name), which runs all invocations of one phase back to back
-    (a phase provisions its swap device once). Phased benchmarks run after the rounds.
+    fn returns (failed reason or None, skipped entries, swap devices used) and writes
+    <binary>.json itself, through run_binary(extra_args, out_name), which runs all invocations of
+    one phase back to back (a phase provisions its swap device once). Phased benchmarks run
+    after the rounds.
 
-    A binary that is missing, crashes or times out is recorded as failed with the reason and is
-    not invoked again; the others still run. Ctrl-C stops the current binary and the remaining
-    ones are recorded as interrupted, so what already ran is kept.
+    A binary that is missing fails with the reason; one that crashes or times out is not invoked
+    again and keeps the invocations it completed (incomplete), failing only if it completed none;
+    the others still run. Ctrl-C stops the current binary and runs nothing more; what completed
+    is kept the same way.
     """
     extra_args = extra_args or {}
     out = out or sys.stdout
@@ -162,11 +164,17 @@ def run_all(selected, build_dir, run_dir, quick, extra_args=None, out=None, phas
             continue
         share = estimates[bench.name] / count if number else estimates[bench.name]
         # One line per round (each binary once), one per phased benchmark; V=1: one per process.
-        first_of_round = number is not None and bench is next(b for b in plain if not outcomes[b.name].get("failed"))
-        if verbose or first_of_round or number is None:
-            what = (f"round {number}/{count}: " + ", ".join(b.name for b in plain) if first_of_round and not verbose
-                    else f"{bench.name} (" + (f"invocation {number}/{count}" if number else
-                                              f"{count} invocations per phase") + ")")
+        running = [b for b in plain if not outcomes[b.name].get("failed") and not outcomes[b.name].get("stopped")]
+        first_of_round = number is not None and running and bench is running[0]
+        if number is None:
+            what = f"{bench.name} ({count} invocations per phase)"
+        elif verbose:
+            what = f"{bench.name} (invocation {number}/{count})"
+        elif first_of_round:
+            what = f"round {number}/{count}: " + ", ".join(b.name for b in running)
+        else:
+            what = None
+        if what:
             print(f"[{index}/{len(steps)}] {what}; about {_format_seconds(sum(left.values()))} left",
                   file=out, flush=True)
         t0 = time.monotonic()
