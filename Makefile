@@ -24,6 +24,11 @@ deps:
 	@scripts/deps.sh
 
 build:
+	@# A build folder configured for another source folder (a moved or copied checkout) is
+	@# configured anew rather than failing with CMake's "directory is different".
+	@if [ -f $(BUILD_DIR)/CMakeCache.txt ] && ! grep -qx "CMAKE_HOME_DIRECTORY:INTERNAL=$(CURDIR)" $(BUILD_DIR)/CMakeCache.txt; then \
+	  echo "pageladder: $(BUILD_DIR)/ was configured for another checkout; configuring it anew"; \
+	  rm -rf $(BUILD_DIR)/CMakeCache.txt $(BUILD_DIR)/CMakeFiles; fi
 	@mkdir -p $(BUILD_DIR); py=$$($(FIND_PYTHON) 2>/dev/null || command -v python3); \
 	cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=$(CMAKE_BUILD_TYPE) \
 	  -DPAGELADDER_WERROR=$(WERROR) -DPython3_EXECUTABLE=$$py > $(BUILD_DIR)/configure.log 2>&1 \
