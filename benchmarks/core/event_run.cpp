@@ -1,5 +1,6 @@
 #include "core/event_run.hpp"
 
+#include <sched.h>
 #include <sys/mman.h>
 
 #include <algorithm>
@@ -135,6 +136,8 @@ void EventRun::finish() {
     set_counter("p99_ns", percentile(kept, 0.99));
   }
   set_counter("timer_overhead_ns", clock_.overhead_ns());
+  // The CPU the row finished on (CPU=<n> pins it; unpinned, the scheduler chose).
+  set_counter("cpu", static_cast<double>(sched_getcpu()));
   for (const auto& [counter, sums] : evidence_)
     if (sums.second > 0) set_counter(counter, sums.first / sums.second);
 

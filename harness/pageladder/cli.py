@@ -45,6 +45,17 @@ def check_tlb_pages(text):
                          f"(for example '16 256 32768'), got '{text}'")
 
 
+def check_cpu(text):
+    """CPU=<n>: a CPU this process may run on, or None; raises ValueError naming the choices."""
+    if text in (None, ""):
+        return None
+    allowed = sorted(os.sched_getaffinity(0))
+    if not str(text).isdigit() or int(text) not in allowed:
+        raise ValueError(f"CPU={text} is not a CPU this run may use; choose one of "
+                         f"{', '.join(map(str, allowed))}")
+    return int(text)
+
+
 def prepare_results_dir(root):
     """Creates root/<run-id>/ and proves it writable before anything runs."""
     root = Path(root)
@@ -91,6 +102,7 @@ def cmd_bench(args):
     try:
         selected = select_benchmarks(args.only)
         check_tlb_pages(args.tlb_pages)
+        runner.PIN_CPU = check_cpu(args.cpu)
     except ValueError as e:
         print(f"pageladder: {e}", file=sys.stderr)
         return EXIT_USAGE
@@ -155,6 +167,7 @@ def _bench(args, selected):
         "file_dir": args.file_dir or "/var/tmp",
         "swap_dir": args.swap_dir,
         "tlb_pages": args.tlb_pages,
+        "cpu": runner.PIN_CPU,
         "benchmark_seconds": round(sum(o.get("seconds", 0.0) for o in outcomes.values()), 2),
     }
     run = collect.assemble(run_dir, outcomes, harness_settings, demand_paging=lifecycle)
@@ -261,6 +274,7 @@ def build_parser():
     bench.add_argument("--swap-dir", default="/var/tmp",
                        help="directory for the temporary swap file (default /var/tmp)")
     bench.add_argument("--tlb-pages", help="'<hit> <stlb> <walk>': the page counts of the TLB rungs")
+    bench.add_argument("--cpu", help="pin the benchmarks to this CPU (CPU=<n>)")
     bench.add_argument("--verbose", action="store_true",
                        help="stream every benchmark's own console output (V=1)")
     bench.set_defaults(func=cmd_bench)

@@ -80,7 +80,10 @@ def assemble(run_dir, outcomes, harness_settings, extra_skipped=(), root=None, d
             "binaries": [
                 {"benchmark": name, "binary": o["binary"], "json": o.get("file"),
                  "seconds": round(o.get("seconds", 0.0), 3), "failed": o.get("failed"),
-                 "invocations": o.get("invocations"), "incomplete": o.get("incomplete")}
+                 "invocations": o.get("invocations"), "incomplete": o.get("incomplete"),
+                 # The CPUs its rows finished on (each row records sched_getcpu()).
+                 "cpus": sorted({int(r["cpu"]) for r in ladder.iteration_rows((results.get(name) or {}).get("rows", []))
+                                 if isinstance(r.get("cpu"), (int, float))})}
                 for name, o in outcomes.items()
             ],
             # Each row as its binary described it: labels, families and claims, so the ladder

@@ -41,8 +41,9 @@ def _mode(run):
 
 def fingerprint_differences(runs):
     """[(field, [value per run])] for every fingerprint field that is not the same in all runs,
-    plus how each run was made (quick or full: different repetitions and sweep points)."""
-    prints = [dict(run["pageladder"].get("fingerprint") or {}, run_mode=_mode(run)) for run in runs]
+    plus how each run was made (quick or full; pinned to a CPU or not)."""
+    prints = [dict(run["pageladder"].get("fingerprint") or {}, run_mode=_mode(run),
+                   pinned_cpu=(run["pageladder"].get("harness") or {}).get("cpu")) for run in runs]
     fields = sorted(set().union(*prints))
     return [(f, [p.get(f) for p in prints]) for f in fields if len({repr(p.get(f)) for p in prints}) > 1]
 

@@ -226,13 +226,20 @@ def run_all(selected, build_dir, run_dir, quick, extra_args=None, out=None, phas
     return outcomes, interrupted
 
 
+# CPU=<n>: the CPU every benchmark process is pinned to (None: the scheduler chooses).
+PIN_CPU = None
+
+
 def _die_with_parent():
     """In the child before exec: SIGTERM when the harness dies, even by SIGKILL, so a benchmark
-    never goes on making system changes for a run that is gone (its handler undoes them)."""
+    never goes on making system changes for a run that is gone (its handler undoes them); and
+    pinned to PIN_CPU when one is given."""
     import ctypes
 
     PR_SET_PDEATHSIG = 1
     ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    if PIN_CPU is not None:
+        os.sched_setaffinity(0, {PIN_CPU})
 
 
 _notices_shown = set()  # a notice every invocation prints (no PMU ...) is shown once a run

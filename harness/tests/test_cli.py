@@ -67,3 +67,20 @@ def test_tlb_pages_reach_the_tlb_binary(tmp_path, monkeypatch):
     monkeypatch.setattr(cli.runner, "run_demand_paging", lambda *a: {"failed": "not run"})
     cli.main(["bench", "--results", str(tmp_path / "r"), "--only", "tlb", "--tlb-pages", "16, 512 65536"])
     assert seen["tlb"] == ["--pageladder_tlb_pages=16,512,65536"]
+
+
+def test_an_unusable_cpu_exits_2_naming_the_choices(tmp_path, capsys):
+    assert cli.main(["bench", "--results", str(tmp_path / "r"), "--cpu", "9999"]) == 2
+    assert "CPU=9999 is not a CPU this run may use; choose one of" in capsys.readouterr().err
+    assert not (tmp_path / "r").exists()
+
+
+def test_cpu_pins_every_benchmark_process(tmp_path, monkeypatch):
+    from pageladder import runner
+    cpu = sorted(os.sched_getaffinity(0))[-1]
+    monkeypatch.setattr(runner, "PIN_CPU", cpu)
+    out = tmp_path / "affinity"
+    import subprocess
+    subprocess.run(["sh", "-c", f"grep Cpus_allowed_list /proc/self/status > {out}"],
+                   preexec_fn=runner._die_with_parent, check=True)
+    assert out.read_text().split()[-1] == str(cpu)
