@@ -22,7 +22,7 @@ HARNESS = PYTHONPATH=$(CURDIR)/harness MPLBACKEND=Agg $$($(FIND_PYTHON)) -m page
 all: build
 
 deps:
-	@scripts/deps.sh
+	@V="$(V)" scripts/deps.sh
 
 build:
 	@# A build folder configured for another source folder (a moved or copied checkout) is

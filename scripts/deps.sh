@@ -25,6 +25,19 @@ else
   exit 1
 fi
 export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq
+# apt's own output goes to a log, shown only if it fails (V=1: shown as it comes).
+log=${PAGELADDER_DEPS_LOG:-build/deps.log}
+mkdir -p "$(dirname "$log")"
+if [ -n "${V:-}" ]; then
+  $SUDO apt-get update -qq
+  # shellcheck disable=SC2086
+  $SUDO apt-get install -y -qq --no-install-recommends $missing
+  exit
+fi
 # shellcheck disable=SC2086
-$SUDO apt-get install -y -qq --no-install-recommends $missing
+if ! { $SUDO apt-get update -qq && $SUDO apt-get install -y -qq --no-install-recommends $missing; } >"$log" 2>&1; then
+  tail -n 40 "$log" >&2
+  echo "pageladder: installing the packages failed (whole log: $log)" >&2
+  exit 1
+fi
+echo "pageladder: installed (apt's output: $log)"
