@@ -175,6 +175,8 @@ def _bench(args, selected):
     point_latest(run_dir)
     print()
     print(report.render(run).split("## Ladder", 1)[1].split("\n## ", 1)[0].strip())
+    if run["pageladder"]["skipped"]:
+        print("\nSkipped:\n" + "\n".join(report.skip_summary(run["pageladder"])))
     print(f"\npageladder: {run_dir} ({harness_settings['benchmark_seconds']:.1f} s of benchmarking)")
     if interrupted:
         return 130

@@ -30,6 +30,31 @@ def machine_summary(block):
     ]
 
 
+# What a user can do about a skip, by what its reason says (first match wins).
+REMEDIES = (
+    ("hugetlb pool", "`sysctl vm.nr_hugepages=N` (N at least the pages named) measures it"),
+    ("transparent huge pages are 'never'", "`echo madvise > /sys/kernel/mm/transparent_hugepage/enabled` measures it"),
+    ("NO_SYSTEM_CHANGES", "run without NO_SYSTEM_CHANGES=1 to let the run change it (restored afterwards)"),
+    ("needs root", "run `make bench` as root"),
+    ("no active swap device", "run `make bench` as root: it provisions temporary swap"),
+    ("has no zswap", "needs a kernel built with zswap (CONFIG_ZSWAP)"),
+    ("not built", "`make build`"),
+    ("O_DIRECT", "point FILE_DIR= at a filesystem that supports O_DIRECT"),
+    ("FILE_DIR", "point FILE_DIR= at a writable directory on storage"),
+    ("SWAP_DIR", "point SWAP_DIR= at a directory on ext4 or xfs storage"),
+)
+
+
+def skip_summary(block):
+    """One line per skip: what, why, and what to do about it where something can be done."""
+    lines = []
+    for s in block["skipped"]:
+        what = s.get("rung") or s.get("benchmark")
+        remedy = next((r for key, r in REMEDIES if key in s["reason"]), None)
+        lines.append(f"- `{what}`: {s['reason']}" + (f" ({remedy})" if remedy else ""))
+    return lines
+
+
 def timer_overhead_line(block):
     overhead = block["settings"].get("timer_overhead_ns")
     minor = next((r for r in block["ladder"] if r["id"] == "minor_fault" and r["valid"]), None)
@@ -138,10 +163,7 @@ def render(run):
         lines += [f"- `{b['benchmark']}`: measured in {b['incomplete']}; its rungs rest on fewer "
                   f"invocations than planned" for b in incomplete]
     if block["skipped"]:
-        lines += ["", "## Skipped", ""]
-        for s in block["skipped"]:
-            what = s.get("rung") or s.get("benchmark")
-            lines.append(f"- `{what}`: {s['reason']}")
+        lines += ["", "## Skipped", ""] + skip_summary(block)
     lines += ["", "## Files", "",
               "- `run.json`: Google Benchmark `context` and `benchmarks` (readable by `compare.py`) "
               "plus the `pageladder` block with all settings;",

@@ -92,3 +92,12 @@ def test_the_report_never_prints_an_invalid_rungs_time_anywhere(tmp_path):
     for key in ("median_ns", "lo_ns", "hi_ns"):
         assert format_ns(minor[key]) not in text, key
     assert "% of the `minor_fault` median" not in text  # the overhead line needs a valid rung
+
+
+def test_the_skip_summary_says_what_to_do_where_something_can_be_done():
+    block = {"skipped": [{"benchmark": "tlb", "reason": "tlb_sweep/hugetlb: no hugetlb pool: 0 free huge pages, 1 needed"},
+                         {"rung": "swap_in_disk", "reason": "needs root (it creates a memory cgroup)"},
+                         {"rung": "x", "reason": "something nobody can fix"}]}
+    lines = report.skip_summary(block)
+    assert "sysctl vm.nr_hugepages=N" in lines[0] and "run `make bench` as root" in lines[1]
+    assert lines[2] == "- `x`: something nobody can fix"
