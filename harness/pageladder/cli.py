@@ -93,6 +93,7 @@ def render_outputs(run, run_dir):
               f"(`make deps`) or point PYTHON= at an interpreter that has it.", file=sys.stderr)
         return EXIT_PLOT
     plot.draw_ladder(run, str(run_dir / "ladder"))
+    plot.draw_ladder_all(run, str(run_dir / "ladder-all"))
     plot.draw_tlb_sweep(run, str(run_dir / "tlb_sweep"))
     plot.draw_lifecycle(run, str(run_dir / "lifecycle"))
     return 0

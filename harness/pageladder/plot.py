@@ -13,6 +13,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib import ticker  # noqa: E402
 
+from pageladder import registry  # noqa: E402
 from pageladder.units import format_ns  # noqa: E402
 
 # Okabe-Ito: distinguishable with every common colour-vision deficiency.
@@ -24,6 +25,8 @@ FAMILY_COLOURS = {
     "swap": "#CC79A7",
     "reference": "#555555",
 }
+FAMILY_NAMES = {"tlb": "TLB", "anonymous": "anonymous memory", "cow": "copy-on-write",
+                "file": "file mappings", "swap": "swap", "reference": "references"}
 INVALID_COLOUR = "#D55E00"
 UNIT_BANDS = ((1e-9, 1e-6, "nanoseconds"), (1e-6, 1e-3, "microseconds"), (1e-3, 1.0, "milliseconds"))
 # The chapter's textbook ladder, quoted, not measured (sources: docs/sources.md).
@@ -96,13 +99,35 @@ def axis_limits(values_ns):
 
 
 def draw_ladder(run, stem):
-    style()
+    """ladder.svg/png, the headline ladder a docs page wants: the contract's rungs in ladder
+    order (TLB, faults, storage) from the bottom up, with the textbook bands."""
     block = run["pageladder"]
-    # Only valid rungs have a place on the time axis; invalid and skipped ones sit in a strip
-    # below it, with their reasons.
-    rungs = sorted((r for r in block["ladder"] if r["valid"]), key=lambda r: r["median_ns"])
+    order = {rung_id: k for k, rung_id in enumerate(registry.HEADLINE)}
+    rungs = sorted((r for r in block["ladder"] if r["valid"] and r["id"] in order), key=lambda r: order[r["id"]])
+    invalid = [r for r in block["ladder"] if not r["valid"] and r["id"] in order]
+    skipped = [s for s in block["skipped"] if s.get("rung") in order or not s.get("rung")]
+    _draw_rungs(block, stem, rungs, invalid, skipped,
+                "What the virtual-memory system costs on this machine: the ladder")
+
+
+def draw_ladder_all(run, stem):
+    """ladder-all.svg/png: every row, grouped by family (cheapest first within each), with a
+    legend of the families; every invalid and skipped row in the strip below."""
+    block = run["pageladder"]
+    families = list(registry.FAMILY_ORDER) + sorted({r.get("family") for r in block["ladder"]} -
+                                                    set(registry.FAMILY_ORDER) - {None})
+    rungs = sorted((r for r in block["ladder"] if r["valid"]),
+                   key=lambda r: (families.index(r.get("family")) if r.get("family") in families else len(families),
+                                  r["median_ns"]))
     invalid = [r for r in block["ladder"] if not r["valid"]]
-    skipped = [s for s in block["skipped"]]
+    _draw_rungs(block, stem, rungs, invalid, list(block["skipped"]),
+                "Every row pageladder measured on this machine, by family", grouped=True)
+
+
+def _draw_rungs(block, stem, rungs, invalid, skipped, title, grouped=False):
+    """Valid rungs on one log time axis, in the given order from the bottom up; invalid and
+    skipped ones in a strip above them, with their reasons and never a time."""
+    style()
     rows = len(rungs) + len(invalid) + len(skipped)
     height = 2.4 + 0.36 * max(rows, 1)
     fig, ax = figure(11.0, height)
@@ -123,6 +148,15 @@ def draw_ladder(run, stem):
         ax.text(hi * 1.15, y, format_ns(r["median_ns"]) + translation + unchecked, va="center", fontsize=8,
                 color="#222222")
         labels.append(f"{r['id']}\n{_wrap(r['label'])}")
+        if grouped and y and rungs[y - 1].get("family") != r.get("family"):
+            ax.axhline(y - 0.5, color="#cccccc", lw=0.6)
+    if grouped:
+        present = [f for f in FAMILY_COLOURS if any(r.get("family") == f for r in rungs)]
+        handles = [plt.Line2D([], [], color=FAMILY_COLOURS[f], marker="o", ls="none", label=FAMILY_NAMES.get(f, f))
+                   for f in present]
+        # Outside the axes, where no rung or textbook band can sit under it.
+        ax.legend(handles=handles, fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5), title="family",
+                  title_fontsize=7, frameon=False)
     if invalid or skipped:
         ax.axhline(len(rungs) - 0.5, color="#999999", lw=0.6)
     for i, r in enumerate(invalid):
@@ -142,7 +176,7 @@ def draw_ladder(run, stem):
     ax.set_ylim(-0.7, rows - 0.3)
     ax.set_xlabel("time per event, log scale; dot = the median over every repetition of its mean time "
                   "per event; whiskers = fastest and slowest repetition")
-    ax.set_title("What the virtual-memory system costs on this machine", loc="left", fontsize=11, pad=20)
+    ax.set_title(title, loc="left", fontsize=11, pad=20)
     fig.text(0.01, 0.06 / height, footer_text(block), fontsize=6, color="#555555", ha="left", va="bottom")
     save(fig, stem)
 

@@ -49,6 +49,9 @@ LADDER_ORDER = (
     "swap_in_disk", "swap_in_disk_cluster", "swap_in_disk_thrash",
 )
 FAMILY_ORDER = ("tlb", "anonymous", "cow", "file", "swap", "reference")
+# The headline ladder (ladder.svg): the contract's rungs, in ladder order.
+HEADLINE = ("tlb_hit", "stlb_hit", "page_walk", "minor_fault", "thp_fault", "cow_fault",
+            "file_fault_cached", "file_fault_major", "swap_in_zram", "swap_in_zswap", "swap_in_disk")
 
 
 def ladder_position(rung_id, family=None):

@@ -101,3 +101,18 @@ def test_the_skip_summary_says_what_to_do_where_something_can_be_done():
     lines = report.skip_summary(block)
     assert "sysctl vm.nr_hugepages=N" in lines[0] and "run `make bench` as root" in lines[1]
     assert lines[2] == "- `x`: something nobody can fix"
+
+
+def test_two_charts_the_headline_ladder_and_every_row_by_family(tmp_path):
+    import runs
+    run = runs.kernel_a()
+    plot.draw_ladder(run, str(tmp_path / "ladder"))
+    plot.draw_ladder_all(run, str(tmp_path / "all"))
+    headline, every = (tmp_path / "ladder.svg").read_text(), (tmp_path / "all.svg").read_text()
+    assert "minor_fault" in headline and "cow_fault_reuse" not in headline  # headline rungs only
+    for rung in run["pageladder"]["ladder"]:
+        assert rung["id"] in every
+    assert "copy-on-write" in every and "anonymous memory" in every  # the family legend
+    first = (tmp_path / "all.svg").read_bytes()
+    plot.draw_ladder_all(run, str(tmp_path / "all"))
+    assert (tmp_path / "all.svg").read_bytes() == first
