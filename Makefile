@@ -35,6 +35,7 @@ build:
 	  -DPAGELADDER_WERROR=$(WERROR) -DPython3_EXECUTABLE=$$py > $(BUILD_DIR)/configure.log 2>&1 \
 	  || { cat $(BUILD_DIR)/configure.log; exit 1; }
 	@if [ -n "$(V)" ]; then cmake --build $(BUILD_DIR) --parallel; else \
+	  echo "pageladder: building in $(BUILD_DIR)/ (output: $(BUILD_DIR)/build.log)"; \
 	  cmake --build $(BUILD_DIR) --parallel > $(BUILD_DIR)/build.log 2>&1 \
 	  || { tail -n 200 $(BUILD_DIR)/build.log; echo "pageladder: the build failed (whole log: $(BUILD_DIR)/build.log)" >&2; exit 1; }; fi
 
