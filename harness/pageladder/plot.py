@@ -23,10 +23,12 @@ FAMILY_COLOURS = {
     "cow": "#E69F00",
     "file": "#56B4E9",
     "swap": "#CC79A7",
+    "signals": "#000000",
     "reference": "#555555",
 }
 FAMILY_NAMES = {"tlb": "TLB", "anonymous": "anonymous memory", "cow": "copy-on-write",
-                "file": "file mappings", "swap": "swap", "reference": "references"}
+                "file": "file mappings", "swap": "swap", "signals": "signals and userfaults",
+                "reference": "references"}
 INVALID_COLOUR = "#D55E00"
 UNIT_BANDS = ((1e-9, 1e-6, "nanoseconds"), (1e-6, 1e-3, "microseconds"), (1e-3, 1.0, "milliseconds"))
 # The chapter's textbook ladder, quoted, not measured (sources: docs/sources.md).

@@ -33,6 +33,7 @@ BENCHMARKS = [
     Benchmark("file_fault", "file_fault_bench", expected_seconds=(5.0, 13.0),
               min_time=(0.016, 0.045)),
     Benchmark("swap_in", "swap_in_bench", expected_seconds=(12.0, 21.0), min_time=(0.008, 0.022)),
+    Benchmark("segv_fault", "segv_fault_bench", expected_seconds=(1.5, 4.0), min_time=(0.016, 0.045)),
 ]
 
 # The order of the ladder, bottom to top as the chapter draws it (presentation only: what each
@@ -47,11 +48,13 @@ LADDER_ORDER = (
     "file_read_cold_seq", "ref_direct_read",
     "swap_in_zram", "swap_in_zram_thrash", "swap_in_zswap",
     "swap_in_disk", "swap_in_disk_cluster", "swap_in_disk_thrash",
+    "segv_fault", "segv_fault_longjmp",
 )
-FAMILY_ORDER = ("tlb", "anonymous", "cow", "file", "swap", "reference")
+FAMILY_ORDER = ("tlb", "anonymous", "cow", "file", "swap", "signals", "reference")
 # The headline ladder (ladder.svg): the contract's rungs, in ladder order.
 HEADLINE = ("tlb_hit", "stlb_hit", "page_walk", "minor_fault", "thp_fault", "cow_fault",
-            "file_fault_cached", "file_fault_major", "swap_in_zram", "swap_in_zswap", "swap_in_disk")
+            "file_fault_cached", "file_fault_major", "swap_in_zram", "swap_in_zswap", "swap_in_disk",
+            "segv_fault")
 
 
 def ladder_position(rung_id, family=None):
