@@ -32,12 +32,13 @@ namespace {
 
 constexpr size_t kPages = 512;
 
-volatile sig_atomic_t signals = 0;
+std::atomic<int64_t> signals{0};  // lock-free: safe to count in the handler
+static_assert(std::atomic<int64_t>::is_always_lock_free);
 sigjmp_buf escape;
 bool leave_by_longjmp = false;
 
 void on_segv(int, siginfo_t* info, void*) {
-  ++signals;
+  signals.fetch_add(1, std::memory_order_relaxed);
   char* page = reinterpret_cast<char*>(reinterpret_cast<uintptr_t>(info->si_addr) & ~(page_size() - 1));
   mprotect(page, page_size(), PROT_READ | PROT_WRITE);  // async-signal-safe
   if (leave_by_longjmp) siglongjmp(escape, 1);
@@ -68,7 +69,7 @@ void segv_row(benchmark::State& state, bool longjmp_out) {
   leave_by_longjmp = longjmp_out;
   EventRun run(state);
   uint64_t events = 0;
-  const sig_atomic_t signals_before = signals;
+  const int64_t signals_before = signals.load();
   run_batched_events(
       state, run,
       [&] {
@@ -88,7 +89,7 @@ void segv_row(benchmark::State& state, bool longjmp_out) {
       [&](size_t) {});
   leave_by_longjmp = false;
   run.set_counter("signals_per_event",
-                  events ? static_cast<double>(signals - signals_before) / static_cast<double>(events) : 0);
+                  events ? static_cast<double>(signals.load() - signals_before) / static_cast<double>(events) : 0);
   run.note(longjmp_out ? "handler repairs the protection and leaves with siglongjmp"
                        : "handler repairs the protection (mprotect) and returns; the store retries");
   run.finish();
