@@ -34,13 +34,14 @@ BENCHMARKS = [
               min_time=(0.016, 0.045)),
     Benchmark("swap_in", "swap_in_bench", expected_seconds=(12.0, 21.0), min_time=(0.008, 0.022)),
     Benchmark("segv_fault", "segv_fault_bench", expected_seconds=(1.5, 4.0), min_time=(0.016, 0.045)),
+    Benchmark("tlb_shootdown", "tlb_shootdown_bench", expected_seconds=(2.0, 5.0), min_time=(0.016, 0.045)),
 ]
 
 # The order of the ladder, bottom to top as the chapter draws it (presentation only: what each
 # row is, what it claims and its label come from the binary that measures it, in its JSON's
 # "pageladder_rows"). A row not listed here goes after these, by family.
 LADDER_ORDER = (
-    "tlb_hit", "stlb_hit", "page_walk",
+    "tlb_hit", "stlb_hit", "page_walk", "tlb_shootdown",
     "minor_fault", "minor_fault_read_then_write", "thp_fault",
     "cow_fault", "cow_fault_child", "cow_fault_reuse", "cow_fault_thp", "cow_fault_file",
     "ref_fork_per_gib",
@@ -48,11 +49,11 @@ LADDER_ORDER = (
     "file_read_cold_seq", "ref_direct_read",
     "swap_in_zram", "swap_in_zram_thrash", "swap_in_zswap",
     "swap_in_disk", "swap_in_disk_cluster", "swap_in_disk_thrash",
-    "segv_fault", "segv_fault_longjmp",
+    "segv_fault", "segv_fault_longjmp", "ref_local_flush",
 )
 FAMILY_ORDER = ("tlb", "anonymous", "cow", "file", "swap", "signals", "reference")
 # The headline ladder (ladder.svg): the contract's rungs, in ladder order.
-HEADLINE = ("tlb_hit", "stlb_hit", "page_walk", "minor_fault", "thp_fault", "cow_fault",
+HEADLINE = ("tlb_hit", "stlb_hit", "page_walk", "tlb_shootdown", "minor_fault", "thp_fault", "cow_fault",
             "file_fault_cached", "file_fault_major", "swap_in_zram", "swap_in_zswap", "swap_in_disk",
             "segv_fault")
 
