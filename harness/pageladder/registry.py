@@ -35,6 +35,7 @@ BENCHMARKS = [
     Benchmark("swap_in", "swap_in_bench", expected_seconds=(12.0, 21.0), min_time=(0.008, 0.022)),
     Benchmark("segv_fault", "segv_fault_bench", expected_seconds=(1.5, 4.0), min_time=(0.016, 0.045)),
     Benchmark("tlb_shootdown", "tlb_shootdown_bench", expected_seconds=(2.0, 5.0), min_time=(0.016, 0.045)),
+    Benchmark("uffd_fault", "uffd_fault_bench", expected_seconds=(1.0, 3.0), min_time=(0.016, 0.045)),
 ]
 
 # The order of the ladder, bottom to top as the chapter draws it (presentation only: what each
@@ -49,13 +50,13 @@ LADDER_ORDER = (
     "file_read_cold_seq", "ref_direct_read",
     "swap_in_zram", "swap_in_zram_thrash", "swap_in_zswap",
     "swap_in_disk", "swap_in_disk_cluster", "swap_in_disk_thrash",
-    "segv_fault", "segv_fault_longjmp", "ref_local_flush",
+    "segv_fault", "segv_fault_longjmp", "uffd_fault", "ref_local_flush",
 )
 FAMILY_ORDER = ("tlb", "anonymous", "cow", "file", "swap", "signals", "reference")
 # The headline ladder (ladder.svg): the contract's rungs, in ladder order.
 HEADLINE = ("tlb_hit", "stlb_hit", "page_walk", "tlb_shootdown", "minor_fault", "thp_fault", "cow_fault",
             "file_fault_cached", "file_fault_major", "swap_in_zram", "swap_in_zswap", "swap_in_disk",
-            "segv_fault")
+            "segv_fault", "uffd_fault")
 
 
 def ladder_position(rung_id, family=None):

@@ -103,11 +103,11 @@ def test_notes_travel_with_the_rung():
 def test_every_contract_rung_id_has_a_place_on_the_ladder():
     contract_ids = {"tlb_hit", "stlb_hit", "page_walk", "minor_fault", "thp_fault", "cow_fault",
                     "file_fault_cached", "file_fault_major", "swap_in_zram", "swap_in_disk",
-                    "swap_in_zswap", "segv_fault", "tlb_shootdown"}
+                    "swap_in_zswap", "segv_fault", "tlb_shootdown", "uffd_fault"}
     assert contract_ids <= set(registry.LADDER_ORDER)
     assert {b.binary for b in registry.BENCHMARKS} == {
         "tlb_bench", "minor_fault_bench", "cow_fault_bench", "file_fault_bench", "swap_in_bench",
-        "segv_fault_bench", "tlb_shootdown_bench"}
+        "segv_fault_bench", "tlb_shootdown_bench", "uffd_fault_bench"}
 
 
 def test_time_suffixes_are_stripped_for_matching():

@@ -1,0 +1,159 @@
+// uffd_fault_bench: a page fault resolved in user space, through userfaultfd.
+//
+// A region registered with userfaultfd in missing-page mode: the first touch of an absent page
+// makes the kernel queue a fault message on the userfaultfd and put the faulting thread to sleep
+// (handle_userfault); a handler thread reads the message, fills the page with UFFDIO_COPY (the
+// kernel allocates it, copies 4 KiB in and maps it, waking the faulting thread), and the fault
+// is retried and completes. This is how live migration, snapshot restore and CRIU's lazy pages
+// bring memory in. One event = one such first write, timed in the faulting thread: the fault,
+// two context switches and the copy. Verified per event: one fault message handled (the handler
+// counts them). Pages are dropped with MADV_DONTNEED between batches (the registration stays).
+// Without permission (vm.unprivileged_userfaultfd 0, no CAP_SYS_PTRACE) or kernel support the
+// row is skipped with the reason. Not modelled: minor mode (UFFDIO_CONTINUE on shmem), write
+// protection mode, many faulting threads, the handler on another machine (the network).
+#include <fcntl.h>
+#include <linux/userfaultfd.h>
+#include <poll.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <thread>
+
+#include <benchmark/benchmark.h>
+#include <fmt/format.h>
+
+#include "core/event_run.hpp"
+#include "core/flags.hpp"
+#include "core/mapping.hpp"
+
+namespace pageladder {
+namespace {
+
+constexpr size_t kPages = 512;
+
+// A userfaultfd, or why there is none.
+int open_userfaultfd(std::string* why) {
+#ifdef UFFD_USER_MODE_ONLY
+  // Faults from user space only: allowed to unprivileged processes even where
+  // vm.unprivileged_userfaultfd is 0 (Linux 5.11+).
+  int fd = static_cast<int>(syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK | UFFD_USER_MODE_ONLY));
+  if (fd >= 0) return fd;
+#endif
+  fd = static_cast<int>(syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK));
+  if (fd >= 0) return fd;
+  *why = errno == ENOSYS ? "this kernel has no userfaultfd"
+         : errno == EPERM ? "userfaultfd not permitted (vm.unprivileged_userfaultfd is 0 and no CAP_SYS_PTRACE)"
+                          : fmt::format("userfaultfd failed: {}", std::strerror(errno));
+  return -1;
+}
+
+// Reads fault messages and resolves each with UFFDIO_COPY from a prepared page, until stopped.
+class FaultHandler {
+ public:
+  explicit FaultHandler(int uffd) : uffd_(uffd), source_(Mapping::anonymous(page_size(), Backing::kBasePages)) {
+    std::memset(source_.data(), 0x5a, page_size());
+    thread_ = std::thread([this] { serve(); });
+  }
+  ~FaultHandler() {
+    stop_ = true;
+    thread_.join();
+  }
+  FaultHandler(const FaultHandler&) = delete;
+  FaultHandler& operator=(const FaultHandler&) = delete;
+  int64_t handled() const { return handled_.load(); }
+  int64_t failed() const { return failed_.load(); }
+
+ private:
+  void serve() {
+    while (!stop_.load(std::memory_order_relaxed)) {
+      pollfd p{uffd_, POLLIN, 0};
+      if (poll(&p, 1, 10) <= 0) continue;
+      uffd_msg msg{};
+      if (read(uffd_, &msg, sizeof msg) != static_cast<ssize_t>(sizeof msg)) continue;
+      if (msg.event != UFFD_EVENT_PAGEFAULT) continue;
+      uffdio_copy copy{};
+      copy.dst = msg.arg.pagefault.address & ~static_cast<uint64_t>(page_size() - 1);
+      copy.src = reinterpret_cast<uint64_t>(source_.data());
+      copy.len = page_size();
+      if (ioctl(uffd_, UFFDIO_COPY, &copy) == 0) handled_.fetch_add(1);
+      else failed_.fetch_add(1);
+    }
+  }
+  int uffd_;
+  Mapping source_;
+  std::atomic<bool> stop_{false};
+  std::atomic<int64_t> handled_{0}, failed_{0};
+  std::thread thread_;
+};
+
+void BM_UffdFault(benchmark::State& state) {
+  std::string why;
+  const int uffd = open_userfaultfd(&why);
+  if (uffd < 0) {
+    skip(state, why);
+    return;
+  }
+  uffdio_api api{};
+  api.api = UFFD_API;
+  Mapping region = Mapping::anonymous(kPages * page_size(), Backing::kBasePages);
+  uffdio_register reg{};
+  reg.range.start = reinterpret_cast<uint64_t>(region.data());
+  reg.range.len = region.size();
+  reg.mode = UFFDIO_REGISTER_MODE_MISSING;
+  if (ioctl(uffd, UFFDIO_API, &api) != 0 || ioctl(uffd, UFFDIO_REGISTER, &reg) != 0) {
+    skip(state, fmt::format("userfaultfd registration failed: {}", std::strerror(errno)));
+    close(uffd);
+    return;
+  }
+  {
+    const FaultHandler handler(uffd);
+    EventRun run(state);
+    int64_t handled_before = 0;
+    uint64_t events = 0;
+    int64_t userfaults = 0;
+    run_batched_events(
+        state, run,
+        [&] {
+          region.advise(MADV_DONTNEED);  // every page missing again
+          handled_before = handler.handled();
+          return kPages;
+        },
+        [&](size_t i) { touch_write(region.data() + i * page_size()); },
+        [&](size_t n) {
+          // The handler counts a copy after the ioctl returns, which is after the faulting
+          // thread may already have moved on: give the last count a moment to land.
+          for (int wait = 0; wait < 1000 && handler.handled() - handled_before < static_cast<int64_t>(n); ++wait)
+            std::this_thread::yield();
+          userfaults += handler.handled() - handled_before;
+          events += n;
+        });
+    if (handler.failed()) run.invalidate(fmt::format("{} UFFDIO_COPY calls failed", handler.failed()));
+    run.set_counter("userfaults_per_event", events ? static_cast<double>(userfaults) / static_cast<double>(events) : 0);
+    run.note("missing-page mode, resolved by a handler thread with UFFDIO_COPY");
+    run.finish();
+  }
+  close(uffd);
+}
+
+void register_rows() {
+  // The faulting thread's fault completes once the page is copied in: one minor fault.
+  std::vector<Claim> claims = one_minor_fault();
+  claims.push_back({"userfaults_per_event", {1, 1}});
+  add_row({.id = "uffd_fault",
+           .label = "first write to a userfaultfd-registered page: the fault resolved by a "
+                    "handler thread with UFFDIO_COPY",
+           .family = "signals",
+           .event = "one write to a missing page, resolved in user space",
+           .claims = claims},
+          BM_UffdFault);
+}
+
+const Registrar registrar(register_rows);
+
+}  // namespace
+}  // namespace pageladder
