@@ -6,6 +6,7 @@
 // waits for the remote flush (the TLB shootdown). Rows:
 //   tlb_shootdown     munmap of a 4 KiB page while a thread of this process spins on another CPU
 //   ref_local_flush   the same munmap with no other thread: the local flush only (reference)
+//   tlb_shootdown_<k>_cpus  with threads spinning on k other CPUs (2, 4, ... as the machine has)
 // The difference is the shootdown. Each event unmaps one page of a populated batch (mapped and
 // touched outside the timed region). Verified per event: the remote CPU's "TLB shootdowns" count
 // in /proc/interrupts (at least 0.5 per munmap with the spinner, under 0.1 without; the share
@@ -20,9 +21,11 @@
 #include <algorithm>
 #include <atomic>
 #include <fstream>
+#include <memory>
 #include <optional>
 #include <sstream>
 #include <thread>
+#include <vector>
 
 #include <benchmark/benchmark.h>
 #include <fmt/format.h>
@@ -59,15 +62,15 @@ std::optional<int64_t> shootdowns_on(int cpu) {
   return std::nullopt;
 }
 
-std::optional<std::pair<int, int>> two_cpus() {
+// The CPUs this thread may run on.
+std::vector<int> usable_cpus() {
   cpu_set_t set;
   CPU_ZERO(&set);
-  if (sched_getaffinity(0, sizeof set, &set) != 0) return std::nullopt;
   std::vector<int> cpus;
+  if (sched_getaffinity(0, sizeof set, &set) != 0) return cpus;
   for (int c = 0; c < CPU_SETSIZE; ++c)
     if (CPU_ISSET(c, &set)) cpus.push_back(c);
-  if (cpus.size() < 2) return std::nullopt;
-  return std::pair{cpus[0], cpus[1]};
+  return cpus;
 }
 
 void pin_this_thread(int cpu) {
@@ -117,22 +120,36 @@ class Spinner {
   std::thread thread_;
 };
 
-void unmap_row(benchmark::State& state, bool remote) {
-  const auto cpus = two_cpus();
-  if (!cpus) {
-    skip(state, "this process may run on one CPU only (one CPU, or CPU= pins it): no other CPU to shoot down");
+// munmaps on the first usable CPU while `remotes` threads of this process spin on the next ones.
+void unmap_row(benchmark::State& state, size_t remotes) {
+  const std::vector<int> cpus = usable_cpus();
+  if (cpus.size() < std::max<size_t>(remotes, 1) + 1) {
+    skip(state, fmt::format("this process may run on {} CPU(s) (CPU= pins it to one): {} other CPUs needed",
+                            cpus.size(), std::max<size_t>(remotes, 1)));
     return;
   }
-  const auto [local, other] = *cpus;
+  const int local = cpus[0];
+  // Without spinners, the CPU watched for stray IPIs is the next one.
+  const std::vector<int> others(cpus.begin() + 1, cpus.begin() + 1 + static_cast<long>(std::max<size_t>(remotes, 1)));
   const PinnedFor pinned(local);
-  std::optional<Spinner> spinner;
-  if (remote) spinner.emplace(other);
+  std::vector<std::unique_ptr<Spinner>> spinners;
+  for (size_t k = 0; k < remotes; ++k) spinners.push_back(std::make_unique<Spinner>(others[k]));
+  const auto ipis = [&]() -> std::optional<int64_t> {
+    int64_t sum = 0;
+    for (int cpu : others) {
+      const auto n = shootdowns_on(cpu);
+      if (!n) return std::nullopt;
+      sum += *n;
+    }
+    return sum;
+  };
   EventRun run(state, {});
-  if (!shootdowns_on(other)) run.cannot_verify("remote_flushes_per_event", "/proc/interrupts shows no TLB shootdowns");
+  if (!ipis()) run.cannot_verify("remote_flushes_per_event", "/proc/interrupts shows no TLB shootdowns");
   char* region = nullptr;
   int64_t flushes = 0;
   std::optional<int64_t> flushes_before;
-  uint64_t beats_before = 0, events = 0;
+  std::vector<uint64_t> beats_before(spinners.size());
+  uint64_t events = 0;
   run_batched_events(
       state, run,
       [&] {
@@ -141,39 +158,43 @@ void unmap_row(benchmark::State& state, bool remote) {
         region = static_cast<char*>(p);
         madvise(region, kPages * page_size(), MADV_NOHUGEPAGE);
         for (size_t i = 0; i < kPages; ++i) touch_write(region + i * page_size());
-        flushes_before = shootdowns_on(other);
-        if (spinner) beats_before = spinner->beats();
+        flushes_before = ipis();
+        for (size_t k = 0; k < spinners.size(); ++k) beats_before[k] = spinners[k]->beats();
         return kPages;
       },
       [&](size_t i) { munmap(region + i * page_size(), page_size()); },
       [&](size_t n) {
-        const auto after = shootdowns_on(other);
+        const auto after = ipis();
         if (after && flushes_before) flushes += *after - *flushes_before;
-        if (spinner && spinner->beats() == beats_before)
-          run.invalidate("the other thread did not run during the batch");
+        for (size_t k = 0; k < spinners.size(); ++k)
+          if (spinners[k]->beats() == beats_before[k])
+            run.invalidate(fmt::format("the thread on CPU {} did not run during the batch", others[k]));
         events += n;
         munmap(region, kPages * page_size());  // whatever is left of it
       });
-  if (shootdowns_on(other) && events) {
-    const double per_event = static_cast<double>(flushes) / static_cast<double>(events);
-    run.set_counter("remote_flushes_per_event", per_event);
-    if (remote && per_event < 0.95)
-      run.note(fmt::format("{:.0f}% of the munmaps sent CPU {} a flush IPI (a preempted vCPU is flushed without one)",
-                           100 * std::min(per_event, 1.0), other));
-  }
+  // Per event and remote CPU: each munmap should interrupt every CPU running the process.
+  const double per_event = events ? static_cast<double>(flushes) / static_cast<double>(events) /
+                                        static_cast<double>(std::max<size_t>(remotes, 1))
+                                  : 0;
+  if (ipis()) run.set_counter("remote_flushes_per_event", per_event);
+  if (remotes && per_event < 0.95)
+    run.note(fmt::format("{:.0f}% of the flush IPIs were sent (a preempted vCPU is flushed without one)",
+                         100 * std::min(per_event, 1.0)));
   run.set_counter("local_cpu", local);
-  run.set_counter("remote_cpu", other);
-  if (spinner && spinner->ran_on() != other)
-    run.invalidate(fmt::format("the other thread ran on CPU {}, not {}", spinner->ran_on(), other));
-  run.note(remote ? fmt::format("munmap on CPU {} while a thread of this process spins on CPU {}", local, other)
-                  : fmt::format("munmap on CPU {}, no other thread: local flush only", local));
+  run.set_counter("remote_cpus", static_cast<double>(remotes));
+  for (size_t k = 0; k < spinners.size(); ++k)
+    if (spinners[k]->ran_on() != others[k])
+      run.invalidate(fmt::format("a spinning thread ran on CPU {}, not {}", spinners[k]->ran_on(), others[k]));
+  run.note(remotes ? fmt::format("munmap on CPU {} while threads of this process spin on CPU {}", local,
+                                 fmt::join(others, ", "))
+                   : fmt::format("munmap on CPU {}, no other thread: local flush only", local));
   run.finish();
 }
 
 void register_rows() {
-  std::vector<Claim> remote = fault_claims({0, 0}, {0, 0}), local = remote;
   // Under a hypervisor with paravirtual TLB flush, a remote vCPU the host has preempted is
   // flushed without an IPI, so a few munmaps may send none: most must.
+  std::vector<Claim> remote = fault_claims({0, 0}, {0, 0}), local = remote;
   remote.push_back({"remote_flushes_per_event", {0.5, kUnbounded}});
   local.push_back({"remote_flushes_per_event", {0, 0.1}});
   add_row({.id = "tlb_shootdown",
@@ -181,15 +202,26 @@ void register_rows() {
                     "another CPU (a remote TLB flush)",
            .family = "tlb",
            .event = "one munmap of one page",
-           .claims = remote},
-          [](benchmark::State& s) { unmap_row(s, true); });
+           .claims = remote,
+           .defined_by = {"remote_cpus"}},
+          [](benchmark::State& s) { unmap_row(s, 1); });
   add_row({.id = "ref_local_flush",
            .label = "munmap of a populated 4 KiB page with no other thread: local TLB flush "
                     "only (reference)",
            .family = "reference",
            .event = "one munmap of one page",
            .claims = local},
-          [](benchmark::State& s) { unmap_row(s, false); });
+          [](benchmark::State& s) { unmap_row(s, 0); });
+  // The curve against the number of remote CPUs, as far as this machine goes (2, 4, 8 ...).
+  for (size_t remotes = 2; remotes + 1 <= usable_cpus().size(); remotes *= 2)
+    add_row({.id = fmt::format("tlb_shootdown_{}_cpus", remotes),
+             .label = fmt::format("munmap of a populated 4 KiB page while threads of this process "
+                                  "run on {} other CPUs", remotes),
+             .family = "tlb",
+             .event = "one munmap of one page",
+             .claims = remote,
+             .defined_by = {"remote_cpus"}},
+            [remotes](benchmark::State& s) { unmap_row(s, remotes); });
 }
 
 const Registrar registrar(register_rows);

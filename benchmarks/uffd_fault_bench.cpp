@@ -9,8 +9,10 @@
 // two context switches and the copy. Verified per event: one fault message handled (the handler
 // counts them). Pages are dropped with MADV_DONTNEED between batches (the registration stays).
 // Without permission (vm.unprivileged_userfaultfd 0, no CAP_SYS_PTRACE) or kernel support the
-// row is skipped with the reason. Not modelled: minor mode (UFFDIO_CONTINUE on shmem), write
-// protection mode, many faulting threads, the handler on another machine (the network).
+// row is skipped with the reason. Rows: uffd_fault (missing mode, anonymous memory, UFFDIO_COPY)
+// and uffd_fault_minor (minor mode on shmem: the page is in the page cache, UFFDIO_CONTINUE maps
+// it; Linux 5.14+). Not modelled: write-protect mode, many faulting threads, the handler on
+// another machine (the network).
 #include <fcntl.h>
 #include <linux/userfaultfd.h>
 #include <poll.h>
@@ -76,12 +78,22 @@ class FaultHandler {
       uffd_msg msg{};
       if (read(uffd_, &msg, sizeof msg) != static_cast<ssize_t>(sizeof msg)) continue;
       if (msg.event != UFFD_EVENT_PAGEFAULT) continue;
-      uffdio_copy copy{};
-      copy.dst = msg.arg.pagefault.address & ~static_cast<uint64_t>(page_size() - 1);
-      copy.src = reinterpret_cast<uint64_t>(source_.data());
-      copy.len = page_size();
-      if (ioctl(uffd_, UFFDIO_COPY, &copy) == 0) handled_.fetch_add(1);
-      else failed_.fetch_add(1);
+      const uint64_t page = msg.arg.pagefault.address & ~static_cast<uint64_t>(page_size() - 1);
+      bool ok = false;
+      if (msg.arg.pagefault.flags & UFFD_PAGEFAULT_FLAG_MINOR) {
+        // Minor mode: the page is in the page cache already; map it as it is.
+        uffdio_continue cont{};
+        cont.range.start = page;
+        cont.range.len = page_size();
+        ok = ioctl(uffd_, UFFDIO_CONTINUE, &cont) == 0;
+      } else {
+        uffdio_copy copy{};
+        copy.dst = page;
+        copy.src = reinterpret_cast<uint64_t>(source_.data());
+        copy.len = page_size();
+        ok = ioctl(uffd_, UFFDIO_COPY, &copy) == 0;
+      }
+      (ok ? handled_ : failed_).fetch_add(1);
     }
   }
   int uffd_;
@@ -91,7 +103,17 @@ class FaultHandler {
   std::thread thread_;
 };
 
-void BM_UffdFault(benchmark::State& state) {
+// The region a row faults on: anonymous memory (missing mode), or a shmem file mapped twice,
+// the second mapping having filled the page cache, the first registered in minor mode.
+struct Region {
+  Mapping mapping, filler;
+  int memfd = -1;
+  ~Region() {
+    if (memfd >= 0) close(memfd);
+  }
+};
+
+void uffd_row(benchmark::State& state, bool minor) {
   std::string why;
   const int uffd = open_userfaultfd(&why);
   if (uffd < 0) {
@@ -100,13 +122,40 @@ void BM_UffdFault(benchmark::State& state) {
   }
   uffdio_api api{};
   api.api = UFFD_API;
-  Mapping region = Mapping::anonymous(kPages * page_size(), Backing::kBasePages);
+#ifdef UFFD_FEATURE_MINOR_SHMEM
+  if (minor) api.features = UFFD_FEATURE_MINOR_SHMEM;
+#endif
+  Region space;
+  if (minor) {
+    space.memfd = memfd_create("pageladder-uffd", MFD_CLOEXEC);
+    if (space.memfd < 0 || ftruncate(space.memfd, static_cast<off_t>(kPages * page_size())) != 0) {
+      skip(state, fmt::format("no shmem file for minor mode: {}", std::strerror(errno)));
+      close(uffd);
+      return;
+    }
+    space.mapping = Mapping::file(space.memfd, kPages * page_size(), PROT_READ | PROT_WRITE, MAP_SHARED);
+    space.filler = Mapping::file(space.memfd, kPages * page_size(), PROT_READ | PROT_WRITE, MAP_SHARED);
+    for (size_t i = 0; i < kPages; ++i) touch_write(space.filler.data() + i * page_size());  // page cache
+  } else {
+    space.mapping = Mapping::anonymous(kPages * page_size(), Backing::kBasePages);
+  }
+  Mapping& region = space.mapping;
   uffdio_register reg{};
   reg.range.start = reinterpret_cast<uint64_t>(region.data());
   reg.range.len = region.size();
+#ifdef UFFDIO_REGISTER_MODE_MINOR
+  reg.mode = minor ? UFFDIO_REGISTER_MODE_MINOR : UFFDIO_REGISTER_MODE_MISSING;
+#else
+  if (minor) {
+    skip(state, "these kernel headers have no userfaultfd minor mode");
+    close(uffd);
+    return;
+  }
   reg.mode = UFFDIO_REGISTER_MODE_MISSING;
+#endif
   if (ioctl(uffd, UFFDIO_API, &api) != 0 || ioctl(uffd, UFFDIO_REGISTER, &reg) != 0) {
-    skip(state, fmt::format("userfaultfd registration failed: {}", std::strerror(errno)));
+    skip(state, fmt::format("userfaultfd {} registration failed: {}", minor ? "minor-mode" : "missing-mode",
+                            std::strerror(errno)));
     close(uffd);
     return;
   }
@@ -119,7 +168,7 @@ void BM_UffdFault(benchmark::State& state) {
     run_batched_events(
         state, run,
         [&] {
-          region.advise(MADV_DONTNEED);  // every page missing again
+          region.advise(MADV_DONTNEED);  // every page unmapped again (shmem: the page cache stays)
           handled_before = handler.handled();
           return kPages;
         },
@@ -134,7 +183,8 @@ void BM_UffdFault(benchmark::State& state) {
         });
     if (handler.failed()) run.invalidate(fmt::format("{} UFFDIO_COPY calls failed", handler.failed()));
     run.set_counter("userfaults_per_event", events ? static_cast<double>(userfaults) / static_cast<double>(events) : 0);
-    run.note("missing-page mode, resolved by a handler thread with UFFDIO_COPY");
+    run.note(minor ? "minor mode on shmem: the page is in the page cache, mapped by UFFDIO_CONTINUE"
+                   : "missing-page mode, resolved by a handler thread with UFFDIO_COPY");
     run.finish();
   }
   close(uffd);
@@ -150,7 +200,14 @@ void register_rows() {
            .family = "signals",
            .event = "one write to a missing page, resolved in user space",
            .claims = claims},
-          BM_UffdFault);
+          [](benchmark::State& st) { uffd_row(st, false); });
+  add_row({.id = "uffd_fault_minor",
+           .label = "first touch of a mapped shmem page registered in userfaultfd minor mode: "
+                    "the page cache page mapped by a handler thread with UFFDIO_CONTINUE",
+           .family = "signals",
+           .event = "one write to an unmapped page-cache page, resolved in user space",
+           .claims = claims},
+          [](benchmark::State& st) { uffd_row(st, true); });
 }
 
 const Registrar registrar(register_rows);

@@ -50,7 +50,7 @@ LADDER_ORDER = (
     "file_read_cold_seq", "ref_direct_read",
     "swap_in_zram", "swap_in_zram_thrash", "swap_in_zswap",
     "swap_in_disk", "swap_in_disk_cluster", "swap_in_disk_thrash",
-    "segv_fault", "segv_fault_longjmp", "uffd_fault", "ref_local_flush",
+    "segv_fault", "segv_fault_longjmp", "uffd_fault", "uffd_fault_minor", "ref_local_flush",
 )
 FAMILY_ORDER = ("tlb", "anonymous", "cow", "file", "swap", "signals", "reference")
 # The headline ladder (ladder.svg): the contract's rungs, in ladder order.
