@@ -1,0 +1,81 @@
+// EventRun's own check of a row's claims, driven through Google Benchmark in this process: a row
+// whose exported counters break its claims comes out invalid with the reason, one that keeps
+// them valid, one whose counter this machine cannot give "not verified". (The smoke checker and
+// the harness check the same claims again from the JSON; this tests the binary's side alone.)
+#include "core/event_run.hpp"
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <map>
+#include <string>
+
+#include "core/mapping.hpp"
+#include "core/rows.hpp"
+
+namespace pageladder {
+namespace {
+
+// Collects each row's counters and label.
+class Capture : public benchmark::BenchmarkReporter {
+ public:
+  bool ReportContext(const Context&) override { return true; }
+  void ReportRuns(const std::vector<Run>& runs) override {
+    for (const Run& run : runs) {
+      if (run.run_type != Run::RT_Iteration) continue;
+      auto& row = rows[run.run_name.function_name];
+      row.label = run.report_label;
+      for (const auto& [name, counter] : run.counters) row.counters[name] = counter.value;
+    }
+  }
+  struct Row {
+    std::string label;
+    std::map<std::string, double> counters;
+  };
+  std::map<std::string, Row> rows;
+};
+
+// One write per event to a fresh page: exactly one minor fault per event.
+void one_fault_per_event(benchmark::State& state, bool cannot_verify_cycles) {
+  Mapping m = Mapping::anonymous(4096 * page_size(), Backing::kBasePages);
+  EventRun run(state, {});
+  if (cannot_verify_cycles) run.cannot_verify("stlb_hits_per_event", "no PMU in this test");
+  size_t next = 0;
+  run_batched_events(
+      state, run, [&] { return next < 4096 ? 4096 - next : 0; },
+      [&](size_t) { touch_write(m.data() + (next++ % 4096) * page_size()); }, [](size_t) {});
+  run.finish();
+}
+
+TEST(EventRunClaims, BrokenClaimsMakeTheRowInvalidKeptOnesValidUncheckableOnesNotVerified) {
+  add_row({.id = "test_claim_kept", .label = "kept", .family = "test", .event = "one write",
+           .claims = one_minor_fault()},
+          [](benchmark::State& s) { one_fault_per_event(s, false); })
+      ->Iterations(1000);
+  add_row({.id = "test_claim_broken", .label = "broken", .family = "test", .event = "one write",
+           .claims = fault_claims({2, 2})},
+          [](benchmark::State& s) { one_fault_per_event(s, false); })
+      ->Iterations(1000);
+  std::vector<Claim> unverifiable = one_minor_fault();
+  unverifiable.push_back({"stlb_hits_per_event", {0.9, kUnbounded}});
+  add_row({.id = "test_claim_unverifiable", .label = "unverifiable", .family = "test", .event = "one write",
+           .claims = unverifiable},
+          [](benchmark::State& s) { one_fault_per_event(s, true); })
+      ->Iterations(1000);
+  Capture capture;
+  benchmark::RunSpecifiedBenchmarks(&capture, "^test_claim_");
+
+  const auto& kept = capture.rows.at("test_claim_kept");
+  EXPECT_EQ(kept.counters.at("valid"), 1);
+  const auto& broken = capture.rows.at("test_claim_broken");
+  EXPECT_EQ(broken.counters.at("valid"), 0);
+  const auto status = nlohmann::json::parse(broken.label);
+  EXPECT_EQ(status.at("invalid").at(0), "1.000 minor faults per event, expected 2");
+  const auto& unchecked = capture.rows.at("test_claim_unverifiable");
+  EXPECT_EQ(unchecked.counters.at("valid"), 1);
+  EXPECT_EQ(nlohmann::json::parse(unchecked.label).at("not_verified").at("stlb_hits_per_event"),
+            "no PMU in this test");
+}
+
+}  // namespace
+}  // namespace pageladder
