@@ -20,6 +20,7 @@
 #include "core/child_process.hpp"
 #include "core/event_clock.hpp"
 #include "core/event_run.hpp"
+#include "core/event_windows.hpp"
 #include "core/fault_counters.hpp"
 
 namespace pageladder {
@@ -42,14 +43,20 @@ struct BatchReport {
 template <class Resolve, class Event>
 FaultCount time_each_event(const EventClock& clock, float* ns, size_t n, Resolve&& resolve,
                            Event&& event) {
+  // The anatomy pass's log, set up before the fault count starts.
+  EventWindows* const windows = current_row() ? EventWindows::get() : nullptr;
+  if (windows) windows->anchor(current_row()->id);
   const FaultCount before = thread_faults();
   for (size_t k = 0; k < n; ++k) {
     const auto target = resolve(k);
     const uint64_t t0 = clock.start();
     event(target);
-    ns[k] = static_cast<float>(clock.to_ns(clock.stop() - t0));
+    const uint64_t t1 = clock.stop();
+    ns[k] = static_cast<float>(clock.to_ns(t1 - t0));
+    if (windows) windows->add(t0, t1);
   }
   const FaultCount after = thread_faults();
+  if (windows) windows->flush();
   return {after.minor - before.minor, after.major - before.major};
 }
 

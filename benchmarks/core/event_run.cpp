@@ -48,7 +48,8 @@ const RowSpec& running_row() {
 }
 
 EventRun::EventRun(benchmark::State& state, const std::vector<std::string>& hardware, Timing timing)
-    : state_(state), row_(running_row()), timing_(timing), clock_(EventClock::get()), counters_(hardware) {
+    : state_(state), row_(running_row()), timing_(timing), clock_(EventClock::get()),
+      windows_(EventWindows::get()), counters_(hardware) {
   capacity_ = timing == Timing::kPerEvent
                   ? std::min<size_t>(static_cast<size_t>(state.max_iterations), kMaxSamples)
                   : 0;
@@ -67,6 +68,7 @@ void EventRun::add_faults(FaultCount faults) {
 }
 
 void EventRun::begin_batch() {
+  if (windows_) windows_->anchor(row_.id);
   counters_.start();
   in_batch_ = true;
 }
@@ -101,6 +103,7 @@ void EventRun::set_counter(const std::string& name, double value) {
 }
 
 void EventRun::finish() {
+  if (windows_) windows_->flush();
   const size_t count = timing_ == Timing::kPerEvent ? recorded_
                                                     : static_cast<size_t>(state_.iterations());
   const double events = static_cast<double>(std::max<size_t>(count, 1));

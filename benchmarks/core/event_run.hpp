@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "core/event_clock.hpp"
+#include "core/event_windows.hpp"
 #include "core/fault_counters.hpp"
 #include "core/mapping.hpp"
 #include "core/rows.hpp"
@@ -48,7 +49,12 @@ class EventRun {
   void begin_batch();
   void end_batch();  // no-op outside a batch
 
-  inline void record(uint64_t ticks) { record_ns(clock_.to_ns(ticks)); }
+  // One event, timed from t0 to t1 (EventClock ticks); its window goes to the anatomy pass's
+  // log when one is kept (core/event_windows.hpp).
+  inline void record(uint64_t t0, uint64_t t1) {
+    if (windows_) windows_->add(t0, t1);
+    record_ns(clock_.to_ns(t1 - t0));
+  }
   // For events timed elsewhere (in a forked child, say) and reported back.
   inline void record_ns(double ns) {
     state_.SetIterationTime(ns * 1e-9);
@@ -85,6 +91,7 @@ class EventRun {
   const RowSpec& row_;
   Timing timing_;
   const EventClock& clock_;
+  EventWindows* const windows_;  // nullptr outside the anatomy pass
   RegionCounters counters_;
   // Its own mapping, excluded from fork (MADV_DONTFORK): a benchmark that forks must not take
   // copy-on-write faults on its own sample buffer.
@@ -120,7 +127,7 @@ void run_batched_events(benchmark::State& state, EventRun& run, Arm&& arm, Event
     const uint64_t t0 = clock.start();
     event(next++);
     const uint64_t t1 = clock.stop();
-    run.record(t1 - t0);
+    run.record(t0, t1);
   }
   run.end_batch();
   if (next) check(next);

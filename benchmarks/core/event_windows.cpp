@@ -1,0 +1,85 @@
+#include "core/event_windows.hpp"
+
+#include <fcntl.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cstdlib>
+
+#include <fmt/format.h>
+
+namespace pageladder {
+namespace {
+
+// 4 MiB of windows per process, written out between batches once half full: more than any
+// batch of the suite holds.
+constexpr size_t kCapacity = size_t{1} << 18;
+
+uint64_t monotonic_now() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<uint64_t>(ts.tv_nsec);
+}
+
+}  // namespace
+
+EventWindows* EventWindows::get() {
+  static EventWindows* const log = []() -> EventWindows* {
+    const char* dir = std::getenv("PAGELADDER_ANATOMY_DIR");
+    return dir && *dir ? new EventWindows(dir) : nullptr;
+  }();
+  return log;
+}
+
+EventWindows::EventWindows(std::string dir) : dir_(std::move(dir)), clock_(EventClock::get()) {
+  adopt_process();
+}
+
+void EventWindows::adopt_process() {
+  // A fresh buffer, written through now: a child that reused the one it inherited would take a
+  // copy-on-write fault per page while recording, and would write its parent's windows again.
+  windows_ = std::vector<Window>(kCapacity);
+  used_ = 0;
+  written_row_.clear();
+  owner_ = getpid();
+}
+
+void EventWindows::anchor(const std::string& row) {
+  if (getpid() != owner_) adopt_process();
+  if (row != row_ || used_ >= windows_.size() / 2) flush();
+  row_ = row;
+  if (clock_.source() == EventClock::Source::kMonotonic) return;
+  // The monotonic reading is paired with the midpoint of the two tick reads around it.
+  const uint64_t before = clock_.start();
+  const uint64_t ns = monotonic_now();
+  const uint64_t after = clock_.stop();
+  anchor_ticks_ = before + (after - before) / 2;
+  anchor_ns_ = ns;
+}
+
+void EventWindows::flush() {
+  if (used_ == 0) return;
+  fmt::memory_buffer text;
+  if (row_ != written_row_) fmt::format_to(std::back_inserter(text), "row {}\n", row_);
+  for (size_t i = 0; i < used_; ++i)
+    fmt::format_to(std::back_inserter(text), "{} {}\n", windows_[i].start_ns, windows_[i].end_ns);
+  used_ = 0;
+  const std::string path = fmt::format("{}/windows.{}.txt", dir_, owner_);
+  const int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    fmt::print(stderr, "pageladder: cannot write event windows to {}\n", path);
+    return;
+  }
+  const char* p = text.data();
+  size_t left = text.size();
+  while (left > 0) {
+    const ssize_t n = write(fd, p, left);
+    if (n <= 0) break;
+    p += n;
+    left -= static_cast<size_t>(n);
+  }
+  close(fd);
+  written_row_ = row_;
+}
+
+}  // namespace pageladder
