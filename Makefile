@@ -9,6 +9,7 @@ SWAP_DIR  ?=
 TLB_PAGES ?=
 V         ?=
 CPU       ?=
+ANATOMY   ?=
 CMAKE_BUILD_TYPE ?= Release
 # -Werror where CI runs (CI=true), warnings only elsewhere.
 WERROR    := $(if $(filter true 1,$(CI)),ON,OFF)
@@ -44,7 +45,8 @@ bench: deps build
 	  $(if $(QUICK),--quick) $(if $(NO_SYSTEM_CHANGES),--no-system-changes) \
 	  $(if $(ONLY),--only "$(ONLY)") $(if $(FILE_DIR),--file-dir "$(FILE_DIR)") \
 	  $(if $(SWAP_DIR),--swap-dir "$(SWAP_DIR)") $(if $(TLB_PAGES),--tlb-pages "$(TLB_PAGES)") \
-	  $(if $(V),--verbose) $(if $(CPU),--cpu "$(CPU)")
+	  $(if $(V),--verbose) $(if $(CPU),--cpu "$(CPU)") \
+	  $(if $(filter 1 true yes,$(ANATOMY)),--anatomy)
 
 test: deps build
 	@cd $(BUILD_DIR) && ctest --output-on-failure --timeout 900

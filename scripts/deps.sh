@@ -3,7 +3,7 @@
 # does nothing when everything is present. Root runs apt-get directly, others through sudo.
 set -eu
 PACKAGES="cmake g++ make libbenchmark-dev libbenchmark-tools libpfm4-dev libfmt-dev libgtest-dev
-nlohmann-json3-dev python3 python3-matplotlib python3-pytest python3-scipy python3-numpy python3-statsmodels python3-jsonschema util-linux mount procps"
+nlohmann-json3-dev python3 python3-matplotlib python3-pytest python3-scipy python3-numpy python3-statsmodels python3-jsonschema util-linux mount procps linux-perf"
 
 missing=""
 for p in $PACKAGES; do

@@ -83,8 +83,13 @@ def point_latest(run_dir):
 def render_outputs(run, run_dir):
     """report.md and the exports always; the charts when matplotlib is importable. Returns an
     exit status."""
-    from pageladder import export
-    report.write(run, run_dir / "report.md")
+    from pageladder import anatomy, export
+    try:
+        run_anatomy = anatomy.load(run_dir)
+    except ValueError as e:
+        print(f"pageladder: anatomy not shown: {e}", file=sys.stderr)
+        run_anatomy = None
+    report.write(run, run_dir / "report.md", run_anatomy)
     export.write(run, Path(run_dir))
     try:
         from pageladder import plot
@@ -96,6 +101,8 @@ def render_outputs(run, run_dir):
     plot.draw_ladder_all(run, str(run_dir / "ladder-all"))
     plot.draw_tlb_sweep(run, str(run_dir / "tlb_sweep"))
     plot.draw_lifecycle(run, str(run_dir / "lifecycle"))
+    if run_anatomy:
+        plot.draw_anatomy(run_anatomy, run, str(run_dir / "anatomy"))
     return 0
 
 
@@ -157,6 +164,13 @@ def _bench(args, selected):
     for name, outcome in outcomes.items():
         if outcome.get("incomplete"):
             print(f"pageladder: {name} is incomplete: {outcome['incomplete']}", file=sys.stderr)
+    if args.anatomy and not interrupted:
+        from pageladder import anatomy
+        anatomy.run_pass(selected, args.build_dir, run_dir, args.quick, extra,
+                         phased={"swap_in": functools.partial(
+                             swap_phases.run, run_dir=run_dir / anatomy.FOLDER, swap_dir=args.swap_dir,
+                             no_system_changes=args.no_system_changes)},
+                         out=sys.stdout, verbose=args.verbose)
     lifecycle = runner.run_demand_paging(args.build_dir, run_dir)
     harness_settings = {
         "quick": args.quick,
@@ -169,6 +183,7 @@ def _bench(args, selected):
         "swap_dir": args.swap_dir,
         "tlb_pages": args.tlb_pages,
         "cpu": runner.PIN_CPU,
+        "anatomy": bool(args.anatomy),
         "benchmark_seconds": round(sum(o.get("seconds", 0.0) for o in outcomes.values()), 2),
     }
     run = collect.assemble(run_dir, outcomes, harness_settings, demand_paging=lifecycle)
@@ -217,8 +232,18 @@ def cmd_compare(args):
     except collect.RunError as e:
         print(f"pageladder: {e}", file=sys.stderr)
         return EXIT_USAGE
+    from pageladder import anatomy
+    anatomies = []
+    for side in sides:
+        anatomies.append([])
+        for path in side:
+            try:
+                anatomies[-1].append(anatomy.load(path))
+            except ValueError as e:
+                print(f"pageladder: {e}; its anatomy is left out", file=sys.stderr)
+                anatomies[-1].append(None)
     try:
-        result = compare.compare(loaded)
+        result = compare.compare(loaded, anatomies)
     except ImportError as e:
         print(f"pageladder: cannot compare: {e} (install python3-numpy and python3-statsmodels: "
               f"`make deps`)", file=sys.stderr)
@@ -280,6 +305,9 @@ def build_parser():
     bench.add_argument("--cpu", help="pin the benchmarks to this CPU (CPU=<n>)")
     bench.add_argument("--verbose", action="store_true",
                        help="stream every benchmark's own console output (V=1)")
+    bench.add_argument("--anatomy", action="store_true",
+                       help="after the timed runs, split each fault rung's time into kernel phases "
+                            "(ANATOMY=1; anatomy.json, anatomy.svg)")
     bench.set_defaults(func=cmd_bench)
     plot = sub.add_parser("plot", help="redraw a run's charts and report from its run.json")
     plot.add_argument("run")

@@ -134,13 +134,79 @@ def _label(runs, rung_id):
     return next((r["label"] for run in runs for r in run["pageladder"]["ladder"] if r["id"] == rung_id), rung_id)
 
 
-def compare(sides):
+# A phase moved when its share changed by more than PHASE_SIGMAS standard errors and by more
+# than PHASE_FLOOR. Shares vary between identical runs far beyond sampling error (on the
+# development VM, cow_fault_thp's copying took 21% of one run's time and 10% of an identical
+# one's: where the pages landed, what the cache held), so a side's error includes the spread
+# between its runs, and that needs two or more anatomies per side: with one, the largest
+# differences are shown, and nothing is called moved.
+PHASE_SIGMAS = 2.0
+PHASE_FLOOR = 0.02
+MIN_ANATOMIES_FOR_MOVES = 2
+
+
+def _side_phases(anatomies, rung_id):
+    """(n, {phase: (share, stderr)}) of one rung on one side: the mean share over the side's runs
+    that have an anatomy of it, and its standard error (sampling error and, with two or more
+    runs, the spread between them); (0, None) when none has."""
+    found = []
+    for anatomy in anatomies or []:
+        entry = next((r for r in (anatomy or {}).get("rungs", []) if r["id"] == rung_id), None)
+        if entry and entry.get("valid") and entry.get("phases"):
+            found.append({p["phase"]: (p["share"], p["share_stderr"]) for p in entry["phases"]})
+    if not found:
+        return 0, None
+    n = len(found)
+    result = {}
+    for name in {name for f in found for name in f}:
+        shares = [f.get(name, (0.0, 0.0))[0] for f in found]
+        mean = sum(shares) / n
+        sampling_var = sum(f.get(name, (0.0, 0.0))[1] ** 2 for f in found) / n ** 2
+        between_var = sum((x - mean) ** 2 for x in shares) / (n - 1) / n if n > 1 else 0.0
+        result[name] = (mean, math.sqrt(sampling_var + between_var))
+    return n, result
+
+
+def anatomy_changes(a_anatomies, b_anatomies, rung_rows):
+    """Per rung that both sides have an anatomy of: each phase's share and time per event on
+    either side (share x the side's median), the change, and whether it moved (only with
+    MIN_ANATOMIES_FOR_MOVES anatomies on each side; None otherwise). rung_rows: compare_pair's
+    rows (for the medians and verdicts)."""
+    from pageladder.anatomy_phases import PHASE_NAMES
+
+    changes = []
+    for row in rung_rows:
+        (na, a), (nb, b) = _side_phases(a_anatomies, row["id"]), _side_phases(b_anatomies, row["id"])
+        if a is None or b is None or row.get("a_median_ns") is None or row.get("b_median_ns") is None:
+            continue
+        testable = min(na, nb) >= MIN_ANATOMIES_FOR_MOVES
+        phases = []
+        for name in PHASE_NAMES:
+            if name not in a and name not in b:
+                continue
+            (sa, ea), (sb, eb) = a.get(name, (0.0, 0.0)), b.get(name, (0.0, 0.0))
+            a_ns, b_ns = sa * row["a_median_ns"], sb * row["b_median_ns"]
+            threshold = max(PHASE_SIGMAS * math.sqrt(ea ** 2 + eb ** 2), PHASE_FLOOR)
+            phases.append({"phase": name, "a_share": sa, "b_share": sb, "a_ns": a_ns, "b_ns": b_ns,
+                           "delta_ns": b_ns - a_ns,
+                           "moved": (abs(sb - sa) > threshold) if testable else None})
+        changes.append({"id": row["id"], "verdict": row["verdict"], "anatomies": [na, nb],
+                        "phases": phases})
+    return changes
+
+
+def compare(sides, anatomies=None):
     """The comparison as data. sides: [[run, ...], ...]; the first side is the baseline and
-    every other side is compared with it."""
+    every other side is compared with it. anatomies: the same shape, each run's anatomy.json
+    (or None); with one on both sides, each comparison also says where the time moved."""
     runs = [run for side in sides for run in side]
     ids = _ordered_rung_ids(runs)
-    comparisons = [{"b": [run_id(r) for r in side], "rungs": compare_pair(sides[0], side, ids)}
-                   for side in sides[1:]]
+    anatomies = anatomies or [[None] * len(side) for side in sides]
+    comparisons = []
+    for side, side_anatomies in zip(sides[1:], anatomies[1:]):
+        rows = compare_pair(sides[0], side, ids)
+        comparisons.append({"b": [run_id(r) for r in side], "rungs": rows,
+                            "anatomy": anatomy_changes(anatomies[0], side_anatomies, rows)})
     return {
         "schema_version": SCHEMA_VERSION,
         "sides": [[run_id(r) for r in side] for side in sides],
@@ -175,7 +241,8 @@ def to_json(result):
                    "noise_sigmas": stats.SIGMAS, "min_invocations": MIN_INVOCATIONS},
         "differing_settings": [{"setting": f, "values": v} for f, v in result["differences"]],
         "rungs": rungs(first),
-        "more": [{"b": c["b"], "rungs": rungs(c)} for c in rest],
+        "anatomy": first.get("anatomy") or [],
+        "more": [{"b": c["b"], "rungs": rungs(c), "anatomy": c.get("anatomy") or []} for c in rest],
     }
 
 
@@ -240,7 +307,38 @@ def render_markdown(result):
                          f"×{r['ratio']:.3f} | ×{r['ci_lo']:.3f} – ×{r['ci_hi']:.3f} | ±{_percent(r['noise'])} | "
                          f"{_verdict_text(r)} |")
         lines.append("")
+        lines += anatomy_markdown(comparison.get("anatomy"))
     return "\n".join(lines)
+
+
+def anatomy_markdown(changes):
+    """Where the time moved, per rung with an anatomy on both sides (ANATOMY=1 runs)."""
+    if not changes:
+        return []
+    lines = ["### Where the time moved (fault anatomy)", "",
+             "Each phase's time per event is its share of the side's median; the phases come from the "
+             "separate sampling passes, not from the timed runs. A phase **moved** when its share changed "
+             f"by more than {PHASE_SIGMAS:g} standard errors (sampling and the spread between a side's "
+             f"runs) and by more than {PHASE_FLOOR:.0%} of the rung's time. Shares vary between identical "
+             f"runs well beyond sampling error, so with fewer than {MIN_ANATOMIES_FOR_MOVES} anatomies per "
+             "side nothing is called moved: the largest differences are listed, untested.", ""]
+    for change in changes:
+        if all(p["moved"] is None for p in change["phases"]):
+            largest = sorted(change["phases"], key=lambda p: -abs(p["b_share"] - p["a_share"]))[:3]
+            lines.append(f"- `{change['id']}` ({change['verdict']}; untested, "
+                         f"{change['anatomies'][0]} and {change['anatomies'][1]} anatomies): largest "
+                         "differences " + "; ".join(_phase_change(p) for p in largest))
+            continue
+        moved = sorted((p for p in change["phases"] if p["moved"]), key=lambda p: -abs(p["delta_ns"]))
+        lines.append(f"- `{change['id']}` ({change['verdict']}): "
+                     + ("; ".join(_phase_change(p) for p in moved) or "no phase moved"))
+    lines.append("")
+    return lines
+
+
+def _phase_change(p):
+    sign = "+" if p["delta_ns"] >= 0 else "−"
+    return f"{p['phase']} {sign}{format_ns(abs(p['delta_ns']))} ({p['a_share']:.0%} → {p['b_share']:.0%})"
 
 
 def output_dir(results_root, sides):

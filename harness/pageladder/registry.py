@@ -58,6 +58,19 @@ HEADLINE = ("tlb_hit", "stlb_hit", "page_walk", "tlb_shootdown", "minor_fault", 
             "file_fault_cached", "file_fault_major", "swap_in_zram", "swap_in_zswap", "swap_in_disk",
             "segv_fault", "uffd_fault")
 
+# The fault rungs the anatomy pass (ANATOMY=1, anatomy.py) splits into kernel phases: every rung
+# whose event is a page fault. The TLB rungs take none, and the reference rows are not faults.
+ANATOMY_RUNGS = (
+    "minor_fault", "minor_fault_read_then_write", "thp_fault",
+    "cow_fault", "cow_fault_child", "cow_fault_reuse", "cow_fault_thp", "cow_fault_file",
+    "file_fault_cached", "file_fault_cached_private", "file_fault_tmpfs", "file_fault_major",
+    "swap_in_zram", "swap_in_zram_thrash", "swap_in_zswap",
+    "swap_in_disk", "swap_in_disk_cluster", "swap_in_disk_thrash",
+    "segv_fault", "segv_fault_longjmp", "uffd_fault", "uffd_fault_minor",
+)
+# The binaries that hold them.
+ANATOMY_BENCHMARKS = ("minor_fault", "cow_fault", "file_fault", "swap_in", "segv_fault", "uffd_fault")
+
 
 def ladder_position(rung_id, family=None):
     """Sort key of a rung: its place in LADDER_ORDER, else after them by family, then id."""

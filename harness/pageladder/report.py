@@ -110,7 +110,54 @@ def demand_paging_section(block):
     return lines
 
 
-def render(run):
+def _sentence(text):
+    return f"{text[:1].upper()}{text[1:]}." if text else ""
+
+
+def anatomy_section(anatomy, block):
+    """The report's "Fault anatomy" section (anatomy.json, anatomy.py): per rung, its phases
+    above 1% with their share, their time per event at the ladder's median, and the function
+    most of their samples were in."""
+    method = anatomy.get("method") or {}
+    if method.get("skipped"):
+        return [f"Not measured: {method['skipped']}."]
+    medians = {r["id"]: r["median_ns"] for r in block["ladder"] if r["valid"]}
+    lines = [f"A separate pass after the timed runs, under `perf record` ({method.get('engine')}, "
+             f"{method.get('counter')} {method.get('sampling')}): only samples inside the events' own "
+             f"timed windows count; off-CPU is window time with the event's thread switched out. "
+             f"Time per phase is its share of the ladder's median. {_sentence(method.get('counter_note', ''))}"]
+    if method.get("sample_rate_note"):
+        lines += ["", f"Note: {method['sample_rate_note']}."]
+    lines += [""]
+    for rung in anatomy.get("rungs", []):
+        median = medians.get(rung["id"])
+        head = f"- `{rung['id']}`"
+        if not rung["valid"]:
+            lines.append(f"{head}: **invalid in the anatomy pass**: {rung['why_invalid']}")
+            continue
+        sampled = (f"{format_ns(rung.get('wall_ns_per_event'))} per event under sampling"
+                   + (f", {rung['wall_ns_per_event'] / median:.1f}× the ladder's {format_ns(median)}"
+                      if median and rung.get("wall_ns_per_event") else ""))
+        dropped = rung.get("dropped_share")
+        facts = (f"{sampled}; {rung['samples']:,} samples kept, "
+                 f"{(dropped or 0):.0%} of the rung's samples outside its windows dropped")
+        if not rung.get("phases"):
+            lines.append(f"{head} ({facts}): not split: {rung['why_not_split']}")
+            continue
+        parts = []
+        for p in sorted(rung["phases"], key=lambda p: -p["share"]):
+            if p["share"] < 0.01:
+                continue
+            top = p["top_functions"][0]["function"] if p["top_functions"] else None
+            ns = f", {format_ns(p['share'] * median)}" if median else ""
+            parts.append(f"{p['phase']} {p['share']:.0%}{ns}" + (f" (`{top}`)" if top else ""))
+        lines.append(f"{head} ({facts}): " + "; ".join(parts))
+    lines += ["", "`anatomy.svg` draws the same shares; `anatomy/*.folded` holds the kernel stacks "
+              "behind them (flame-graph input)."]
+    return lines
+
+
+def render(run, anatomy=None):
     block = run["pageladder"]
     lines = [f"# pageladder run `{block['run_id']}`", ""]
     harness = block.get("harness") or {}
@@ -162,6 +209,8 @@ def render(run):
         lines += ["", "## Incomplete", ""]
         lines += [f"- `{b['benchmark']}`: measured in {b['incomplete']}; its rungs rest on fewer "
                   f"invocations than planned" for b in incomplete]
+    if anatomy:
+        lines += ["", "## Fault anatomy", ""] + anatomy_section(anatomy, block)
     if block["skipped"]:
         lines += ["", "## Skipped", ""] + skip_summary(block)
     lines += ["", "## Files", "",
@@ -171,6 +220,6 @@ def render(run):
     return "\n".join(lines)
 
 
-def write(run, path):
+def write(run, path, anatomy=None):
     with open(path, "w") as f:
-        f.write(render(run))
+        f.write(render(run, anatomy))

@@ -38,14 +38,15 @@ def mode_of(quick):
     return "quick" if quick else "full"
 
 
-def command_for(benchmark, binary_path, out_path, quick, extra_args=()):
+def command_for(benchmark, binary_path, out_path, quick, extra_args=(), repetitions=None,
+                min_time=None):
     mode = 0 if quick else 1
     return [
         str(binary_path),
         f"--benchmark_out={out_path}",
         "--benchmark_out_format=json",
-        f"--benchmark_repetitions={REPETITIONS[mode_of(quick)]}",
-        f"--benchmark_min_time={benchmark.min_time[mode]}",
+        f"--benchmark_repetitions={repetitions or REPETITIONS[mode_of(quick)]}",
+        f"--benchmark_min_time={min_time or benchmark.min_time[mode]:g}",
         "--benchmark_display_aggregates_only=true",
         *(["--pageladder_quick"] if quick else []),
         *extra_args,
@@ -91,7 +92,7 @@ class _Binary:
         cmd = command_for(self.bench, self.path, folder / f"{stem}.{number}.json", self.quick, args)
         (self.run_dir / LOG_DIR).mkdir(exist_ok=True)
         log = self.run_dir / LOG_DIR / f"{stem}.{number}.log"
-        return _run_streaming(cmd, timeout=self.timeout, out=self.out, log=log, verbose=self.verbose)
+        return run_streaming(cmd, timeout=self.timeout, out=self.out, log=log, verbose=self.verbose)
 
     def invocation_files(self, stem=None):
         pattern = re.compile(re.escape(stem or self.bench.binary) + r"\.(\d+)\.json")
@@ -245,12 +246,13 @@ def _die_with_parent():
 _notices_shown = set()  # a notice every invocation prints (no PMU ...) is shown once a run
 
 
-def _run_streaming(cmd, timeout, out, log=None, verbose=False):
+def run_streaming(cmd, timeout, out, log=None, verbose=False, env=None):
     """Runs one invocation; its whole console output goes to `log`, and to `out` only our own
     notices (each once) and errors, or everything with `verbose` (V=1)."""
     # Its own session, so that stopping it also stops whatever it forked.
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            bufsize=1, start_new_session=True, preexec_fn=_die_with_parent)
+                            bufsize=1, start_new_session=True, preexec_fn=_die_with_parent,
+                            env=env)
     deadline = time.monotonic() + timeout
     log_file = open(log, "w") if log else None
     try:

@@ -1,0 +1,310 @@
+"""The fault anatomy (anatomy.py, anatomy_phases.py): the phase table on recorded call chains,
+perf's text, the join of samples with event windows, the shares, and what is written when the
+machine cannot sample."""
+import json
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+import runs
+from pageladder import anatomy, compare, plot, report
+from pageladder.anatomy_phases import OFF_CPU, PHASE_NAMES, classify
+
+FIXTURES = Path(__file__).parent / "fixtures" / "anatomy"
+COMPARE_SCHEMA = Path(__file__).resolve().parents[1] / "schemas" / "compare.schema.json"
+
+
+def recorded_chains():
+    cases = []
+    for line in (FIXTURES / "recorded_chains.txt").read_text().splitlines():
+        if line.startswith("#") or not line.strip():
+            continue
+        phase, chain = (part.strip() for part in line.split("|", 1))
+        cases.append(pytest.param(phase, chain.split(";"), id=f"{phase}: {chain.split(';')[-1]}"))
+    return cases
+
+
+@pytest.mark.parametrize("phase, outermost_first", recorded_chains())
+def test_the_table_gives_each_recorded_chain_its_phase(phase, outermost_first):
+    assert classify(list(reversed(outermost_first)))[0] == phase
+
+
+def test_a_chain_of_user_frames_only_is_user_space():
+    assert classify([])[0] == "user space"
+
+
+def test_every_phase_of_the_recorded_chains_is_in_the_table():
+    assert {c.values[0] for c in recorded_chains()} <= set(PHASE_NAMES)
+
+
+# --- perf's text -------------------------------------------------------------------------------
+
+PERF_SCRIPT = """\
+   4242/4242  100.000001000: 
+\tffffffff82203249 _raw_spin_unlock_irqrestore
+\tffffffff815a337b folio_batch_move_lru
+\tffffffff821f525d exc_page_fault
+\t    55d0c0de1234 main
+\t    7fa0ae6f2ad7 [unknown]
+
+   4242/4242  100.000002500: PERF_RECORD_SWITCH OUT preempt
+   4242/4242  100.000003000: PERF_RECORD_SWITCH IN
+   4242/4243  100.000004000: 
+\t    55d0c0de1234 handler_loop
+
+"""
+
+
+def test_perf_script_gives_samples_with_kernel_frames_and_switches():
+    records = list(anatomy.parse_perf_script(PERF_SCRIPT.splitlines(keepends=True)))
+    assert records == [
+        ("sample", 4242, 4242, 100_000_001_000,
+         ["_raw_spin_unlock_irqrestore", "folio_batch_move_lru", "exc_page_fault"]),
+        ("switch", 4242, 4242, 100_000_002_500, "out"),
+        ("switch", 4242, 4242, 100_000_003_000, "in"),
+        ("sample", 4242, 4243, 100_000_004_000, []),
+    ]
+
+
+def test_windows_are_read_per_process_with_their_rung(tmp_path):
+    (tmp_path / "windows.7.txt").write_text("row minor_fault\n10 20\n30 40\nrow thp_fault\n50 90\n")
+    windows = anatomy.read_windows(tmp_path)[7]
+    assert windows.rung_at(15) == "minor_fault" and windows.rung_at(25) is None
+    assert windows.rung_at(90) == "thp_fault"
+
+
+def test_a_window_file_in_another_form_is_refused(tmp_path):
+    (tmp_path / "windows.7.txt").write_text("10 20\n")
+    with pytest.raises(ValueError, match="windows.7.txt:1"):
+        anatomy.read_windows(tmp_path)
+
+
+# --- the join ----------------------------------------------------------------------------------
+
+def windows_of(pid, *spans, rung="minor_fault"):
+    w = anatomy.Windows()
+    for start, end in spans:
+        w.add(start, end, rung)
+    return {pid: w.sort()}
+
+
+def sample(t, frames=("clear_page_erms",), pid=1, tid=1):
+    return ("sample", pid, tid, t, list(frames))
+
+
+def test_a_sample_outside_every_window_is_dropped():
+    windows = windows_of(1, (100, 200), (300, 400))
+    records = [sample(150), sample(250), sample(350), sample(50), sample(150, pid=2, tid=2)]
+    tallies, unclaimed = anatomy.join(records, windows)
+    tally = tallies["minor_fault"]
+    assert sum(tally.own_samples.values()) == 2      # at 150 and 350
+    assert tally.dropped == 1                         # at 250: between the rung's windows
+    assert unclaimed == 1                             # at 50: before anything was timed
+    assert tally.events == 2 and tally.wall_ns == 200
+
+
+def test_off_cpu_time_is_the_switched_out_part_of_the_windows():
+    windows = windows_of(1, (100, 200), (300, 400))
+    records = [("switch", 1, 1, 150, "out"), ("switch", 1, 1, 330, "in"),   # 50 + 30 inside windows
+               ("switch", 1, 1, 500, "out"), ("switch", 1, 1, 600, "in"),   # outside every window
+               ("switch", 1, 2, 110, "out"), ("switch", 1, 2, 190, "in")]   # another thread
+    tallies, _ = anatomy.join(records, windows)
+    assert tallies["minor_fault"].off_cpu_ns == 80
+
+
+def tally_with(own, other=None, wall_ns=1_000_000, off_cpu_ns=0, events=100):
+    tally = anatomy.RungTally()
+    tally.events, tally.wall_ns, tally.off_cpu_ns = events, wall_ns, off_cpu_ns
+    tally.own_samples.update(own)
+    tally.other_samples.update(other or {})
+    for phase, n in {**own, **(other or {})}.items():
+        tally.functions[phase]["some_function"] += n
+    return tally
+
+
+def test_shares_add_up_to_one_with_off_cpu_and_other_threads():
+    phases = anatomy.phases_of(tally_with({"zeroing": 300, "exception entry and exit": 100},
+                                          {"userfaultfd": 50}, wall_ns=1_000_000, off_cpu_ns=500_000))
+    assert sum(p["share"] for p in phases) == pytest.approx(1.0)
+    shares = {p["phase"]: p["share"] for p in phases}
+    # On-CPU half split 3:1; the handler thread's 50 samples at the same 1250 ns per sample take
+    # 62.5 µs out of the off-CPU half.
+    assert shares["zeroing"] == pytest.approx(0.375)
+    assert shares["userfaultfd"] == pytest.approx(0.0625)
+    assert shares[OFF_CPU] == pytest.approx(0.4375)
+    assert [p["phase"] for p in phases] == [n for n in PHASE_NAMES if n in shares]
+
+
+def test_too_few_samples_are_not_split():
+    assert anatomy.phases_of(tally_with({"zeroing": anatomy.MIN_SAMPLES - 1})) is None
+
+
+def test_an_invalid_anatomy_row_shows_no_phases(tmp_path):
+    anatomy_pass = anatomy.Pass(tmp_path, True, anatomy.sampling_counter(False))
+    anatomy_pass.tallies["minor_fault"] = tally_with({"zeroing": 500})
+    anatomy_pass.tallies["thp_fault"] = tally_with({"zeroing": 500})
+    anatomy_pass.outcomes = {"minor_fault": (False, "2.000 minor faults per event, expected 0.99-1.01"),
+                             "thp_fault": (True, None)}
+    rungs = {r["id"]: r for r in anatomy_pass.result()["rungs"]}
+    assert rungs["minor_fault"]["phases"] is None and "2.000 minor" in rungs["minor_fault"]["why_invalid"]
+    assert rungs["thp_fault"]["phases"][0]["phase"] == "zeroing"
+
+
+def test_gb_rows_decide_validity(tmp_path):
+    path = tmp_path / "minor_fault_bench.json"
+    path.write_text(json.dumps({"benchmarks": [
+        {"run_name": "minor_fault/manual_time", "run_type": "iteration", "valid": 1, "label": ""},
+        {"run_name": "thp_fault/manual_time", "run_type": "iteration", "valid": 0,
+         "label": json.dumps({"invalid": ["not THP-backed"]})},
+        {"run_name": "minor_fault_read_then_write/manual_time", "run_type": "iteration",
+         "error_occurred": True, "error_message": "skipped: no THP"}]}))
+    outcomes = anatomy._row_outcomes(path)
+    assert outcomes["minor_fault"] == (True, None)
+    assert outcomes["thp_fault"] == (False, "not THP-backed")
+    assert outcomes["minor_fault_read_then_write"][0] is False
+
+
+# --- what the machine allows -------------------------------------------------------------------
+
+def test_without_root_and_a_strict_paranoid_level_it_is_skipped_with_the_reason():
+    with pytest.raises(anatomy.AnatomySkipped, match="perf_event_paranoid <= 1 \\(it is 2\\)"):
+        anatomy.check_prerequisites(is_root=False, paranoid=2)
+
+
+def test_without_perf_it_is_skipped_naming_the_package():
+    with pytest.raises(anatomy.AnatomySkipped, match="linux-perf"):
+        anatomy.check_prerequisites(perf="/nonexistent/perf", is_root=True, paranoid=2)
+
+
+def test_the_pmu_samples_cycles_and_cpu_clock_says_what_it_costs():
+    assert anatomy.sampling_counter(True)["event"] == "cycles"
+    without = anatomy.sampling_counter(False)
+    assert without["event"] == "cpu-clock" and "interrupts off" in without["note"]
+
+
+def test_a_pass_that_cannot_sample_writes_why_and_no_rungs(tmp_path):
+    from pageladder import registry
+    written = anatomy.run_pass(registry.BENCHMARKS, tmp_path / "build", tmp_path, quick=True,
+                               perf="/nonexistent/perf")
+    assert anatomy.load(tmp_path) == written
+    assert written["rungs"] == [] and "linux-perf" in written["method"]["skipped"]
+    assert {s["benchmark"] for s in written["skipped"]} == set(anatomy.registry.ANATOMY_BENCHMARKS)
+    assert report.anatomy_section(written, runs.kernel_a()["pageladder"])[0].startswith("Not measured")
+
+
+def test_an_unreadable_anatomy_is_refused_and_a_missing_one_is_none(tmp_path):
+    assert anatomy.load(tmp_path) is None
+    (tmp_path / anatomy.FILE).write_text("{")
+    with pytest.raises(ValueError, match="not JSON"):
+        anatomy.load(tmp_path)
+
+
+# --- report, chart, compare --------------------------------------------------------------------
+
+def recorded_anatomy():
+    """The anatomy of a real QUICK=1 ANATOMY=1 run on the development VM."""
+    return json.loads((FIXTURES / "anatomy_quick_run.json").read_text())
+
+
+def test_recorded_anatomy_shares_add_up_to_one():
+    for rung in recorded_anatomy()["rungs"]:
+        if rung["phases"]:
+            assert sum(p["share"] for p in rung["phases"]) == pytest.approx(1.0), rung["id"]
+
+
+def test_the_report_lists_each_rungs_phases():
+    text = "\n".join(report.anatomy_section(recorded_anatomy(), runs.kernel_a()["pageladder"]))
+    assert "- `minor_fault` (" in text and "exception entry and exit" in text
+    assert "× the ladder's" in text
+
+
+def test_the_chart_is_drawn(tmp_path):
+    assert plot.draw_anatomy(recorded_anatomy(), runs.kernel_a(), str(tmp_path / "anatomy"))
+    assert "minor_fault" in (tmp_path / "anatomy.svg").read_text()
+
+
+def with_phase_moved(data, rung_id, phase, to_phase, amount):
+    data = json.loads(json.dumps(data))
+    rung = next(r for r in data["rungs"] if r["id"] == rung_id)
+    shares = {p["phase"]: p for p in rung["phases"]}
+    shares[phase]["share"] -= amount
+    shares[to_phase]["share"] += amount
+    return data
+
+
+def recorded_twin():
+    """The anatomy of an identical run, taken right after recorded_anatomy's."""
+    return json.loads((FIXTURES / "anatomy_quick_run_twin.json").read_text())
+
+
+def anatomy_of(result, rung_id):
+    return next(c for c in result["comparisons"][0]["anatomy"] if c["id"] == rung_id)
+
+
+def test_with_one_anatomy_per_side_nothing_is_called_moved():
+    result = compare.compare([[runs.kernel_a()], [runs.identical_twin(1)]],
+                             [[recorded_anatomy()], [recorded_twin()]])
+    changes = result["comparisons"][0]["anatomy"]
+    assert changes and all(p["moved"] is None for c in changes for p in c["phases"])
+    assert "untested" in compare.render_markdown(result)
+    jsonschema.validate(compare.to_json(result), json.loads(COMPARE_SCHEMA.read_text()))
+
+
+def test_two_identical_runs_per_side_move_no_phase():
+    """Both sides hold the same two real, identical runs: their spread is in each side's error."""
+    pair = [recorded_anatomy(), recorded_twin()]
+    result = compare.compare([[runs.kernel_a(), runs.identical_twin(2)],
+                              [runs.identical_twin(1), runs.identical_twin(3)]], [pair, pair[::-1]])
+    changes = result["comparisons"][0]["anatomy"]
+    assert changes and not any(p["moved"] for c in changes for p in c["phases"])
+    jsonschema.validate(compare.to_json(result), json.loads(COMPARE_SCHEMA.read_text()))
+
+
+def test_a_tenth_of_the_time_moved_between_phases_is_shown_moved():
+    a = recorded_anatomy()
+    b = with_phase_moved(a, "minor_fault", "exception entry and exit", "zeroing", 0.10)
+    result = compare.compare([[runs.kernel_a(), runs.identical_twin(2)],
+                              [runs.identical_twin(1), runs.identical_twin(3)]], [[a, a], [b, b]])
+    moved = {p["phase"] for p in anatomy_of(result, "minor_fault")["phases"] if p["moved"]}
+    assert moved == {"exception entry and exit", "zeroing"}
+    assert "zeroing +" in compare.render_markdown(result)
+    assert not any(p["moved"] for p in anatomy_of(result, "cow_fault")["phases"])
+    jsonschema.validate(compare.to_json(result), json.loads(COMPARE_SCHEMA.read_text()))
+
+
+def test_the_spread_between_a_sides_runs_keeps_a_noisy_phase_from_moving():
+    """cow_fault_thp's copying took 21% and 10% in the two identical recorded runs: a side made
+    of both cannot call a 5-point change of it a move."""
+    a1, a2 = recorded_anatomy(), recorded_twin()
+    b1 = with_phase_moved(a1, "cow_fault_thp", "copying", "page-table update", 0.05)
+    b2 = with_phase_moved(a2, "cow_fault_thp", "copying", "page-table update", 0.05)
+    result = compare.compare([[runs.kernel_a(), runs.identical_twin(2)],
+                              [runs.identical_twin(1), runs.identical_twin(3)]], [[a1, a2], [b1, b2]])
+    copying = next(p for p in anatomy_of(result, "cow_fault_thp")["phases"] if p["phase"] == "copying")
+    assert copying["moved"] is False
+
+
+def test_without_an_anatomy_on_one_side_there_is_no_anatomy_section():
+    result = compare.compare([[runs.kernel_a()], [runs.identical_twin(1)]], [[recorded_anatomy()], [None]])
+    assert result["comparisons"][0]["anatomy"] == []
+    assert "fault anatomy" not in compare.render_markdown(result)
+
+
+ANATOMY_SCHEMA = Path(__file__).resolve().parents[1] / "schemas" / "anatomy.schema.json"
+
+
+@pytest.mark.parametrize("fixture", ["anatomy_quick_run.json", "anatomy_quick_run_twin.json"])
+def test_recorded_anatomies_follow_the_schema(fixture):
+    jsonschema.validate(json.loads((FIXTURES / fixture).read_text()), json.loads(ANATOMY_SCHEMA.read_text()))
+
+
+def test_a_skipped_pass_and_a_split_rung_follow_the_schema(tmp_path):
+    schema = json.loads(ANATOMY_SCHEMA.read_text())
+    from pageladder import registry
+    jsonschema.validate(anatomy.run_pass(registry.BENCHMARKS, tmp_path, tmp_path, quick=True,
+                                         perf="/nonexistent/perf"), schema)
+    anatomy_pass = anatomy.Pass(tmp_path, True, anatomy.sampling_counter(False))
+    anatomy_pass.tallies["minor_fault"] = tally_with({"zeroing": 500}, off_cpu_ns=10)
+    anatomy_pass.outcomes = {"minor_fault": (True, None)}
+    jsonschema.validate(anatomy_pass.result(), schema)
