@@ -475,6 +475,10 @@ def run_pass(selected, build_dir, run_dir, quick, extra_args=None, phased=None, 
     per phase); its run_binary(extra_args, out_name) here runs that phase under perf."""
     extra_args, phased = extra_args or {}, phased or {}
     chosen = [b for b in selected if b.name in registry.ANATOMY_BENCHMARKS]
+    if not chosen:
+        print(f"pageladder: fault anatomy: none of the benchmarks run has fault rungs (those that do: "
+              f"{', '.join(registry.ANATOMY_BENCHMARKS)})", file=out, flush=True)
+        return None
     max_rate_before = _max_sample_rate()
     try:
         version = check_prerequisites(perf)
@@ -482,6 +486,8 @@ def run_pass(selected, build_dir, run_dir, quick, extra_args=None, phased=None, 
         anatomy = Pass(run_dir, quick, sampling_counter(False), perf, out, verbose).result(
             skipped=[{"benchmark": b.name, "reason": str(e)} for b in chosen])
         anatomy["method"]["skipped"] = str(e)
+        if chosen:
+            print(f"pageladder: fault anatomy skipped: {e}", file=out, flush=True)
         write(run_dir, anatomy)
         return anatomy
     counter = sampling_counter(pmu_cycles_work(perf))
@@ -516,6 +522,9 @@ def run_pass(selected, build_dir, run_dir, quick, extra_args=None, phased=None, 
     if note:
         anatomy["method"]["sample_rate_note"] = note
     write(run_dir, anatomy)
+    split = sum(1 for r in anatomy["rungs"] if r["phases"])
+    print(f"pageladder: fault anatomy of {split} rungs in {anatomy['seconds']:.0f} s "
+          f"(anatomy.svg, report.md)", file=out, flush=True)
     return anatomy
 
 

@@ -134,13 +134,13 @@ def _label(runs, rung_id):
     return next((r["label"] for run in runs for r in run["pageladder"]["ladder"] if r["id"] == rung_id), rung_id)
 
 
-# A phase moved when its share changed by more than PHASE_SIGMAS standard errors and by more
-# than PHASE_FLOOR. Shares vary between identical runs far beyond sampling error (on the
-# development VM, cow_fault_thp's copying took 21% of one run's time and 10% of an identical
-# one's: where the pages landed, what the cache held), so a side's error includes the spread
-# between its runs, and that needs two or more anatomies per side: with one, the largest
-# differences are shown, and nothing is called moved.
-PHASE_SIGMAS = 2.0
+# A phase moved when its share changed significantly (a z-test on the difference of the two
+# sides' mean shares, Benjamini-Hochberg over every phase of every rung of the comparison, as the
+# rungs' own verdicts) and by more than PHASE_FLOOR. Shares vary between identical runs far beyond
+# sampling error (on the development VM, cow_fault_thp's copying took 21% of one run's time and
+# 10% of an identical one's: where the pages landed, what the cache held), so a side's error
+# includes the spread between its runs, and that needs two or more anatomies per side: with one,
+# the largest differences are shown, and nothing is called moved.
 PHASE_FLOOR = 0.02
 MIN_ANATOMIES_FOR_MOVES = 2
 
@@ -174,7 +174,7 @@ def anatomy_changes(a_anatomies, b_anatomies, rung_rows):
     rows (for the medians and verdicts)."""
     from pageladder.anatomy_phases import PHASE_NAMES
 
-    changes = []
+    changes, tests = [], []
     for row in rung_rows:
         (na, a), (nb, b) = _side_phases(a_anatomies, row["id"]), _side_phases(b_anatomies, row["id"])
         if a is None or b is None or row.get("a_median_ns") is None or row.get("b_median_ns") is None:
@@ -186,12 +186,18 @@ def anatomy_changes(a_anatomies, b_anatomies, rung_rows):
                 continue
             (sa, ea), (sb, eb) = a.get(name, (0.0, 0.0)), b.get(name, (0.0, 0.0))
             a_ns, b_ns = sa * row["a_median_ns"], sb * row["b_median_ns"]
-            threshold = max(PHASE_SIGMAS * math.sqrt(ea ** 2 + eb ** 2), PHASE_FLOOR)
-            phases.append({"phase": name, "a_share": sa, "b_share": sb, "a_ns": a_ns, "b_ns": b_ns,
-                           "delta_ns": b_ns - a_ns,
-                           "moved": (abs(sb - sa) > threshold) if testable else None})
+            phase = {"phase": name, "a_share": sa, "b_share": sb, "a_ns": a_ns, "b_ns": b_ns,
+                     "delta_ns": b_ns - a_ns, "moved": None}
+            if testable:
+                error = math.sqrt(ea ** 2 + eb ** 2)
+                z = abs(sb - sa) / error if error > 0 else (math.inf if sb != sa else 0.0)
+                tests.append((phase, math.erfc(z / math.sqrt(2))))  # two-sided normal p
+            phases.append(phase)
         changes.append({"id": row["id"], "verdict": row["verdict"], "anatomies": [na, nb],
                         "phases": phases})
+    if tests:
+        for (phase, _), p in zip(tests, stats.adjust([p for _, p in tests])):
+            phase["moved"] = bool(p < stats.ALPHA and abs(phase["b_share"] - phase["a_share"]) > PHASE_FLOOR)
     return changes
 
 
@@ -318,8 +324,9 @@ def anatomy_markdown(changes):
     lines = ["### Where the time moved (fault anatomy)", "",
              "Each phase's time per event is its share of the side's median; the phases come from the "
              "separate sampling passes, not from the timed runs. A phase **moved** when its share changed "
-             f"by more than {PHASE_SIGMAS:g} standard errors (sampling and the spread between a side's "
-             f"runs) and by more than {PHASE_FLOOR:.0%} of the rung's time. Shares vary between identical "
+             "significantly (its error: sampling and the spread between a side's runs; Benjamini–Hochberg "
+             f"over every phase, α = {stats.ALPHA}) and by more than {PHASE_FLOOR:.0%} of the rung's time. "
+             "Shares vary between identical "
              f"runs well beyond sampling error, so with fewer than {MIN_ANATOMIES_FOR_MOVES} anatomies per "
              "side nothing is called moved: the largest differences are listed, untested.", ""]
     for change in changes:

@@ -308,3 +308,33 @@ def test_a_skipped_pass_and_a_split_rung_follow_the_schema(tmp_path):
     anatomy_pass.tallies["minor_fault"] = tally_with({"zeroing": 500}, off_cpu_ns=10)
     anatomy_pass.outcomes = {"minor_fault": (True, None)}
     jsonschema.validate(anatomy_pass.result(), schema)
+
+
+def test_a_pass_over_benchmarks_without_fault_rungs_writes_nothing(tmp_path):
+    from pageladder import registry
+    assert anatomy.run_pass([registry.BENCHMARK_BY_NAME["tlb"]], tmp_path, tmp_path, quick=True) is None
+    assert anatomy.load(tmp_path) is None
+
+
+def synthetic_anatomy(shares_by_rung, stderr=0.01):
+    return {"rungs": [{"id": rung, "valid": True, "phases": [
+        {"phase": phase, "share": share, "share_stderr": stderr} for phase, share in shares.items()]}
+        for rung, shares in shares_by_rung.items()]}
+
+
+def test_one_middling_difference_among_many_phases_is_not_called_moved():
+    """z = 3 (p = 0.003) for one rung of twenty: significant alone, not after adjusting
+    for every phase tested."""
+    rung_ids = [f"rung_{k}" for k in range(20)]
+    base = {r: {"zeroing": 0.5, "copying": 0.5} for r in rung_ids}
+    shifted = {**base, "rung_0": {"zeroing": 0.53, "copying": 0.47}}
+    a = [synthetic_anatomy(base), synthetic_anatomy(base)]
+    b = [synthetic_anatomy(shifted), synthetic_anatomy(shifted)]
+    rows = [{"id": r, "verdict": "same", "a_median_ns": 1000.0, "b_median_ns": 1000.0} for r in rung_ids]
+    change = compare.anatomy_changes(a, b, rows)[0]
+    assert {p["phase"]: p["moved"] for p in change["phases"]} == {"zeroing": False, "copying": False}
+    # The same difference with ten times the samples behind it is a move.
+    precise_a = [synthetic_anatomy(base, 0.001)] * 2
+    precise_b = [synthetic_anatomy(shifted, 0.001)] * 2
+    change = compare.anatomy_changes(precise_a, precise_b, rows)[0]
+    assert {p["phase"]: p["moved"] for p in change["phases"]} == {"zeroing": True, "copying": True}
