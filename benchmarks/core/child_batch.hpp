@@ -45,7 +45,7 @@ FaultCount time_each_event(const EventClock& clock, float* ns, size_t n, Resolve
                            Event&& event) {
   // The anatomy pass's log, set up before the fault count starts.
   EventWindows* const windows = current_row() ? EventWindows::get() : nullptr;
-  if (windows) windows->anchor(current_row()->id);
+  if (windows) windows->anchor(current_row()->id, n);
   const FaultCount before = thread_faults();
   for (size_t k = 0; k < n; ++k) {
     const auto target = resolve(k);

@@ -1,9 +1,11 @@
 #include "core/event_windows.hpp"
 
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 
 #include <fmt/format.h>
@@ -11,9 +13,10 @@
 namespace pageladder {
 namespace {
 
-// 4 MiB of windows per process, written out between batches once half full: more than any
-// batch of the suite holds.
+// 4 MiB of windows in the benchmark's own process, written out between batches once half full:
+// more than any batch of the suite holds.
 constexpr size_t kCapacity = size_t{1} << 18;
+constexpr double kReanchorNs = 1e6;
 
 uint64_t monotonic_now() {
   timespec ts;
@@ -32,22 +35,37 @@ EventWindows* EventWindows::get() {
 }
 
 EventWindows::EventWindows(std::string dir) : dir_(std::move(dir)), clock_(EventClock::get()) {
-  adopt_process();
+  if (clock_.source() != EventClock::Source::kMonotonic)
+    reanchor_ticks_ = static_cast<uint64_t>(kReanchorNs / clock_.ns_per_tick());
+  adopt_process(kCapacity);
 }
 
-void EventWindows::adopt_process() {
-  // A fresh buffer, written through now: a child that reused the one it inherited would take a
-  // copy-on-write fault per page while recording, and would write its parent's windows again.
-  windows_ = std::vector<Window>(kCapacity);
+void EventWindows::adopt_process(size_t capacity) {
+  // The buffer is touched now, outside any batch, so that recording takes no fault.
+  buffer_ = Mapping::anonymous(std::max<size_t>(capacity, 1) * sizeof(Window), Backing::kBasePages);
+  buffer_.advise(MADV_DONTFORK);
+  for (size_t off = 0; off < buffer_.size(); off += page_size()) touch_write(buffer_.data() + off);
+  windows_ = reinterpret_cast<Window*>(buffer_.data());
+  capacity_ = std::max<size_t>(capacity, 1);
   used_ = 0;
   written_row_.clear();
   owner_ = getpid();
 }
 
-void EventWindows::anchor(const std::string& row) {
-  if (getpid() != owner_) adopt_process();
-  if (row != row_ || used_ >= windows_.size() / 2) flush();
+void EventWindows::anchor(const std::string& row, size_t events) {
+  if (getpid() != owner_) {
+    // A forked child: the parent's buffer was not copied into it (MADV_DONTFORK), and the
+    // windows in it are the parent's to write.
+    buffer_.forget_after_fork();
+    used_ = 0;
+    adopt_process(events ? events : kCapacity);
+  }
+  if (row != row_ || used_ >= capacity_ / 2) flush();
   row_ = row;
+  pair_clocks();
+}
+
+void EventWindows::pair_clocks() {
   if (clock_.source() == EventClock::Source::kMonotonic) return;
   // The monotonic reading is paired with the midpoint of the two tick reads around it.
   const uint64_t before = clock_.start();

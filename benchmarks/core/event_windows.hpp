@@ -11,17 +11,19 @@
 // Format (one text file per process, DIR/windows.<pid>.txt, appended in blocks):
 //   row <rung id>              the rung the windows that follow belong to
 //   <start_ns> <end_ns>        one event, CLOCK_MONOTONIC nanoseconds
-// A forked child records its own windows into its own file; the entries it inherited from its
-// parent are the parent's to write.
+// The buffer is excluded from fork (MADV_DONTFORK): a parent that keeps recording after a fork
+// takes no copy-on-write fault on it inside a batch's fault count, and a forked child starts a
+// buffer of its own, sized to its batch (a child that runs inside a small memory cgroup must not
+// lose headroom to it), and writes its own file.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 #include <string>
 #include <sys/types.h>
-#include <vector>
 
 #include "core/event_clock.hpp"
+#include "core/mapping.hpp"
 
 namespace pageladder {
 
@@ -35,12 +37,16 @@ class EventWindows {
   // drift against CLOCK_MONOTONIC over one batch stays far below an event. Writes out what is
   // held when the buffer is half full. In a forked child the first call also starts the child's
   // own log.
-  void anchor(const std::string& row);
+  // `events`: how many the batch will hold, for a child's buffer.
+  void anchor(const std::string& row, size_t events = 0);
   // One event, timed from t0 to t1 in EventClock ticks. Nothing is written here (writing
   // allocates and faults inside a batch's fault count): a batch that overflows the buffer loses
-  // its last windows, and their samples count as outside every window.
+  // its last windows, and their samples count as outside every window. The clocks are paired
+  // again every millisecond or so (after t1, outside the event): CLOCK_MONOTONIC is slewed by
+  // NTP, which the tick rate, calibrated once, does not follow.
   inline void add(uint64_t t0, uint64_t t1) {
-    if (used_ < windows_.size()) windows_[used_++] = {to_monotonic(t0), to_monotonic(t1)};
+    if (used_ < capacity_) windows_[used_++] = {to_monotonic(t0), to_monotonic(t1)};
+    if (t1 - anchor_ticks_ > reanchor_ticks_) pair_clocks();
   }
   // Appends what is held to this process's file. Call outside fault counts.
   void flush();
@@ -50,7 +56,8 @@ class EventWindows {
     uint64_t start_ns, end_ns;
   };
   explicit EventWindows(std::string dir);
-  void adopt_process();
+  void adopt_process(size_t capacity);
+  void pair_clocks();
   inline uint64_t to_monotonic(uint64_t ticks) const {
     if (clock_.source() == EventClock::Source::kMonotonic) return ticks;
     return anchor_ns_ + static_cast<uint64_t>(
@@ -61,9 +68,10 @@ class EventWindows {
   const EventClock& clock_;
   pid_t owner_ = 0;
   std::string row_, written_row_;
-  std::vector<Window> windows_;
-  size_t used_ = 0;
-  uint64_t anchor_ticks_ = 0, anchor_ns_ = 0;
+  Mapping buffer_;
+  Window* windows_ = nullptr;
+  size_t capacity_ = 0, used_ = 0;
+  uint64_t anchor_ticks_ = 0, anchor_ns_ = 0, reanchor_ticks_ = ~uint64_t{0};
 };
 
 }  // namespace pageladder

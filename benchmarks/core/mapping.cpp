@@ -73,6 +73,11 @@ void Mapping::reset() {
   size_ = raw_size_ = 0;
 }
 
+void Mapping::forget_after_fork() {
+  data_ = raw_ = nullptr;
+  size_ = raw_size_ = 0;
+}
+
 void Mapping::advise(int advice) const { advise(0, size_, advice); }
 
 void Mapping::advise(size_t offset, size_t bytes, int advice) const {

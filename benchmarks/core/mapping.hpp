@@ -41,6 +41,9 @@ class Mapping {
   // Drops the pages so the next touch faults again (private anonymous: demand-zero).
   void discard() const;
   void reset();
+  // Forgets the range without unmapping it: in a forked child, for a mapping advised
+  // MADV_DONTFORK, whose range the child never had (and may since have reused).
+  void forget_after_fork();
 
  private:
   Mapping(char* data, size_t size, char* raw, size_t raw_size)
