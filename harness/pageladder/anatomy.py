@@ -44,7 +44,7 @@ import time
 from pathlib import Path
 
 from pageladder import ladder, registry, runner
-from pageladder.anatomy_phases import COLOURS, OFF_CPU, PHASE_NAMES, classify
+from pageladder.anatomy_phases import COLOURS, OFF_CPU, PHASE_NAMES, PREEMPTED, classify
 
 SCHEMA_VERSION = 1
 FILE = "anatomy.json"
@@ -58,6 +58,9 @@ CYCLES_FREQUENCY_HZ = 5_000
 # Each row runs one repetition of this many times its timed --benchmark_min_time: about two
 # thirds of the timed runs' event time, enough samples at the rate above.
 MIN_TIME_FACTOR = 10
+# cpu-clock's samples times its period and the context switches must agree this closely on a
+# rung's on-CPU time, or the report says by how much its off-CPU share is uncertain.
+AGREEMENT_TOLERANCE = 0.10
 # Fewer samples of the event's thread inside a rung's windows than this and its phases are not
 # split (each share carries its sampling error besides).
 MIN_SAMPLES = 50
@@ -71,20 +74,28 @@ class AnatomySkipped(Exception):
 
 # --- what the machine allows ------------------------------------------------------------------
 
-def paranoid_level():
+def _read_int(path):
     try:
-        return int(Path("/proc/sys/kernel/perf_event_paranoid").read_text())
+        return int(Path(path).read_text())
     except (OSError, ValueError):
         return None
 
 
-def check_prerequisites(perf="perf", is_root=None, paranoid=None):
+def paranoid_level():
+    return _read_int("/proc/sys/kernel/perf_event_paranoid")
+
+
+def check_prerequisites(perf="perf", is_root=None, paranoid=None, kptr_restrict=None):
     """Raises AnatomySkipped with the reason when kernel call chains cannot be sampled."""
     is_root = os.geteuid() == 0 if is_root is None else is_root
     paranoid = paranoid_level() if paranoid is None else paranoid
     if not is_root and (paranoid is None or paranoid > 1):
         raise AnatomySkipped(f"sampling kernel call chains needs root or kernel.perf_event_paranoid "
                              f"<= 1 (it is {paranoid})")
+    kptr = _read_int("/proc/sys/kernel/kptr_restrict") if kptr_restrict is None else kptr_restrict
+    if not is_root and kptr:
+        raise AnatomySkipped(f"kernel symbols are hidden from this user (kernel.kptr_restrict = {kptr}): "
+                             f"every kernel frame would be unknown; run as root")
     if shutil.which(perf) is None:
         raise AnatomySkipped("perf is not installed (Debian's linux-perf; `make deps` installs it)")
     try:
@@ -102,6 +113,7 @@ def sampling_counter(pmu_cycles_work):
         return {"event": "cycles", "args": ["-e", "cycles", "-F", str(CYCLES_FREQUENCY_HZ)],
                 "note": "PMU cycles, sampled by NMI: samples land where the time is spent"}
     return {"event": "cpu-clock", "args": ["-e", "cpu-clock", "-c", str(CPU_CLOCK_PERIOD_NS)],
+            "period_ns": CPU_CLOCK_PERIOD_NS,
             "note": "cpu-clock (no PMU here): an hrtimer cannot interrupt code running with "
                     "interrupts off, so that time is credited to the phase of the function that "
                     "turns interrupts back on (often a spinlock release under LRU or memcg work)"}
@@ -129,7 +141,7 @@ def _ns(seconds, fraction):
 def parse_perf_script(lines):
     """Records of `perf script -F pid,tid,time,ip,sym --ns --show-switch-events`:
     ("sample", pid, tid, time_ns, kernel frames innermost first) and
-    ("switch", pid, tid, time_ns, "out"|"in")."""
+    ("switch", pid, tid, time_ns, "out"|"out preempt"|"in")."""
     current = None
     for line in lines:
         header = _HEADER.match(line)
@@ -140,7 +152,8 @@ def parse_perf_script(lines):
             pid, tid, t = int(header.group(1)), int(header.group(2)), _ns(header.group(3), header.group(4))
             rest = header.group(5)
             if rest.startswith("PERF_RECORD_SWITCH"):
-                yield ("switch", pid, tid, t, "out" if " OUT" in rest else "in")
+                kind = "in" if " IN" in rest else "out preempt" if "preempt" in rest else "out"
+                yield ("switch", pid, tid, t, kind)
             else:
                 current = ("sample", pid, tid, t, [])
             continue
@@ -204,12 +217,16 @@ def read_windows(folder):
         pid = int(path.name.split(".")[1])
         windows = result.setdefault(pid, Windows())
         rung = None
-        for number, line in enumerate(path.read_text().splitlines(), 1):
+        text = path.read_text()
+        lines = text.splitlines()
+        if lines and not text.endswith("\n"):
+            lines.pop()  # cut short (the process was killed while writing): that window is lost
+        for number, line in enumerate(lines, 1):
             if line.startswith("row "):
                 rung = line[4:].strip()
                 continue
             parts = line.split()
-            if len(parts) != 2 or rung is None:
+            if len(parts) != 2 or rung is None or not all(p.isdigit() for p in parts):
                 raise ValueError(f"{path.name}:{number}: not an event window: {line[:60]!r}")
             windows.add(int(parts[0]), int(parts[1]), rung)
     return {pid: w.sort() for pid, w in result.items()}
@@ -223,7 +240,8 @@ class RungTally:
     def __init__(self):
         self.events = 0
         self.wall_ns = 0
-        self.off_cpu_ns = 0
+        self.off_cpu_ns = 0      # switched out, all of it
+        self.preempted_ns = 0    # the part of it the thread was preempted, not waiting
         self.own_samples = collections.Counter()    # phase -> samples of the event's thread
         self.other_samples = collections.Counter()  # phase -> samples of the process's other threads
         self.functions = collections.defaultdict(collections.Counter)  # phase -> innermost kernel fn
@@ -234,6 +252,7 @@ class RungTally:
         self.events += other.events
         self.wall_ns += other.wall_ns
         self.off_cpu_ns += other.off_cpu_ns
+        self.preempted_ns += other.preempted_ns
         self.own_samples.update(other.own_samples)
         self.other_samples.update(other.other_samples)
         for phase, fns in other.functions.items():
@@ -255,7 +274,7 @@ def join(records, windows):
             tallies[r].events += 1
             tallies[r].wall_ns += e - s
     switched_out = {}
-    off_cpu = collections.Counter()
+    off_cpu, preempted = collections.Counter(), collections.Counter()
     unclaimed = 0
     for record in records:
         kind, pid, tid, t = record[:4]
@@ -263,10 +282,13 @@ def join(records, windows):
         if kind == "switch":
             if w is None or tid != pid:
                 continue
-            if record[4] == "out":
-                switched_out[pid] = t
+            if record[4] in ("out", "out preempt"):
+                switched_out[pid] = (t, record[4] == "out preempt")
             elif pid in switched_out:
-                w.overlap(switched_out.pop(pid), t, off_cpu)
+                start, by_preemption = switched_out.pop(pid)
+                w.overlap(start, t, off_cpu)
+                if by_preemption:
+                    w.overlap(start, t, preempted)
             continue
         if w is None:
             continue  # perf's own process, or one that timed nothing
@@ -286,6 +308,8 @@ def join(records, windows):
         tally.stacks[";".join(reversed([f.split("+", 1)[0] for f in frames])) or "(user space)"] += 1
     for rung, ns in off_cpu.items():
         tallies[rung].off_cpu_ns += ns
+    for rung, ns in preempted.items():
+        tallies[rung].preempted_ns += ns
     return dict(tallies), unclaimed
 
 
@@ -298,14 +322,17 @@ def phases_of(tally):
     on_cpu = max(0, tally.wall_ns - tally.off_cpu_ns)
     ns_per_sample = on_cpu / own
     other = sum(tally.other_samples.values())
-    other_ns = min(tally.off_cpu_ns, other * ns_per_sample)
-    waiting_ns = tally.off_cpu_ns - other_ns
+    # The process's other threads (the userfaultfd handler) work while the event's thread waits:
+    # their samples take their time out of its waiting, not out of its preemption.
+    waiting_ns = tally.off_cpu_ns - tally.preempted_ns
+    other_ns = min(waiting_ns, other * ns_per_sample)
     ns_by_phase = collections.Counter()
     for phase, n in tally.own_samples.items():
         ns_by_phase[phase] += n * ns_per_sample
     for phase, n in tally.other_samples.items():
         ns_by_phase[phase] += other_ns * n / other
-    ns_by_phase[OFF_CPU] += waiting_ns
+    ns_by_phase[OFF_CPU] += waiting_ns - other_ns
+    ns_by_phase[PREEMPTED] += tally.preempted_ns
     total = sum(ns_by_phase.values())
     samples = own + other
     result = []
@@ -371,8 +398,11 @@ class Pass:
         bench_cmd = runner.command_for(bench, binary_path, self.folder / f"{stem}.json", self.quick,
                                        [f"--benchmark_filter={_rung_filter()}", *extra_args],
                                        repetitions=1, min_time=MIN_TIME_FACTOR * bench.min_time[mode])
+        # CPU=<n> pins the benchmark, not perf: perf draining its buffers on the benchmark's CPU
+        # would preempt the events it samples.
+        pin = ["taskset", "-c", str(runner.PIN_CPU)] if runner.PIN_CPU is not None else []
         return [self.perf, "record", "-q", *self.counter["args"], "-g", "--switch-events",
-                "-k", "monotonic", "-o", str(data_path), "--", *bench_cmd]
+                "-k", "monotonic", "-o", str(data_path), "--", *pin, *bench_cmd]
 
     def run_binary(self, bench, binary_path, extra_args=(), stem=None, timeout=300):
         """Runs one binary (or one phase of it) under perf and tallies it; returns its status."""
@@ -388,13 +418,17 @@ class Pass:
             status = runner.run_streaming(self.command(bench, binary_path, stem, data, extra_args),
                                           timeout=timeout, out=self.out,
                                           log=self.folder / f"{stem}.log", verbose=self.verbose,
-                                          env=env)
+                                          env=env, pin=False)
             if status == 0:
                 entry.update(self._tally(stem, work, data))
             else:
                 entry["failed"] = f"exited with status {status} under perf (log: {FOLDER}/{stem}.log)"
         except subprocess.TimeoutExpired:
             status, entry["failed"] = 124, "ran past its time limit under perf"
+        except (OSError, ValueError, subprocess.SubprocessError) as e:
+            # What perf or the windows left cannot be read: this binary has no anatomy, the
+            # others still get theirs.
+            status, entry["failed"] = 1, f"its samples could not be joined: {e}"
         finally:
             shutil.rmtree(work, ignore_errors=True)
             entry["seconds"] = round(time.monotonic() - t0, 2)
@@ -404,11 +438,17 @@ class Pass:
     def _tally(self, stem, work, data):
         """Joins one perf recording with its windows; returns what the run_binary entry records."""
         windows = read_windows(work)
-        script = subprocess.Popen([self.perf, "script", "-i", str(data), "-F", "pid,tid,time,ip,sym",
-                                   "--ns", "--show-switch-events"], stdout=subprocess.PIPE,
-                                  stderr=subprocess.DEVNULL, text=True, errors="replace")
-        tallies, unclaimed = join(parse_perf_script(script.stdout), windows)
-        script.wait()
+        with open(work / "perf-script.err", "w+") as errors:
+            script = subprocess.Popen([self.perf, "script", "-i", str(data), "-F", "pid,tid,time,ip,sym",
+                                       "--ns", "--show-switch-events"], stdout=subprocess.PIPE,
+                                      stderr=errors, text=True, errors="replace")
+            tallies, unclaimed = join(parse_perf_script(script.stdout), windows)
+            if script.wait() != 0:
+                errors.seek(0)
+                raise ValueError(f"perf script exited {script.returncode}: {errors.read().strip()[:200]}")
+            errors.seek(0)
+            # perf says when its buffers overflowed: samples and switch records are then missing.
+            warnings = [line.strip() for line in errors if "lost" in line.lower()]
         folded = []
         for rung, tally in tallies.items():
             self.tallies[rung].merge(tally)
@@ -422,7 +462,10 @@ class Pass:
                 self.labels.update({r: spec.get("label") for r, spec in ladder.row_specs(context).items()})
             except ValueError:
                 pass
-        return {"rungs": sorted(tallies), "samples_outside_every_rung": unclaimed}
+        entry = {"rungs": sorted(tallies), "samples_outside_every_rung": unclaimed}
+        if warnings:
+            entry["perf_warnings"] = warnings[:5]
+        return entry
 
     def result(self, engine="perf", skipped=()):
         labels = self.labels
@@ -442,6 +485,19 @@ class Pass:
                 "dropped_share": tally.dropped / (tally.dropped + in_windows) if tally.dropped + in_windows else None,
                 "phases": None, "why_not_split": None,
             }
+            entry["notes"] = []
+            own = sum(tally.own_samples.values())
+            if self.counter.get("period_ns") and own and tally.wall_ns:
+                # Two measures of the same on-CPU time: context switches, and cpu-clock's samples
+                # times its period. Where they disagree, so much is the off-CPU share uncertain.
+                agreement = (tally.wall_ns - tally.off_cpu_ns) / (own * self.counter["period_ns"])
+                entry["on_cpu_agreement"] = agreement
+                if abs(agreement - 1) > AGREEMENT_TOLERANCE:
+                    entry["notes"].append(
+                        f"on-CPU time from context switches is {agreement:.2f}x what cpu-clock's samples "
+                        f"count: the off-CPU share is uncertain by about "
+                        f"{abs(1 - agreement) * (tally.wall_ns - tally.off_cpu_ns) / tally.wall_ns:.0%} "
+                        f"of the rung's time")
             if valid:
                 entry["phases"] = phases_of(tally)
                 if entry["phases"] is None:
@@ -486,14 +542,31 @@ def run_pass(selected, build_dir, run_dir, quick, extra_args=None, phased=None, 
         anatomy = Pass(run_dir, quick, sampling_counter(False), perf, out, verbose).result(
             skipped=[{"benchmark": b.name, "reason": str(e)} for b in chosen])
         anatomy["method"]["skipped"] = str(e)
-        if chosen:
-            print(f"pageladder: fault anatomy skipped: {e}", file=out, flush=True)
+        print(f"pageladder: fault anatomy skipped: {e}", file=out, flush=True)
         write(run_dir, anatomy)
         return anatomy
     counter = sampling_counter(pmu_cycles_work(perf))
     anatomy_pass = Pass(run_dir, quick, counter, perf, out, verbose)
     skipped = []
     started = time.monotonic()
+    try:
+        _run_binaries(anatomy_pass, chosen, build_dir, extra_args, phased, counter, skipped, out)
+    finally:
+        note = _restore_max_sample_rate(max_rate_before)
+    anatomy = anatomy_pass.result(engine=version, skipped=skipped)
+    anatomy["seconds"] = round(time.monotonic() - started, 2)
+    if note:
+        anatomy["method"]["sample_rate_note"] = note
+    write(run_dir, anatomy)
+    split = sum(1 for r in anatomy["rungs"] if r["phases"])
+    print(f"pageladder: fault anatomy of {split} rungs in {anatomy['seconds']:.0f} s "
+          f"(anatomy.svg, report.md)", file=out, flush=True)
+    return anatomy
+
+
+def _run_binaries(anatomy_pass, chosen, build_dir, extra_args, phased, counter, skipped, out):
+    """Runs each chosen benchmark under perf (swap_in through its phases); what fails is added
+    to `skipped` with the reason, and the others still run."""
     for index, bench in enumerate(chosen, 1):
         print(f"[anatomy {index}/{len(chosen)}] {bench.name} under perf record ({counter['event']})",
               file=out, flush=True)
@@ -510,22 +583,12 @@ def run_pass(selected, build_dir, run_dir, quick, extra_args=None, phased=None, 
                 skipped += phase_skips
             else:
                 status = anatomy_pass.run_binary(bench, path, extra_args.get(bench.name, ()))
-                failed = None if status == 0 else f"{bench.binary} exited with status {status} under perf"
+                failed = None if status == 0 else anatomy_pass.binaries[-1].get("failed")
         except (runner.Interrupted, KeyboardInterrupt):
             skipped.append({"benchmark": bench.name, "reason": "interrupted (Ctrl-C)"})
             break
         if failed:
             skipped.append({"benchmark": bench.name, "reason": failed})
-    anatomy = anatomy_pass.result(engine=version, skipped=skipped)
-    anatomy["seconds"] = round(time.monotonic() - started, 2)
-    note = _restore_max_sample_rate(max_rate_before)
-    if note:
-        anatomy["method"]["sample_rate_note"] = note
-    write(run_dir, anatomy)
-    split = sum(1 for r in anatomy["rungs"] if r["phases"])
-    print(f"pageladder: fault anatomy of {split} rungs in {anatomy['seconds']:.0f} s "
-          f"(anatomy.svg, report.md)", file=out, flush=True)
-    return anatomy
 
 
 _MAX_RATE = Path("/proc/sys/kernel/perf_event_max_sample_rate")

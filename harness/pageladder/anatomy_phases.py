@@ -46,7 +46,7 @@ PHASES = (
         "handle_mm_fault", "__handle_mm_fault", "handle_pte_fault", "do_anonymous_page",
         "do_fault", "do_read_fault", "do_shared_fault", "do_cow_fault", "do_wp_page", "wp_page_reuse",
         "wp_page_copy", "finish_fault", "do_user_addr_fault", "sanitize_fault_flags",
-        "do_huge_pmd_anonymous_page", "do_huge_pmd_wp_page")),
+        "do_huge_pmd_anonymous_page", "do_huge_pmd_wp_page", "do_swap_page")),
     Phase("page allocation", "#f28e2b", (
         "vma_alloc_folio_noprof", "vma_alloc_folio", "alloc_pages_mpol", "alloc_pages_mpol_noprof",
         r"__alloc_pages\w*", r"__folio_alloc\w*", "get_page_from_freelist", "rmqueue",
@@ -54,15 +54,16 @@ PHASES = (
         "vma_alloc_anon_folio_pmd", r"__rmqueue\w*")),
     Phase("zeroing", "#ffbe7d", (
         "clear_page_erms", "clear_page_rep", "clear_page_orig", "clear_huge_page",
-        "folio_zero_user", "clear_user_highpage", r"clear_subpage\w*", "process_huge_page")),
+        "folio_zero_user", "clear_user_highpage", r"clear_subpage\w*")),
     Phase("copying", "#59a14f", (
         "copy_mc_enhanced_fast_string", "copy_mc_fragile", "copy_page", "__wp_page_copy_user",
-        "copy_user_highpage", "copy_mc_user_highpage", "copy_mc_to_kernel")),
+        "copy_user_highpage", "copy_mc_user_highpage", "copy_mc_to_kernel", "copy_user_large_folio",
+        r"copy_subpage\w*")),
     Phase("memcg charge", "#8cd17d", (
         "__mem_cgroup_charge", "charge_memcg", "try_charge_memcg", "try_charge",
         "memcg1_commit_charge", "mem_cgroup_swapin_charge_folio", "mem_cgroup_charge_folios",
         "commit_charge", r"memcg1?_check_events", r"mem_cgroup_commit_charge\w*",
-        r"__mod_memcg\w*", "memcg_check_events", "page_counter_try_charge")),
+        "memcg_check_events", "page_counter_try_charge")),
     Phase("LRU and rmap", "#b6992d", (
         "folio_add_lru", "folio_add_lru_vma", "folio_batch_move_lru", "lru_add",
         "lru_add_fn", "__folio_batch_add_and_move", "folio_add_new_anon_rmap",
@@ -120,13 +121,15 @@ PHASES = (
         "asm_common_interrupt"), encloses=True),
     Phase("other", "#d4a6c8", ()),
     Phase("user space", "#fabfd2", ()),
-    # Not from samples: the events' wall time during which their thread was off the CPU
-    # (waiting for the device, preempted), from perf's context-switch records.
+    # Not from samples: the events' wall time during which their thread was off the CPU, from
+    # perf's context-switch records: waiting (for the device, for another thread) ...
     Phase("off-CPU", "#555555", ()),
+    # ... or preempted by another task (on a quiet machine, next to nothing).
+    Phase("preempted", "#a9a9a9", ()),
 )
 PHASE_NAMES = tuple(p.name for p in PHASES)
 COLOURS = {p.name: p.colour for p in PHASES}
-OTHER, USER, OFF_CPU = "other", "user space", "off-CPU"
+OTHER, USER, OFF_CPU, PREEMPTED = "other", "user space", "off-CPU", "preempted"
 ENCLOSING = {p.name for p in PHASES if p.encloses}
 
 _SUFFIX = re.compile(r"\.(isra|constprop|part|cold|lto_priv|llvm)\.?\d*.*$")

@@ -165,12 +165,7 @@ def _bench(args, selected):
         if outcome.get("incomplete"):
             print(f"pageladder: {name} is incomplete: {outcome['incomplete']}", file=sys.stderr)
     if args.anatomy and not interrupted:
-        from pageladder import anatomy
-        anatomy.run_pass(selected, args.build_dir, run_dir, args.quick, extra,
-                         phased={"swap_in": functools.partial(
-                             swap_phases.run, run_dir=run_dir / anatomy.FOLDER, swap_dir=args.swap_dir,
-                             no_system_changes=args.no_system_changes)},
-                         out=sys.stdout, verbose=args.verbose)
+        _anatomy_pass(args, selected, run_dir, extra)
     lifecycle = runner.run_demand_paging(args.build_dir, run_dir)
     harness_settings = {
         "quick": args.quick,
@@ -197,6 +192,23 @@ def _bench(args, selected):
     if interrupted:
         return 130
     return status
+
+
+def _anatomy_pass(args, selected, run_dir, extra):
+    """ANATOMY=1, after the timed runs. It adds to the run: whatever goes wrong in it is said,
+    and the timed results are still collected."""
+    from pageladder import anatomy
+    try:
+        anatomy.run_pass(selected, args.build_dir, run_dir, args.quick, extra,
+                         phased={"swap_in": functools.partial(
+                             swap_phases.run, run_dir=run_dir / anatomy.FOLDER, swap_dir=args.swap_dir,
+                             no_system_changes=args.no_system_changes)},
+                         out=sys.stdout, verbose=args.verbose)
+    except (runner.Interrupted, KeyboardInterrupt):
+        print("pageladder: fault anatomy interrupted (Ctrl-C); the timed results are kept", file=sys.stderr)
+    except Exception as e:  # noqa: BLE001 - the timed run must not be lost to the extra pass
+        print(f"pageladder: fault anatomy failed: {type(e).__name__}: {e}; the timed results are kept",
+              file=sys.stderr)
 
 
 def cmd_plot(args):

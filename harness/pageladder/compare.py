@@ -134,9 +134,10 @@ def _label(runs, rung_id):
     return next((r["label"] for run in runs for r in run["pageladder"]["ladder"] if r["id"] == rung_id), rung_id)
 
 
-# A phase moved when its share changed significantly (a z-test on the difference of the two
-# sides' mean shares, Benjamini-Hochberg over every phase of every rung of the comparison, as the
-# rungs' own verdicts) and by more than PHASE_FLOOR. Shares vary between identical runs far beyond
+# A phase moved when its time per event (its share of the side's median) changed significantly
+# (a z-test on the difference, Benjamini-Hochberg over every phase of every rung of the
+# comparison, as the rungs' own verdicts) and by more than PHASE_FLOOR of A's median. Time, not
+# share: when one phase grows, every other phase's share shrinks while its time stays. Shares vary between identical runs far beyond
 # sampling error (on the development VM, cow_fault_thp's copying took 21% of one run's time and
 # 10% of an identical one's: where the pages landed, what the cache held), so a side's error
 # includes the spread between its runs, and that needs two or more anatomies per side: with one,
@@ -174,12 +175,21 @@ def anatomy_changes(a_anatomies, b_anatomies, rung_rows):
     rows (for the medians and verdicts)."""
     from pageladder.anatomy_phases import PHASE_NAMES
 
+    methods = {(a.get("method") or {}).get("counter") + " " + (a.get("method") or {}).get("sampling", "")
+               for a in [*(a_anatomies or []), *(b_anatomies or [])] if a and (a.get("method") or {}).get("counter")}
+    why_untested = (f"the sides were sampled differently ({' vs '.join(sorted(methods))})"
+                    if len(methods) > 1 else None)
     changes, tests = [], []
     for row in rung_rows:
         (na, a), (nb, b) = _side_phases(a_anatomies, row["id"]), _side_phases(b_anatomies, row["id"])
         if a is None or b is None or row.get("a_median_ns") is None or row.get("b_median_ns") is None:
             continue
-        testable = min(na, nb) >= MIN_ANATOMIES_FOR_MOVES
+        testable = min(na, nb) >= MIN_ANATOMIES_FOR_MOVES and not why_untested
+        # The medians' own uncertainty, from the rung's confidence interval of B/A: a phase's time
+        # moves with its rung's median, which the rung's verdict has already judged.
+        ci_lo, ci_hi = row.get("ci_lo"), row.get("ci_hi")
+        ratio_sigma = (math.log(ci_hi / ci_lo) / (2 * 1.96)
+                       if ci_lo and ci_hi and ci_lo > 0 and ci_hi >= ci_lo else 0.0)
         phases = []
         for name in PHASE_NAMES:
             if name not in a and name not in b:
@@ -189,15 +199,16 @@ def anatomy_changes(a_anatomies, b_anatomies, rung_rows):
             phase = {"phase": name, "a_share": sa, "b_share": sb, "a_ns": a_ns, "b_ns": b_ns,
                      "delta_ns": b_ns - a_ns, "moved": None}
             if testable:
-                error = math.sqrt(ea ** 2 + eb ** 2)
-                z = abs(sb - sa) / error if error > 0 else (math.inf if sb != sa else 0.0)
-                tests.append((phase, math.erfc(z / math.sqrt(2))))  # two-sided normal p
+                error = math.hypot(ea * row["a_median_ns"], eb * row["b_median_ns"], b_ns * ratio_sigma)
+                z = abs(b_ns - a_ns) / error if error > 0 else (math.inf if b_ns != a_ns else 0.0)
+                tests.append((phase, math.erfc(z / math.sqrt(2)),  # two-sided normal p
+                              abs(b_ns - a_ns) > PHASE_FLOOR * row["a_median_ns"]))
             phases.append(phase)
         changes.append({"id": row["id"], "verdict": row["verdict"], "anatomies": [na, nb],
-                        "phases": phases})
+                        "why_untested": why_untested, "phases": phases})
     if tests:
-        for (phase, _), p in zip(tests, stats.adjust([p for _, p in tests])):
-            phase["moved"] = bool(p < stats.ALPHA and abs(phase["b_share"] - phase["a_share"]) > PHASE_FLOOR)
+        for (phase, _, large), p in zip(tests, stats.adjust([p for _, p, _ in tests])):
+            phase["moved"] = bool(p < stats.ALPHA and large)
     return changes
 
 
@@ -323,17 +334,18 @@ def anatomy_markdown(changes):
         return []
     lines = ["### Where the time moved (fault anatomy)", "",
              "Each phase's time per event is its share of the side's median; the phases come from the "
-             "separate sampling passes, not from the timed runs. A phase **moved** when its share changed "
+             "separate sampling passes, not from the timed runs. A phase **moved** when its time changed "
              "significantly (its error: sampling and the spread between a side's runs; Benjamini–Hochberg "
-             f"over every phase, α = {stats.ALPHA}) and by more than {PHASE_FLOOR:.0%} of the rung's time. "
+             f"over every phase, α = {stats.ALPHA}) and by more than {PHASE_FLOOR:.0%} of A's median. "
              "Shares vary between identical "
              f"runs well beyond sampling error, so with fewer than {MIN_ANATOMIES_FOR_MOVES} anatomies per "
              "side nothing is called moved: the largest differences are listed, untested.", ""]
     for change in changes:
         if all(p["moved"] is None for p in change["phases"]):
-            largest = sorted(change["phases"], key=lambda p: -abs(p["b_share"] - p["a_share"]))[:3]
-            lines.append(f"- `{change['id']}` ({change['verdict']}; untested, "
-                         f"{change['anatomies'][0]} and {change['anatomies'][1]} anatomies): largest "
+            why = change.get("why_untested") or (f"{change['anatomies'][0]} and "
+                                                 f"{change['anatomies'][1]} anatomies")
+            largest = sorted(change["phases"], key=lambda p: -abs(p["delta_ns"]))[:3]
+            lines.append(f"- `{change['id']}` ({change['verdict']}; untested, {why}): largest "
                          "differences " + "; ".join(_phase_change(p) for p in largest))
             continue
         moved = sorted((p for p in change["phases"] if p["moved"]), key=lambda p: -abs(p["delta_ns"]))

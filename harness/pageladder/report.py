@@ -124,8 +124,11 @@ def anatomy_section(anatomy, block):
     medians = {r["id"]: r["median_ns"] for r in block["ladder"] if r["valid"]}
     lines = [f"A separate pass after the timed runs, under `perf record` ({method.get('engine')}, "
              f"{method.get('counter')} {method.get('sampling')}): only samples inside the events' own "
-             f"timed windows count; off-CPU is window time with the event's thread switched out. "
-             f"Time per phase is its share of the ladder's median. {_sentence(method.get('counter_note', ''))}"]
+             f"timed windows count; off-CPU is window time with the event's thread switched out "
+             f"(waiting; preempted apart). Time per phase is its share of the ladder's median. Samples "
+             f"of a rung's process between two of its windows (arming, checking) are dropped; a "
+             f"forked child's setup happens outside any rung's windows and is not counted in either. "
+             f"{_sentence(method.get('counter_note', ''))}"]
     if method.get("sample_rate_note"):
         lines += ["", f"Note: {method['sample_rate_note']}."]
     lines += [""]
@@ -135,12 +138,12 @@ def anatomy_section(anatomy, block):
         if not rung["valid"]:
             lines.append(f"{head}: **invalid in the anatomy pass**: {rung['why_invalid']}")
             continue
-        sampled = (f"{format_ns(rung.get('wall_ns_per_event'))} per event under sampling"
-                   + (f", {rung['wall_ns_per_event'] / median:.1f}× the ladder's {format_ns(median)}"
+        sampled = (f"mean {format_ns(rung.get('wall_ns_per_event'))} per event under sampling"
+                   + (f", {rung['wall_ns_per_event'] / median:.1f}× the ladder's median {format_ns(median)}"
                       if median and rung.get("wall_ns_per_event") else ""))
         dropped = rung.get("dropped_share")
         facts = (f"{sampled}; {rung['samples']:,} samples kept, "
-                 f"{(dropped or 0):.0%} of the rung's samples outside its windows dropped")
+                 f"{(dropped or 0):.0%} of those between its windows dropped")
         if not rung.get("phases"):
             lines.append(f"{head} ({facts}): not split: {rung['why_not_split']}")
             continue
@@ -151,7 +154,8 @@ def anatomy_section(anatomy, block):
             top = p["top_functions"][0]["function"] if p["top_functions"] else None
             ns = f", {format_ns(p['share'] * median)}" if median else ""
             parts.append(f"{p['phase']} {p['share']:.0%}{ns}" + (f" (`{top}`)" if top else ""))
-        lines.append(f"{head} ({facts}): " + "; ".join(parts))
+        lines.append(f"{head} ({facts}): " + "; ".join(parts)
+                     + "".join(f". Note: {n}" for n in rung.get("notes") or []))
     lines += ["", "`anatomy.svg` draws the same shares; `anatomy/*.folded` holds the kernel stacks "
               "behind them (flame-graph input)."]
     return lines

@@ -11,6 +11,7 @@ Time", ISMM 2013). Each invocation writes its own Google Benchmark JSON under in
 its console output under logs/; the JSON files are merged into <binary>.json, every row tagged
 with its invocation.
 """
+import functools
 import json
 import os
 import re
@@ -231,28 +232,29 @@ def run_all(selected, build_dir, run_dir, quick, extra_args=None, out=None, phas
 PIN_CPU = None
 
 
-def _die_with_parent():
+def _die_with_parent(pin=True):
     """In the child before exec: SIGTERM when the harness dies, even by SIGKILL, so a benchmark
     never goes on making system changes for a run that is gone (its handler undoes them); and
-    pinned to PIN_CPU when one is given."""
+    pinned to PIN_CPU when one is given (and `pin`)."""
     import ctypes
 
     PR_SET_PDEATHSIG = 1
     ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-    if PIN_CPU is not None:
+    if pin and PIN_CPU is not None:
         os.sched_setaffinity(0, {PIN_CPU})
 
 
 _notices_shown = set()  # a notice every invocation prints (no PMU ...) is shown once a run
 
 
-def run_streaming(cmd, timeout, out, log=None, verbose=False, env=None):
+def run_streaming(cmd, timeout, out, log=None, verbose=False, env=None, pin=True):
     """Runs one invocation; its whole console output goes to `log`, and to `out` only our own
-    notices (each once) and errors, or everything with `verbose` (V=1)."""
+    notices (each once) and errors, or everything with `verbose` (V=1). pin=False: the command
+    pins what it runs itself (the anatomy pass pins the benchmark, not perf)."""
     # Its own session, so that stopping it also stops whatever it forked.
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            bufsize=1, start_new_session=True, preexec_fn=_die_with_parent,
-                            env=env)
+                            bufsize=1, start_new_session=True,
+                            preexec_fn=functools.partial(_die_with_parent, pin), env=env)
     deadline = time.monotonic() + timeout
     log_file = open(log, "w") if log else None
     try:
