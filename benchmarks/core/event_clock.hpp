@@ -41,6 +41,12 @@ class EventClock {
   double overhead_ns() const { return overhead_ns_; }
   // Why the TSC was or was not used.
   const std::string& reason() const { return reason_; }
+  // CLOCK_MONOTONIC in ns: the fallback source, and the clock the anatomy pass pairs ticks with.
+  static inline uint64_t monotonic_ns() {
+    timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<uint64_t>(ts.tv_nsec);
+  }
 
  private:
   inline uint64_t read() const {
@@ -51,11 +57,6 @@ class EventClock {
     }
 #endif
     return monotonic_ns();
-  }
-  static inline uint64_t monotonic_ns() {
-    timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<uint64_t>(ts.tv_nsec);
   }
   void calibrate();
   void measure_overhead();

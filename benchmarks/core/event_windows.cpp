@@ -2,7 +2,6 @@
 
 #include <fcntl.h>
 #include <sys/mman.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -17,12 +16,6 @@ namespace {
 // more than any batch of the suite holds.
 constexpr size_t kCapacity = size_t{1} << 18;
 constexpr double kReanchorNs = 1e6;
-
-uint64_t monotonic_now() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<uint64_t>(ts.tv_nsec);
-}
 
 }  // namespace
 
@@ -69,7 +62,7 @@ void EventWindows::pair_clocks() {
   if (clock_.source() == EventClock::Source::kMonotonic) return;
   // The monotonic reading is paired with the midpoint of the two tick reads around it.
   const uint64_t before = clock_.start();
-  const uint64_t ns = monotonic_now();
+  const uint64_t ns = EventClock::monotonic_ns();
   const uint64_t after = clock_.stop();
   anchor_ticks_ = before + (after - before) / 2;
   anchor_ns_ = ns;

@@ -5,7 +5,6 @@
 #include <gtest/gtest.h>
 #include <stdlib.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -16,12 +15,6 @@
 
 namespace pageladder {
 namespace {
-
-uint64_t monotonic_now() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<uint64_t>(ts.tv_nsec);
-}
 
 std::string read_file(const std::filesystem::path& path) {
   std::ifstream in(path);
@@ -39,14 +32,14 @@ TEST(EventWindows, WritesEachEventsWindowInMonotonicTimeUnderItsRowAndAChildWrit
   ASSERT_NE(windows, nullptr);
   const EventClock& clock = EventClock::get();
 
-  const uint64_t before = monotonic_now();
+  const uint64_t before = EventClock::monotonic_ns();
   windows->anchor("row_in_parent");
   const uint64_t t0 = clock.start();
   usleep(2000);
   const uint64_t t1 = clock.stop();
   windows->add(t0, t1);
   windows->flush();
-  const uint64_t after = monotonic_now();
+  const uint64_t after = EventClock::monotonic_ns();
 
   std::istringstream parent(read_file(dir / ("windows." + std::to_string(getpid()) + ".txt")));
   std::string header, rung;
