@@ -244,6 +244,9 @@ class RungTally:
         self.preempted_ns = 0    # the part of it the thread was preempted, not waiting
         self.own_samples = collections.Counter()    # phase -> samples of the event's thread
         self.other_samples = collections.Counter()  # phase -> samples of the process's other threads
+        # phase -> on-CPU ns the samples stand for (SampleWeights): own thread, other threads
+        self.own_weight = collections.Counter()
+        self.other_weight = collections.Counter()
         self.functions = collections.defaultdict(collections.Counter)  # phase -> innermost kernel fn
         self.dropped = 0
         self.stacks = collections.Counter()        # folded kernel stack -> samples
@@ -255,19 +258,55 @@ class RungTally:
         self.preempted_ns += other.preempted_ns
         self.own_samples.update(other.own_samples)
         self.other_samples.update(other.other_samples)
+        self.own_weight.update(other.own_weight)
+        self.other_weight.update(other.other_weight)
         for phase, fns in other.functions.items():
             self.functions[phase].update(fns)
         self.dropped += other.dropped
         self.stacks.update(other.stacks)
 
 
-def join(records, windows):
+class SampleWeights:
+    """The on-CPU time each sample stands for: its thread's on-CPU time since its previous
+    sample. A timer sample is not one period of CPU time each: per-task cpu-clock restarts its
+    timer whenever the thread is switched back in, and fires again within a few µs (measured
+    here: a median of 20 µs after each switch-in, against a 200 µs period), so a thread that
+    blocks in every event gets extra samples right after each wake-up (in finish_task_switch).
+    Counting samples would inflate what runs just after a switch and the on-CPU time; weighting
+    each by the time since the thread's previous sample does not. A thread's first sample, and
+    any gap beyond MAX_WEIGHT_PERIODS periods (sampling throttled), stand for one period."""
+
+    MAX_WEIGHT_PERIODS = 3
+
+    def __init__(self, period_ns):
+        self.period_ns = period_ns
+        self.last = {}     # (pid, tid) -> time of its previous sample
+        self.off = {}      # (pid, tid) -> ns switched out since then
+        self.out_at = {}   # (pid, tid) -> when it was switched out, while it is
+
+    def switched(self, key, t, out):
+        if out:
+            self.out_at[key] = t
+        elif key in self.out_at:
+            self.off[key] = self.off.get(key, 0) + t - self.out_at.pop(key)
+
+    def weight(self, key, t):
+        previous = self.last.get(key)
+        on_cpu = (t - previous - self.off.get(key, 0)) if previous is not None else None
+        self.last[key], self.off[key] = t, 0
+        if on_cpu is None or on_cpu < 0 or on_cpu > self.MAX_WEIGHT_PERIODS * self.period_ns:
+            return self.period_ns
+        return on_cpu
+
+
+def join(records, windows, period_ns=CPU_CLOCK_PERIOD_NS):
     """({rung: RungTally}, samples of the processes outside every window and every rung's span).
 
-    records: parse_perf_script's output; windows: read_windows's. A sample counts for a rung when
-    its time falls inside a window of its own process; the off-CPU time of a window is the part
-    of it during which the process's main thread (the one that times the events) was switched
-    out."""
+    records: parse_perf_script's output; windows: read_windows's; period_ns: the sampling
+    period, or its typical value (SampleWeights). A sample counts for a rung when its time falls
+    inside a window of its own process; the off-CPU time of a window is the part of it during
+    which the process's main thread (the one that times the events) was switched out."""
+    weights = SampleWeights(period_ns)
     tallies = collections.defaultdict(RungTally)
     for pid, w in windows.items():
         for s, e, r in zip(w.starts, w.ends, w.rungs):
@@ -280,7 +319,10 @@ def join(records, windows):
         kind, pid, tid, t = record[:4]
         w = windows.get(pid)
         if kind == "switch":
-            if w is None or tid != pid:
+            if w is None:
+                continue
+            weights.switched((pid, tid), t, record[4] != "in")
+            if tid != pid:
                 continue
             if record[4] in ("out", "out preempt"):
                 switched_out[pid] = (t, record[4] == "out preempt")
@@ -292,6 +334,7 @@ def join(records, windows):
             continue
         if w is None:
             continue  # perf's own process, or one that timed nothing
+        weight = weights.weight((pid, tid), t)
         rung = w.rung_at(t)
         if rung is None:
             spanned = w.span_at(t)
@@ -304,6 +347,7 @@ def join(records, windows):
         phase, _ = classify(frames)
         tally = tallies[rung]
         (tally.own_samples if tid == pid else tally.other_samples)[phase] += 1
+        (tally.own_weight if tid == pid else tally.other_weight)[phase] += weight
         tally.functions[phase][frames[0].split("+", 1)[0] if frames else "(user space)"] += 1
         tally.stacks[";".join(reversed([f.split("+", 1)[0] for f in frames])) or "(user space)"] += 1
     for rung, ns in off_cpu.items():
@@ -315,22 +359,28 @@ def join(records, windows):
 
 def phases_of(tally):
     """[{phase, share, share_stderr, samples, top_functions}] of one rung, shares of its wall
-    time adding up to 1; None when its thread left too few samples to split."""
+    time adding up to 1; None when its thread left too few samples to split.
+
+    The wall time is split three ways: the event thread's on-CPU time (the windows less its
+    switched-out time), shared among the phases of its samples by their weights; the process's
+    other threads' sampled time, taken out of the event thread's waiting; what is left of the
+    waiting (off-CPU) and of its preemption."""
     own = sum(tally.own_samples.values())
-    if own < MIN_SAMPLES or tally.wall_ns <= 0:
+    own_weight = sum(tally.own_weight.values())
+    if own < MIN_SAMPLES or tally.wall_ns <= 0 or own_weight <= 0:
         return None
     on_cpu = max(0, tally.wall_ns - tally.off_cpu_ns)
-    ns_per_sample = on_cpu / own
     other = sum(tally.other_samples.values())
     # The process's other threads (the userfaultfd handler) work while the event's thread waits:
-    # their samples take their time out of its waiting, not out of its preemption.
+    # their time comes out of its waiting, not out of its preemption.
     waiting_ns = tally.off_cpu_ns - tally.preempted_ns
-    other_ns = min(waiting_ns, other * ns_per_sample)
+    other_weight = sum(tally.other_weight.values())
+    other_ns = min(waiting_ns, other_weight)
     ns_by_phase = collections.Counter()
-    for phase, n in tally.own_samples.items():
-        ns_by_phase[phase] += n * ns_per_sample
-    for phase, n in tally.other_samples.items():
-        ns_by_phase[phase] += other_ns * n / other
+    for phase, w in tally.own_weight.items():
+        ns_by_phase[phase] += on_cpu * w / own_weight
+    for phase, w in tally.other_weight.items():
+        ns_by_phase[phase] += other_ns * w / other_weight
     ns_by_phase[OFF_CPU] += waiting_ns - other_ns
     ns_by_phase[PREEMPTED] += tally.preempted_ns
     total = sum(ns_by_phase.values())
@@ -442,7 +492,8 @@ class Pass:
             script = subprocess.Popen([self.perf, "script", "-i", str(data), "-F", "pid,tid,time,ip,sym",
                                        "--ns", "--show-switch-events"], stdout=subprocess.PIPE,
                                       stderr=errors, text=True, errors="replace")
-            tallies, unclaimed = join(parse_perf_script(script.stdout), windows)
+            tallies, unclaimed = join(parse_perf_script(script.stdout), windows,
+                                      self.counter.get("period_ns") or 1e9 / CYCLES_FREQUENCY_HZ)
             if script.wait() != 0:
                 errors.seek(0)
                 raise ValueError(f"perf script exited {script.returncode}: {errors.read().strip()[:200]}")
@@ -486,16 +537,17 @@ class Pass:
                 "phases": None, "why_not_split": None,
             }
             entry["notes"] = []
-            own = sum(tally.own_samples.values())
-            if self.counter.get("period_ns") and own and tally.wall_ns:
-                # Two measures of the same on-CPU time: context switches, and cpu-clock's samples
-                # times its period. Where they disagree, so much is the off-CPU share uncertain.
-                agreement = (tally.wall_ns - tally.off_cpu_ns) / (own * self.counter["period_ns"])
+            own_weight = sum(tally.own_weight.values())
+            if own_weight and tally.wall_ns:
+                # Two measures of the same on-CPU time: the windows less the switched-out time,
+                # and what the samples inside them stand for. Where they disagree, so much is the
+                # split between on-CPU phases and off-CPU uncertain.
+                agreement = (tally.wall_ns - tally.off_cpu_ns) / own_weight
                 entry["on_cpu_agreement"] = agreement
                 if abs(agreement - 1) > AGREEMENT_TOLERANCE:
                     entry["notes"].append(
-                        f"on-CPU time from context switches is {agreement:.2f}x what cpu-clock's samples "
-                        f"count: the off-CPU share is uncertain by about "
+                        f"on-CPU time from context switches is {agreement:.2f}x what the samples stand "
+                        f"for: the off-CPU share is uncertain by about "
                         f"{abs(1 - agreement) * (tally.wall_ns - tally.off_cpu_ns) / tally.wall_ns:.0%} "
                         f"of the rung's time")
             if valid:

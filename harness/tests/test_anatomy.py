@@ -113,6 +113,20 @@ def test_off_cpu_time_is_the_switched_out_part_of_the_windows():
     assert tallies["minor_fault"].off_cpu_ns == 80
 
 
+def test_each_sample_stands_for_its_threads_on_cpu_time_since_the_previous_one():
+    """cpu-clock fires again a few µs after every switch-in: that sample stands for those µs
+    plus what ran before the switch-out, not for a whole period."""
+    windows = windows_of(1, (0, 10_000_000))
+    records = [sample(1_000_000, ("clear_page_erms",)),                      # first: one period
+               sample(1_200_000, ("clear_page_erms",)),                      # 200 µs on-CPU
+               ("switch", 1, 1, 1_250_000, "out"), ("switch", 1, 1, 1_900_000, "in"),
+               sample(1_910_000, ("finish_task_switch.isra.0",)),            # 50 + 10 µs on-CPU
+               sample(2_110_000, ("clear_page_erms",))]                      # 200 µs
+    tally = anatomy.join(records, windows, period_ns=200_000)[0]["minor_fault"]
+    assert tally.own_weight == {"zeroing": 600_000, "scheduling": 60_000}
+    assert tally.own_samples == {"zeroing": 3, "scheduling": 1}
+
+
 def test_preemption_is_told_apart_from_waiting():
     windows = windows_of(1, (0, 1000))
     records = [("switch", 1, 1, 100, "out"), ("switch", 1, 1, 300, "in"),
@@ -120,6 +134,7 @@ def test_preemption_is_told_apart_from_waiting():
     tally = anatomy.join(records, windows)[0]["minor_fault"]
     assert (tally.off_cpu_ns, tally.preempted_ns) == (300, 100)
     tally.own_samples["zeroing"] = anatomy.MIN_SAMPLES
+    tally.own_weight["zeroing"] = 600
     shares = {p["phase"]: p["share"] for p in anatomy.phases_of(tally)}
     assert shares == pytest.approx({"zeroing": 0.7, OFF_CPU: 0.2, "preempted": 0.1})
 
@@ -130,11 +145,13 @@ def test_a_window_file_cut_short_loses_only_its_last_window(tmp_path):
     assert windows.starts == [10] and windows.ends == [20]
 
 
-def tally_with(own, other=None, wall_ns=1_000_000, off_cpu_ns=0, events=100):
+def tally_with(own, other=None, wall_ns=1_000_000, off_cpu_ns=0, events=100, ns_per_sample=1250):
     tally = anatomy.RungTally()
     tally.events, tally.wall_ns, tally.off_cpu_ns = events, wall_ns, off_cpu_ns
     tally.own_samples.update(own)
     tally.other_samples.update(other or {})
+    tally.own_weight.update({phase: n * ns_per_sample for phase, n in own.items()})
+    tally.other_weight.update({phase: n * ns_per_sample for phase, n in (other or {}).items()})
     for phase, n in {**own, **(other or {})}.items():
         tally.functions[phase]["some_function"] += n
     return tally
@@ -145,7 +162,7 @@ def test_shares_add_up_to_one_with_off_cpu_and_other_threads():
                                           {"userfaultfd": 50}, wall_ns=1_000_000, off_cpu_ns=500_000))
     assert sum(p["share"] for p in phases) == pytest.approx(1.0)
     shares = {p["phase"]: p["share"] for p in phases}
-    # On-CPU half split 3:1; the handler thread's 50 samples at the same 1250 ns per sample take
+    # On-CPU half split 3:1; the handler thread's 50 samples, standing for 1250 ns each, take
     # 62.5 µs out of the off-CPU half.
     assert shares["zeroing"] == pytest.approx(0.375)
     assert shares["userfaultfd"] == pytest.approx(0.0625)
