@@ -10,12 +10,13 @@ how many were dropped is reported per rung.
 
 Per rung, with W the events' summed wall time:
   - off-CPU: the part of W during which the event's thread was switched out (perf's
-    context-switch records, `--switch-events`: waiting for the device, preempted);
-  - the rest, W - off-CPU, is on-CPU time, split over the phases in proportion to the samples of
-    the event's thread (anatomy_phases.py: which function belongs to which phase);
-  - samples of the process's other threads inside a window (the userfaultfd handler, which
-    works while the faulting thread waits) take their share out of the off-CPU time, at the
-    same time per sample.
+    context-switch records, `--switch-events`), split into waiting (for the device, for another
+    thread) and preempted;
+  - the rest, W - off-CPU, is on-CPU time, split over the phases of the event thread's samples
+    (anatomy_phases.py: which function belongs to which phase), each sample weighted by the
+    on-CPU time it stands for (SampleWeights);
+  - the sampled time of the process's other threads inside a window (the userfaultfd handler,
+    which works while the faulting thread waits) is taken out of the waiting.
 The shares add up to 100% of W. The anatomy pass's events run under sampling, so its wall time
 per event is higher than the ladder's; a phase's time per event in the report is its share of
 the ladder's median.
@@ -58,8 +59,8 @@ CYCLES_FREQUENCY_HZ = 5_000
 # Each row runs one repetition of this many times its timed --benchmark_min_time: about two
 # thirds of the timed runs' event time, enough samples at the rate above.
 MIN_TIME_FACTOR = 10
-# cpu-clock's samples times its period and the context switches must agree this closely on a
-# rung's on-CPU time, or the report says by how much its off-CPU share is uncertain.
+# What the samples stand for and the context switches must agree this closely on a rung's on-CPU
+# time, or the report says by how much its off-CPU share is uncertain.
 AGREEMENT_TOLERANCE = 0.10
 # Fewer samples of the event's thread inside a rung's windows than this and its phases are not
 # split (each share carries its sampling error besides).
