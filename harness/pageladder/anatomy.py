@@ -16,8 +16,9 @@ Per rung, with W the events' summed wall time:
     (anatomy_phases.py: which function belongs to which phase), each sample weighted by the
     on-CPU time it stands for (SampleWeights); the time no sample stands for is spread in
     proportion;
-  - the sampled time of the process's other threads inside a window (the userfaultfd handler,
-    which works while the faulting thread waits) is taken out of the waiting.
+  - the on-CPU time of the process's other threads inside a window (the userfaultfd handler,
+    which works while the faulting thread waits), from their own switches, is split by their
+    samples and taken out of the waiting.
 The shares add up to 100% of W. The anatomy pass's events run under sampling, so its wall time
 per event is higher than the ladder's; a phase's time per event in the report is its share of
 the ladder's median.
@@ -248,6 +249,7 @@ class RungTally:
         # phase -> on-CPU ns the samples stand for (SampleWeights): own thread, other threads
         self.own_weight = collections.Counter()
         self.other_weight = collections.Counter()
+        self.other_on_cpu_ns = 0  # the other threads' on-CPU time inside the windows (switches)
         self.functions = collections.defaultdict(collections.Counter)  # phase -> innermost kernel fn
         self.dropped = 0
         self.stacks = collections.Counter()        # folded kernel stack -> samples
@@ -261,6 +263,7 @@ class RungTally:
         self.other_samples.update(other.other_samples)
         self.own_weight.update(other.own_weight)
         self.other_weight.update(other.other_weight)
+        self.other_on_cpu_ns += other.other_on_cpu_ns
         for phase, fns in other.functions.items():
             self.functions[phase].update(fns)
         self.dropped += other.dropped
@@ -316,8 +319,8 @@ def join(records, windows, period_ns=CPU_CLOCK_PERIOD_NS):
         for s, e, r in zip(w.starts, w.ends, w.rungs):
             tallies[r].events += 1
             tallies[r].wall_ns += e - s
-    switched_out = {}
-    off_cpu, preempted = collections.Counter(), collections.Counter()
+    switched_out, other_in = {}, {}
+    off_cpu, preempted, other_on_cpu = collections.Counter(), collections.Counter(), collections.Counter()
     unclaimed = 0
     for record in records:
         kind, pid, tid, t = record[:4]
@@ -327,6 +330,12 @@ def join(records, windows, period_ns=CPU_CLOCK_PERIOD_NS):
                 continue
             weights.switched((pid, tid), t, record[4] != "in")
             if tid != pid:
+                # Another thread of the process (the userfaultfd handler): its on-CPU time
+                # inside the windows, from its own switches.
+                if record[4] == "in":
+                    other_in[(pid, tid)] = t
+                elif (pid, tid) in other_in:
+                    w.overlap(other_in.pop((pid, tid)), t, other_on_cpu)
                 continue
             if record[4] in ("out", "out preempt"):
                 switched_out[pid] = (t, record[4] == "out preempt")
@@ -358,6 +367,8 @@ def join(records, windows, period_ns=CPU_CLOCK_PERIOD_NS):
         tallies[rung].off_cpu_ns += ns
     for rung, ns in preempted.items():
         tallies[rung].preempted_ns += ns
+    for rung, ns in other_on_cpu.items():
+        tallies[rung].other_on_cpu_ns += ns
     return dict(tallies), unclaimed
 
 
@@ -379,7 +390,9 @@ def phases_of(tally):
     # their time comes out of its waiting, not out of its preemption.
     waiting_ns = tally.off_cpu_ns - tally.preempted_ns
     other_weight = sum(tally.other_weight.values())
-    other_ns = min(waiting_ns, other_weight)
+    # Their on-CPU time from their switches where there are any (what their samples stand for
+    # misses each run-up to a switch-out, as for the event's thread), else from the samples.
+    other_ns = min(waiting_ns, tally.other_on_cpu_ns or other_weight) if other_weight else 0.0
     ns_by_phase = collections.Counter()
     for phase, w in tally.own_weight.items():
         ns_by_phase[phase] += on_cpu * w / own_weight

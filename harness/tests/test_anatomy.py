@@ -127,6 +127,19 @@ def test_each_sample_stands_for_its_threads_on_cpu_time_since_the_previous_one()
     assert tally.own_samples == {"zeroing": 3, "scheduling": 1}
 
 
+def test_another_threads_on_cpu_time_inside_the_windows_comes_out_of_the_waiting():
+    """The faulting thread waits 0-800 while the handler thread (tid 2) runs 100-400 of it."""
+    windows = windows_of(1, (0, 1000))
+    records = [("switch", 1, 1, 0, "out"), ("switch", 1, 2, 100, "in"),
+               sample(300, ("userfaultfd_ioctl",), tid=2),
+               ("switch", 1, 2, 400, "out"), ("switch", 1, 1, 800, "in")]
+    tally = anatomy.join(records, windows, period_ns=200)[0]["minor_fault"]
+    assert tally.other_on_cpu_ns == 300 and tally.off_cpu_ns == 800
+    tally.own_samples["zeroing"], tally.own_weight["zeroing"] = anatomy.MIN_SAMPLES, 200
+    shares = {p["phase"]: p["share"] for p in anatomy.phases_of(tally)}
+    assert shares == pytest.approx({"zeroing": 0.2, "userfaultfd": 0.3, OFF_CPU: 0.5})
+
+
 def test_preemption_is_told_apart_from_waiting():
     windows = windows_of(1, (0, 1000))
     records = [("switch", 1, 1, 100, "out"), ("switch", 1, 1, 300, "in"),
