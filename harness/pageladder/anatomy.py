@@ -428,9 +428,8 @@ def _rung_filter():
     return "^(" + "|".join(map(re.escape, registry.ANATOMY_RUNGS)) + ")(/|$)"
 
 
-def _row_outcomes(gb_json):
-    """{rung: (valid, why_invalid, label)} of an anatomy invocation's rows."""
-    data = json.loads(Path(gb_json).read_text())
+def _row_outcomes(data):
+    """{rung: (valid, why_invalid)} of an anatomy invocation's rows (its Google Benchmark JSON)."""
     outcomes = {}
     for row in ladder.iteration_rows(data.get("benchmarks", [])):
         rung = registry.strip_time_suffix(row.get("run_name", row.get("name", "")))
@@ -524,10 +523,11 @@ class Pass:
         (self.folder / f"{stem}.folded").write_text("\n".join(folded) + "\n")
         gb_json = self.folder / f"{stem}.json"
         if gb_json.is_file():
-            self.outcomes.update(_row_outcomes(gb_json))
+            data = json.loads(gb_json.read_text())
+            self.outcomes.update(_row_outcomes(data))
             try:
-                context = json.loads(gb_json.read_text()).get("context", {})
-                self.labels.update({r: spec.get("label") for r, spec in ladder.row_specs(context).items()})
+                specs = ladder.row_specs(data.get("context", {}))
+                self.labels.update({r: spec.get("label") for r, spec in specs.items()})
             except ValueError:
                 pass
         entry = {"rungs": sorted(tallies), "samples_outside_every_rung": unclaimed}

@@ -54,6 +54,11 @@ def row_ns(row):
     return float(row["real_time"]) * TIME_UNIT_NS[row.get("time_unit", "ns")]
 
 
+def valid_medians(block):
+    """{rung id: median_ns} of a run's valid rungs (what per-rung figures are read against)."""
+    return {r["id"]: r["median_ns"] for r in block["ladder"] if r["valid"]}
+
+
 def iteration_rows(rows):
     return [r for r in rows if r.get("run_type", "iteration") == "iteration"]
 

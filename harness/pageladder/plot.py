@@ -13,7 +13,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib import ticker  # noqa: E402
 
-from pageladder import registry  # noqa: E402
+from pageladder import ladder, registry  # noqa: E402
 from pageladder.units import format_ns  # noqa: E402
 
 # Okabe-Ito: distinguishable with every common colour-vision deficiency.
@@ -406,7 +406,7 @@ def draw_anatomy(anatomy, run, stem):
     if not rungs:
         return False
     style()
-    medians = {r["id"]: r["median_ns"] for r in run["pageladder"]["ladder"] if r["valid"]}
+    medians = ladder.valid_medians(run["pageladder"])
     height = 2.6 + 0.34 * len(rungs)
     fig, ax = figure(11.0, height)
     used = []

@@ -121,7 +121,7 @@ def anatomy_section(anatomy, block):
     method = anatomy.get("method") or {}
     if method.get("skipped"):
         return [f"Not measured: {method['skipped']}."]
-    medians = {r["id"]: r["median_ns"] for r in block["ladder"] if r["valid"]}
+    medians = ladder.valid_medians(block)
     lines = [f"A separate pass after the timed runs, under `perf record` ({method.get('engine')}, "
              f"{method.get('counter')} {method.get('sampling')}): only samples inside the events' own "
              f"timed windows count; off-CPU is window time with the event's thread switched out "

@@ -206,7 +206,7 @@ def test_gb_rows_decide_validity(tmp_path):
          "label": json.dumps({"invalid": ["not THP-backed"]})},
         {"run_name": "minor_fault_read_then_write/manual_time", "run_type": "iteration",
          "error_occurred": True, "error_message": "skipped: no THP"}]}))
-    outcomes = anatomy._row_outcomes(path)
+    outcomes = anatomy._row_outcomes(json.loads(path.read_text()))
     assert outcomes["minor_fault"] == (True, None)
     assert outcomes["thp_fault"] == (False, "not THP-backed")
     assert outcomes["minor_fault_read_then_write"][0] is False
