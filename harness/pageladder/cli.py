@@ -181,7 +181,8 @@ def _bench(args, selected):
         "anatomy": bool(args.anatomy),
         "benchmark_seconds": round(sum(o.get("seconds", 0.0) for o in outcomes.values()), 2),
     }
-    run = collect.assemble(run_dir, outcomes, harness_settings, demand_paging=lifecycle)
+    run = collect.assemble(run_dir, outcomes, harness_settings, demand_paging=lifecycle,
+                           guest=_guest_facts(args.guest))
     status = render_outputs(run, run_dir)
     point_latest(run_dir)
     print()
@@ -192,6 +193,18 @@ def _bench(args, selected):
     if interrupted:
         return 130
     return status
+
+
+def _guest_facts(path):
+    """The guest's facts (accelerator, CPUs, memory, qemu, host) when this run is in a guest."""
+    if not path:
+        return None
+    import json
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, ValueError) as e:
+        print(f"pageladder: the guest's facts ({path}) are unreadable: {e}", file=sys.stderr)
+        return {"accel": "unknown"}
 
 
 def _anatomy_pass(args, selected, run_dir, extra):
@@ -317,6 +330,8 @@ def build_parser():
     bench.add_argument("--cpu", help="pin the benchmarks to this CPU (CPU=<n>)")
     bench.add_argument("--verbose", action="store_true",
                        help="stream every benchmark's own console output (V=1)")
+    bench.add_argument("--guest", help="this run is inside a pageladder guest: the guest's facts "
+                                       "(JSON, written by guests/bench.py) go into settings.guest")
     bench.add_argument("--anatomy", action="store_true",
                        help="after the timed runs, split each fault rung's time into kernel phases "
                             "(ANATOMY=1; anatomy.json, anatomy.svg)")

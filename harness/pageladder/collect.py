@@ -31,13 +31,16 @@ def load_binary_json(path):
     return data.get("context", {}), data["benchmarks"]
 
 
-def assemble(run_dir, outcomes, harness_settings, extra_skipped=(), root=None, demand_paging=None):
+def assemble(run_dir, outcomes, harness_settings, extra_skipped=(), root=None, demand_paging=None,
+             guest=None):
     """outcomes: {short name: {"binary": str, "file": str|None, "failed": str|None, "seconds": float}}.
 
     Writes run_dir/run.json and returns it as a dict.
     """
     directories = {k: harness_settings[k] for k in ("file_dir", "swap_dir") if harness_settings.get(k)}
     machine, kernel, settings = metadata.collect(root, directories=directories)
+    if guest is not None:
+        settings["guest"] = guest
     context, benchmarks, results, row_descriptions = None, [], {}, {}
     for name, outcome in outcomes.items():
         if outcome.get("failed"):

@@ -1,0 +1,41 @@
+"""`python3 -m guests bench --kernel K [options] -- <harness bench arguments>` (make bench KERNEL=)."""
+import argparse
+import sys
+from pathlib import Path
+
+from guests import bench
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(prog="guests", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("bench", help="run the harness's bench inside a guest on another kernel")
+    run.add_argument("--kernel", required=True, help="a Debian kernel package, a .deb or a kernel image")
+    run.add_argument("--kernel-modules", default="", help="the image's lib/modules/<release> folder")
+    run.add_argument("--cgroup", choices=("v1", "v2"), default="v2")
+    run.add_argument("--accel", choices=("auto", "kvm", "tcg"), default="auto")
+    run.add_argument("--cpus", type=int, default=0)
+    run.add_argument("--memory-mib", type=int, default=4096)
+    run.add_argument("--build-dir", default="build")
+    run.add_argument("--results", default="results")
+    run.add_argument("--python", default=sys.executable)
+    run.add_argument("--boot-timeout", type=int, default=120)
+    run.add_argument("--run-timeout", type=int, default=3600)
+    run.add_argument("harness_args", nargs=argparse.REMAINDER)
+    return parser
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    harness_args = [a for a in args.harness_args if a != "--"] if args.harness_args[:1] == ["--"] \
+        else args.harness_args
+    request = bench.GuestRequest(
+        kernel=args.kernel, harness_args=harness_args, build_dir=Path(args.build_dir),
+        results=Path(args.results), python=args.python, cgroup=args.cgroup, accel=args.accel,
+        cpus=args.cpus, memory_mib=args.memory_mib, kernel_modules=args.kernel_modules,
+        boot_timeout_s=args.boot_timeout, run_timeout_s=args.run_timeout)
+    return bench.run(request)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,191 @@
+"""One guest run, from KERNEL= to results/<run-id>/: the kernel tree, the initramfs, a disk and a
+staging folder, the guest booted (KVM where it runs the kernel, else TCG) to run the harness's
+`bench` with the same arguments as on the host, and its run folder handed back like any run.
+
+Everything temporary lives in one folder, results/.guest-<pid>/, removed at the end; a reaper
+process removes it (and kills qemu) if this one is killed."""
+import json
+import os
+import platform
+import shlex
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from guests import initramfs, kernel, machine
+
+EXIT_GUEST = 6          # the guest could not run (bad kernel, no qemu, panic, hang ...)
+DISK_BYTES = 4 << 30    # sparse: /var/tmp in the guest (file_fault's file, the swap file)
+
+
+@dataclass
+class GuestRequest:
+    """What `make bench KERNEL=...` asks for, passed down from the command line."""
+    kernel: str
+    harness_args: list
+    build_dir: Path
+    results: Path
+    python: str
+    cgroup: str = "v2"
+    accel: str = "auto"         # auto, kvm or tcg
+    cpus: int = 0               # 0: as many as the host has, up to 4
+    memory_mib: int = 4096
+    kernel_modules: str = ""
+    boot_timeout_s: int = 120
+    run_timeout_s: int = 3600
+    verbose: bool = False
+
+
+def _say(text):
+    print(f"pageladder: {text}", flush=True)
+
+
+def _make_disk(path):
+    with open(path, "wb") as f:
+        f.truncate(DISK_BYTES)
+    mkfs = shutil.which("mkfs.ext4") or "/sbin/mkfs.ext4"
+    result = subprocess.run([mkfs, "-q", "-F", "-E", "nodiscard", "-L", "pageladder", str(path)],
+                            capture_output=True, text=True)
+    if result.returncode != 0:
+        raise machine.GuestError(f"mkfs.ext4 failed on the guest's disk: {result.stderr.strip()[:200]}")
+
+
+def _env_file(request, share, command):
+    exports = {
+        "GUEST_CHECKOUT": str(Path.cwd()),
+        "GUEST_HOSTNAME": f"{socket.gethostname().split('.')[0]}-guest",
+        "GUEST_CGROUP": request.cgroup,
+        "GUEST_COMMAND": " ".join(shlex.quote(a) for a in command),
+        "HOME": "/tmp",
+        "LANG": "C.UTF-8",
+        "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "PYTHONUNBUFFERED": "1",
+        "MPLBACKEND": "Agg",
+        "PYTHONPATH": str(Path.cwd() / "harness"),
+    }
+    (share / "guest.env").write_text("".join(f"export {k}={shlex.quote(v)}\n" for k, v in exports.items()))
+
+
+def _guest_facts(request, tree, shape, qemu, missing_modules):
+    """What the run records of the guest (run.json's settings.guest)."""
+    return {"accel": shape.accel, "accel_reason": shape.accel_reason, "cpus": shape.cpus,
+            "memory_mib": shape.memory_mib, "cgroup": shape.cgroup, "qemu": machine.qemu_version(qemu),
+            "kernel": {"requested": request.kernel, "package": tree.package, "release": tree.release},
+            "modules_missing": missing_modules,
+            "host": {"hostname": socket.gethostname(), "kernel_release": platform.release()}}
+
+
+def _hand_back(share, results_root, console_log):
+    """Moves the guest's run folder into results/ and points results/latest at it."""
+    runs = [p for p in (share / "results").iterdir() if p.is_dir() and not p.is_symlink()]
+    if not runs:
+        return None
+    run = runs[0]
+    target = results_root / run.name
+    shutil.move(str(run), target)
+    (target / "logs").mkdir(exist_ok=True)
+    shutil.copyfile(console_log, target / "logs" / "guest-console.log")
+    link, tmp = results_root / "latest", results_root / ".latest.tmp"
+    if tmp.is_symlink() or tmp.exists():
+        tmp.unlink()
+    tmp.symlink_to(target.name)
+    os.replace(tmp, link)
+    return target
+
+
+def _keep_console(results_root, tree, console_log):
+    """A guest that produced no run: its console, where the user can read it."""
+    folder = results_root / f"{time.strftime('%Y%m%d-%H%M%S')}-guest-{tree.release}-failed" / "logs"
+    folder.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(console_log, folder / "guest-console.log")
+    return folder / "guest-console.log"
+
+
+def _shapes(request):
+    cpus = request.cpus or min(os.cpu_count() or 1, 4)
+    if request.accel == "tcg":
+        return [machine.Shape(cpus, request.memory_mib, "tcg", "asked for (ACCEL=tcg)", request.cgroup)]
+    usable, reason = machine.kvm_verdict()
+    if request.accel == "kvm" and not usable:
+        raise machine.GuestError(f"ACCEL=kvm, but {reason}")
+    shapes = [machine.Shape(cpus, request.memory_mib, "kvm", reason, request.cgroup)] if usable else []
+    if request.accel == "auto":
+        shapes.append(machine.Shape(cpus, request.memory_mib, "tcg",
+                                    "software emulation: " + (reason if not usable else "KVM did not boot it"),
+                                    request.cgroup))
+    return shapes
+
+
+def run(request):
+    """The whole guest run; returns the exit status (the harness's, or EXIT_GUEST)."""
+    results_root = Path(request.results).resolve()
+    try:
+        tree = kernel.resolve(request.kernel, Path(request.build_dir).resolve() / "kernels",
+                              request.kernel_modules or None)
+        qemu = machine.qemu_binary()
+        shapes = _shapes(request)
+    except (kernel.KernelError, machine.GuestError) as e:
+        print(f"pageladder: {e}", file=sys.stderr)
+        return EXIT_GUEST
+    results_root.mkdir(parents=True, exist_ok=True)
+    work = results_root / f".guest-{os.getpid()}"
+    reaper = machine.Reaper()
+    reaper.tell("path", work)
+    try:
+        return _run_in(request, tree, qemu, shapes, work, reaper, results_root)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+        reaper.done()
+
+
+def _run_in(request, tree, qemu, shapes, work, reaper, results_root):
+    share = work / "share"
+    (share / "results").mkdir(parents=True)
+    console_log = work / "console.log"
+    try:
+        missing = initramfs.build(tree, work / "initrd.gz")
+        if missing:
+            _say(f"the kernel has no {', '.join(missing)} module: the rows that need it will skip")
+        command = [request.python, "-m", "pageladder", "bench", "--build-dir",
+                   str(Path(request.build_dir).resolve()), "--results", str(share / "results"),
+                   "--guest", str(share / "guest.json"), *request.harness_args]
+        _env_file(request, share, command)
+    except (kernel.KernelError, machine.GuestError, OSError) as e:
+        print(f"pageladder: {e}", file=sys.stderr)
+        return EXIT_GUEST
+    append = f"console=ttyS0 panic=-1 quiet loglevel=3 pageladder.staging={share}"
+    echo = (lambda line: print(line, flush=True)) if True else None
+    for i, shape in enumerate(shapes):
+        (share / "guest.json").write_text(json.dumps(_guest_facts(request, tree, shape, qemu, missing), indent=1))
+        _make_disk(work / "disk.img")
+        _say(f"booting {tree.release} ({tree.package or tree.image}) in a {shape.accel.upper()} guest: "
+             f"{shape.cpus} CPUs, {shape.memory_mib} MiB, cgroup {shape.cgroup}")
+        last = i == len(shapes) - 1
+        try:
+            boot_seconds = machine.boot(qemu, shape, tree.image, work / "initrd.gz", share, work / "disk.img",
+                                        append, console_log, reaper,
+                                        boot_timeout=request.boot_timeout_s if last else 60,
+                                        run_timeout=request.run_timeout_s, echo=echo)
+        except machine.GuestError as e:
+            if not last and "did not reach its init" in str(e) or (not last and "stopped before" in str(e)):
+                _say(f"KVM did not boot the kernel ({e}); falling back to software emulation")
+                continue
+            kept = _keep_console(results_root, tree, console_log)
+            print(f"pageladder: {e}; the guest's console: {kept}", file=sys.stderr)
+            return EXIT_GUEST
+        status_file = share / "exit-status"
+        status = int(status_file.read_text().strip()) if status_file.exists() else EXIT_GUEST
+        target = _hand_back(share, results_root, console_log)
+        if target is None:
+            kept = _keep_console(results_root, tree, console_log)
+            print(f"pageladder: the guest's run wrote no run folder (exit status {status}); "
+                  f"its console: {kept}", file=sys.stderr)
+            return status or EXIT_GUEST
+        _say(f"guest booted in {boot_seconds:.1f} s; run handed back: {target}")
+        return status
+    return EXIT_GUEST
