@@ -10,6 +10,12 @@ TLB_PAGES ?=
 V         ?=
 CPU       ?=
 ANATOMY   ?=
+# A guest on another kernel (guests/): KERNEL=<package|.deb|image>, KERNEL_MODULES=<folder>,
+# CGROUP=v1|v2 (default v2), ACCEL=auto|kvm|tcg (default auto).
+KERNEL    ?=
+KERNEL_MODULES ?=
+CGROUP    ?=
+ACCEL     ?=
 CMAKE_BUILD_TYPE ?= Release
 # -Werror where CI runs (CI=true), warnings only elsewhere.
 WERROR    := $(if $(filter true 1,$(CI)),ON,OFF)
@@ -18,12 +24,24 @@ WERROR    := $(if $(filter true 1,$(CI)),ON,OFF)
 # matplotlib), unless PYTHON= names one.
 FIND_PYTHON = $(if $(PYTHON),scripts/find-python --require "$(PYTHON)",scripts/find-python)
 HARNESS = PYTHONPATH=$(CURDIR)/harness MPLBACKEND=Agg $$($(FIND_PYTHON)) -m pageladder
+GUESTS = PYTHONPATH=$(CURDIR)/harness:$(CURDIR) MPLBACKEND=Agg $$($(FIND_PYTHON)) -m guests
+# The same run, on this machine or in a guest.
+BENCH_ARGS = $(if $(QUICK),--quick) $(if $(NO_SYSTEM_CHANGES),--no-system-changes) \
+  $(if $(ONLY),--only "$(ONLY)") $(if $(FILE_DIR),--file-dir "$(FILE_DIR)") \
+  $(if $(SWAP_DIR),--swap-dir "$(SWAP_DIR)") $(if $(TLB_PAGES),--tlb-pages "$(TLB_PAGES)") \
+  $(if $(V),--verbose) $(if $(CPU),--cpu "$(CPU)") \
+  $(if $(filter 1 true yes,$(ANATOMY)),--anatomy)
+GUEST_ARGS = --build-dir $(BUILD_DIR) --results "$(RESULTS)" --python "$$($(FIND_PYTHON))" \
+  $(if $(KERNEL_MODULES),--kernel-modules "$(KERNEL_MODULES)") $(if $(CGROUP),--cgroup "$(CGROUP)") \
+  $(if $(ACCEL),--accel "$(ACCEL)")
+# What guests need (qemu, busybox ...) is installed only when a guest is asked for.
+GUEST_DEPS ?= $(if $(KERNEL)$(filter test-kernels,$(MAKECMDGOALS)),1)
 
-.PHONY: all build deps bench test plot compare restore clean
+.PHONY: all build deps bench test test-kernels plot compare restore clean
 all: build
 
 deps:
-	@V="$(V)" scripts/deps.sh
+	@V="$(V)" GUEST_DEPS="$(GUEST_DEPS)" scripts/deps.sh
 
 build:
 	@# A build folder configured for another source folder (a moved or copied checkout) is
@@ -41,15 +59,15 @@ build:
 	  || { tail -n 200 $(BUILD_DIR)/build.log; echo "pageladder: the build failed (whole log: $(BUILD_DIR)/build.log)" >&2; exit 1; }; fi
 
 bench: deps build
-	@$(HARNESS) bench --build-dir $(BUILD_DIR) --results "$(RESULTS)" \
-	  $(if $(QUICK),--quick) $(if $(NO_SYSTEM_CHANGES),--no-system-changes) \
-	  $(if $(ONLY),--only "$(ONLY)") $(if $(FILE_DIR),--file-dir "$(FILE_DIR)") \
-	  $(if $(SWAP_DIR),--swap-dir "$(SWAP_DIR)") $(if $(TLB_PAGES),--tlb-pages "$(TLB_PAGES)") \
-	  $(if $(V),--verbose) $(if $(CPU),--cpu "$(CPU)") \
-	  $(if $(filter 1 true yes,$(ANATOMY)),--anatomy)
+	@$(if $(KERNEL),$(GUESTS) bench --kernel "$(KERNEL)" $(GUEST_ARGS) -- $(BENCH_ARGS),$(HARNESS) bench --build-dir $(BUILD_DIR) --results "$(RESULTS)" $(BENCH_ARGS))
 
 test: deps build
 	@cd $(BUILD_DIR) && ctest --output-on-failure --timeout 900
+
+# QUICK ladders in guests on every kernel of guests/kernels.txt and on this machine's own;
+# fails on any invalid row.
+test-kernels: deps build
+	@$(GUESTS) test-kernels $(GUEST_ARGS) $(if $(KERNEL),--kernel "$(KERNEL)") -- --quick $(BENCH_ARGS)
 
 plot:
 	@test -n "$(RUN)" || { echo "usage: make plot RUN=<results/run-folder>" >&2; exit 2; }

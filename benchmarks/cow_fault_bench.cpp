@@ -240,7 +240,11 @@ void BM_CowFaultThp(benchmark::State& state) {
   run_batched_events(
       state, run,
       [&] {
-        mapping.discard();
+        // A fresh mapping each batch, not MADV_DONTNEED: the last batch's copy-on-write split the
+        // huge page, and before Linux 6.14 (PT_RECLAIM) MADV_DONTNEED keeps the page table that
+        // split left, so no huge page could be mapped there again. munmap frees it.
+        mapping = Mapping::anonymous(huge, Backing::kHugePages);
+        for (size_t i = 0; i < subpages; ++i) pages[i] = mapping.data() + i * page_size();
         for (char* p : pages) touch_write(p, kOriginal);
         if (anon_huge_kb(mapping.data()).value_or(0) * 1024 != static_cast<int64_t>(huge))
           run.invalidate("the region was not backed by a huge page before fork");

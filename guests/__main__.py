@@ -1,4 +1,6 @@
-"""`python3 -m guests bench --kernel K [options] -- <harness bench arguments>` (make bench KERNEL=)."""
+"""`python3 -m guests bench --kernel K [options] -- <harness bench arguments>` (make bench KERNEL=);
+`python3 -m guests exec --kernel K [options] -- <command>`: any command in such a guest (the
+checkout as its working folder), its exit status returned: for looking at a kernel by hand."""
 import argparse
 import sys
 from pathlib import Path
@@ -9,8 +11,17 @@ from guests import bench
 def build_parser():
     parser = argparse.ArgumentParser(prog="guests", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    run = sub.add_parser("bench", help="run the harness's bench inside a guest on another kernel")
-    run.add_argument("--kernel", required=True, help="a Debian kernel package, a .deb or a kernel image")
+    for name, text in (("bench", "run the harness's bench inside a guest on another kernel"),
+                       ("exec", "run a command inside a guest on another kernel"),
+                       ("test-kernels", "QUICK ladders on every kernel of guests/kernels.txt and "
+                                        "this machine's own; fails on any invalid row")):
+        _guest_options(sub.add_parser(name, help=text), kernel_required=name != "test-kernels")
+    return parser
+
+
+def _guest_options(run, kernel_required):
+    run.add_argument("--kernel", required=kernel_required,
+                     help="a Debian kernel package, a .deb or a kernel image (test-kernels: only this one)")
     run.add_argument("--kernel-modules", default="", help="the image's lib/modules/<release> folder")
     run.add_argument("--cgroup", choices=("v1", "v2"), default="v2")
     run.add_argument("--accel", choices=("auto", "kvm", "tcg"), default="auto")
@@ -22,18 +33,20 @@ def build_parser():
     run.add_argument("--boot-timeout", type=int, default=120)
     run.add_argument("--run-timeout", type=int, default=3600)
     run.add_argument("harness_args", nargs=argparse.REMAINDER)
-    return parser
 
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
-    harness_args = [a for a in args.harness_args if a != "--"] if args.harness_args[:1] == ["--"] \
-        else args.harness_args
+    harness_args = args.harness_args[1:] if args.harness_args[:1] == ["--"] else args.harness_args
     request = bench.GuestRequest(
-        kernel=args.kernel, harness_args=harness_args, build_dir=Path(args.build_dir),
+        kernel=args.kernel or "", harness_args=harness_args, build_dir=Path(args.build_dir),
         results=Path(args.results), python=args.python, cgroup=args.cgroup, accel=args.accel,
         cpus=args.cpus, memory_mib=args.memory_mib, kernel_modules=args.kernel_modules,
-        boot_timeout_s=args.boot_timeout, run_timeout_s=args.run_timeout)
+        boot_timeout_s=args.boot_timeout, run_timeout_s=args.run_timeout,
+        exec_command=tuple(harness_args) if args.command == "exec" else ())
+    if args.command == "test-kernels":
+        kernels = [args.kernel] if args.kernel else bench.listed_kernels()
+        return bench.test_kernels(request, kernels, native=not args.kernel)
     return bench.run(request)
 
 

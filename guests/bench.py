@@ -38,6 +38,8 @@ class GuestRequest:
     boot_timeout_s: int = 120
     run_timeout_s: int = 3600
     verbose: bool = False
+    exec_command: tuple = ()    # `guests exec`: this command instead of the harness's bench
+    handed_back: Path = None    # set by run(): the run folder the guest handed back
 
 
 def _say(text):
@@ -106,6 +108,17 @@ def _keep_console(results_root, tree, console_log):
     return folder / "guest-console.log"
 
 
+def _draw(run_dir):
+    """The charts and report of a handed-back run, drawn here at native speed (matplotlib under
+    software emulation takes most of a minute). Returns the plot's exit status."""
+    from pageladder import cli, collect
+    try:
+        return cli.render_outputs(collect.load_run(run_dir), run_dir)
+    except collect.RunError as e:
+        print(f"pageladder: the guest's run cannot be drawn: {e}", file=sys.stderr)
+        return EXIT_GUEST
+
+
 def _shapes(request):
     cpus = request.cpus or min(os.cpu_count() or 1, 4)
     if request.accel == "tcg":
@@ -122,7 +135,8 @@ def _shapes(request):
 
 
 def run(request):
-    """The whole guest run; returns the exit status (the harness's, or EXIT_GUEST)."""
+    """The whole guest run; returns the exit status (the harness's, or EXIT_GUEST). The run
+    folder it handed back, if any, is in request.handed_back afterwards."""
     results_root = Path(request.results).resolve()
     try:
         tree = kernel.resolve(request.kernel, Path(request.build_dir).resolve() / "kernels",
@@ -151,15 +165,19 @@ def _run_in(request, tree, qemu, shapes, work, reaper, results_root):
         missing = initramfs.build(tree, work / "initrd.gz")
         if missing:
             _say(f"the kernel has no {', '.join(missing)} module: the rows that need it will skip")
-        command = [request.python, "-m", "pageladder", "bench", "--build-dir",
-                   str(Path(request.build_dir).resolve()), "--results", str(share / "results"),
-                   "--guest", str(share / "guest.json"), *request.harness_args]
+        if request.exec_command:
+            command = list(request.exec_command)
+        else:
+            command = [request.python, "-m", "pageladder", "bench", "--build-dir",
+                       str(Path(request.build_dir).resolve()), "--results", str(share / "results"),
+                       "--guest", str(share / "guest.json"), "--no-charts", *request.harness_args]
         _env_file(request, share, command)
     except (kernel.KernelError, machine.GuestError, OSError) as e:
         print(f"pageladder: {e}", file=sys.stderr)
         return EXIT_GUEST
     append = f"console=ttyS0 panic=-1 quiet loglevel=3 pageladder.staging={share}"
-    echo = (lambda line: print(line, flush=True)) if True else None
+    def echo(line):
+        print(line, flush=True)
     for i, shape in enumerate(shapes):
         (share / "guest.json").write_text(json.dumps(_guest_facts(request, tree, shape, qemu, missing), indent=1))
         _make_disk(work / "disk.img")
@@ -180,12 +198,84 @@ def _run_in(request, tree, qemu, shapes, work, reaper, results_root):
             return EXIT_GUEST
         status_file = share / "exit-status"
         status = int(status_file.read_text().strip()) if status_file.exists() else EXIT_GUEST
+        if request.exec_command:
+            return status
         target = _hand_back(share, results_root, console_log)
         if target is None:
             kept = _keep_console(results_root, tree, console_log)
             print(f"pageladder: the guest's run wrote no run folder (exit status {status}); "
                   f"its console: {kept}", file=sys.stderr)
             return status or EXIT_GUEST
+        request.handed_back = target
         _say(f"guest booted in {boot_seconds:.1f} s; run handed back: {target}")
-        return status
+        return _draw(target) or status
     return EXIT_GUEST
+
+
+KERNEL_LIST = Path(__file__).with_name("kernels.txt")
+
+
+def listed_kernels(path=KERNEL_LIST):
+    return [line.strip() for line in Path(path).read_text().splitlines()
+            if line.strip() and not line.startswith("#")]
+
+
+def validity(run_dir):
+    """{rung id: 'valid' | 'invalid: why' | 'skipped: why'} of one run folder."""
+    block = json.loads((Path(run_dir) / "run.json").read_text())["pageladder"]
+    table = {r["id"]: "valid" if r["valid"] else f"invalid: {r['why_invalid']}" for r in block["ladder"]}
+    for skip in block["skipped"]:
+        if skip.get("rung"):
+            table.setdefault(skip["rung"], f"skipped: {skip['reason']}")
+    return table
+
+
+def test_kernels(request, kernels, native=True):
+    """QUICK ladders on each kernel (and natively on this machine's own); writes
+    results/test-kernels-<time>.md, a table of every rung on every kernel, and returns 0 only
+    when no row was invalid and every run produced a ladder."""
+    columns, failures = [], []
+    if native:
+        _say(f"this machine's own kernel ({platform.release()})")
+        status, run_dir = _native_run(request)
+        columns.append((f"{platform.release()} (this machine)", run_dir))
+        if run_dir is None:
+            failures.append(f"this machine's kernel: the run failed (status {status})")
+    for spec in kernels:
+        request.kernel, request.handed_back = spec, None
+        status = run(request)
+        columns.append((f"{spec} (guest)", request.handed_back))
+        if request.handed_back is None:
+            failures.append(f"{spec}: the guest produced no run (status {status})")
+    tables = [(name, validity(run_dir) if run_dir else {}) for name, run_dir in columns]
+    rungs = sorted({rung for _, table in tables for rung in table})
+    lines = ["# Rows on every kernel (make test-kernels)", "",
+             "| rung | " + " | ".join(name for name, _ in tables) + " |",
+             "|---|" + "---|" * len(tables)]
+    for rung in rungs:
+        lines.append(f"| `{rung}` | " + " | ".join(table.get(rung, "—").replace("|", "/")
+                                                   for _, table in tables) + " |")
+        for name, table in tables:
+            if table.get(rung, "").startswith("invalid"):
+                failures.append(f"{name}: {rung} {table[rung]}")
+    lines += ["", "Runs: " + ", ".join(f"{name}: `{run_dir}`" for name, run_dir in columns)]
+    out = Path(request.results) / f"test-kernels-{time.strftime('%Y%m%d-%H%M%S')}.md"
+    out.write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+    for failure in failures:
+        print(f"pageladder: test-kernels: {failure}", file=sys.stderr)
+    _say(f"test-kernels: {'FAILED' if failures else 'every row valid or skipped'} ({out})")
+    return 1 if failures else 0
+
+
+def _native_run(request):
+    """The same QUICK ladder on this machine; (status, run folder or None)."""
+    results = Path(request.results).resolve()
+    before = {p.name for p in results.iterdir()} if results.is_dir() else set()
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parent.parent / "harness"))
+    status = subprocess.run([request.python, "-m", "pageladder", "bench", "--build-dir",
+                             str(request.build_dir), "--results", str(results), *request.harness_args],
+                            env=env).returncode
+    new = [p for p in results.iterdir() if p.name not in before and p.is_dir() and not p.is_symlink()
+           and (p / "run.json").exists()]
+    return status, (new[0] if new else None)

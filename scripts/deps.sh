@@ -4,6 +4,10 @@
 set -eu
 PACKAGES="cmake g++ make libbenchmark-dev libbenchmark-tools libpfm4-dev libfmt-dev libgtest-dev
 nlohmann-json3-dev python3 python3-matplotlib python3-pytest python3-scipy python3-numpy python3-statsmodels python3-jsonschema util-linux mount procps linux-perf"
+# A guest on another kernel (make bench KERNEL=..., make test-kernels, CI's guest check).
+if [ -n "${GUEST_DEPS:-}" ]; then
+  PACKAGES="$PACKAGES qemu-system-x86 busybox-static cpio kmod e2fsprogs file"
+fi
 
 missing=""
 for p in $PACKAGES; do

@@ -115,6 +115,8 @@ void EventRun::finish() {
   set_counter("events", static_cast<double>(count));
   set_counter("minor_faults_per_event", minor);
   set_counter("major_faults_per_event", major);
+  // Both classes together: what a claim rests on where kernels disagree on the class.
+  set_counter("faults_per_event", minor + major);
 
   const CounterSet& perf = counters_.perf();
   for (const auto& [semantic, column] :

@@ -80,9 +80,9 @@ def point_latest(run_dir):
     os.replace(tmp, link)
 
 
-def render_outputs(run, run_dir):
-    """report.md and the exports always; the charts when matplotlib is importable. Returns an
-    exit status."""
+def render_outputs(run, run_dir, charts=True):
+    """report.md and the exports always; the charts when asked for and matplotlib is importable.
+    Returns an exit status."""
     from pageladder import anatomy, export
     try:
         run_anatomy = anatomy.load(run_dir)
@@ -91,6 +91,8 @@ def render_outputs(run, run_dir):
         run_anatomy = None
     report.write(run, run_dir / "report.md", run_anatomy)
     export.write(run, Path(run_dir))
+    if not charts:
+        return 0
     try:
         from pageladder import plot
     except ImportError as e:
@@ -183,7 +185,7 @@ def _bench(args, selected):
     }
     run = collect.assemble(run_dir, outcomes, harness_settings, demand_paging=lifecycle,
                            guest=_guest_facts(args.guest))
-    status = render_outputs(run, run_dir)
+    status = render_outputs(run, run_dir, charts=not args.no_charts)
     point_latest(run_dir)
     print()
     print(report.render(run).split("## Ladder", 1)[1].split("\n## ", 1)[0].strip())
@@ -332,6 +334,9 @@ def build_parser():
                        help="stream every benchmark's own console output (V=1)")
     bench.add_argument("--guest", help="this run is inside a pageladder guest: the guest's facts "
                                        "(JSON, written by guests/bench.py) go into settings.guest")
+    bench.add_argument("--no-charts", action="store_true",
+                       help="leave the charts to `plot` (a guest hands its run to the host, which "
+                            "draws them at native speed)")
     bench.add_argument("--anatomy", action="store_true",
                        help="after the timed runs, split each fault rung's time into kernel phases "
                             "(ANATOMY=1; anatomy.json, anatomy.svg)")

@@ -11,7 +11,7 @@ import hashlib
 import math
 from pathlib import Path
 
-from pageladder import registry, stats
+from pageladder import metadata, registry, stats
 from pageladder.ladder import INVOCATION_KEY, iteration_rows, row_ns
 from pageladder.units import format_ns
 
@@ -72,6 +72,21 @@ def _side_state(side, rung_id):
     return "ok", entries
 
 
+def emulation(run):
+    return metadata.emulation(run["pageladder"].get("settings") or {})
+
+
+def _emulation_mismatch(a_side, b_side):
+    """Why no faster/slower verdict can be given between these sides' times, or None: emulated
+    times compare only with times emulated the same way."""
+    a, b = {emulation(r) for r in a_side}, {emulation(r) for r in b_side}
+    if len(a) == 1 and a == b:
+        return None
+    def said(side):
+        return " and ".join(sorted(e or "hardware speed" for e in side))
+    return f"emulated: A's times are {said(a)}, B's {said(b)}; only validity compares"
+
+
 def _definition_text(definition):
     return ", ".join(f"{k} {v:g}" if isinstance(v, float) else f"{k} {v}" for k, v in sorted(definition.items())) or "–"
 
@@ -79,6 +94,7 @@ def _definition_text(definition):
 def compare_pair(a_side, b_side, rung_ids):
     """Rows for one comparison (B against A): a dict per rung with the contract's fields."""
     rows, tested = [], []
+    emulated = _emulation_mismatch(a_side, b_side)
     for rung_id in rung_ids:
         row = {"id": rung_id, "a_median_ns": None, "b_median_ns": None, "ratio": None, "ci_lo": None,
                "ci_hi": None, "p_value": None, "p_adjusted": None, "noise": None, "detectable": None,
@@ -90,6 +106,8 @@ def compare_pair(a_side, b_side, rung_ids):
                 row["verdict"] = state
                 row["why"] = "; ".join(info for st, info in ((a_state, a_info), (b_state, b_info)) if st == state)
                 break
+        if row["verdict"] is None and emulated:
+            row["verdict"], row["why"] = "not comparable", emulated
         if row["verdict"] is None:
             a_def, b_def = a_info[0].get("definition") or {}, b_info[0].get("definition") or {}
             a_units = [invocations(run, e) for run, e in zip(a_side, a_info)]

@@ -572,4 +572,33 @@ def fingerprint(machine, kernel, settings):
         "timer": settings.get("timer"),
         "pmu": settings.get("pmu"),
         "counting_mode": settings.get("counting_mode"),
+        "guest": _guest_text(settings.get("guest")),
     }
+
+
+def emulation(settings):
+    """'tcg, 2 CPUs, 4096 MiB' when a run's times were made under software emulation (a guest
+    under qemu's TCG, guests/machine.py), None for hardware speed (this machine, a KVM guest)."""
+    guest = settings.get("guest") or {}
+    if guest.get("accel") in (None, "kvm"):
+        return None
+    return f"{guest.get('accel')}, {guest.get('cpus')} CPUs, {guest.get('memory_mib')} MiB"
+
+
+def guest_summary(guest):
+    """One line on the guest a run was made in, for the report; 'none' on the machine itself."""
+    if not guest:
+        return "none (measured on the machine itself)"
+    kernel, host = guest.get("kernel") or {}, guest.get("host") or {}
+    return (f"qemu {guest.get('qemu')} {str(guest.get('accel')).upper()} ({guest.get('accel_reason')}), "
+            f"{guest.get('cpus')} CPUs, {guest.get('memory_mib')} MiB, cgroup {guest.get('cgroup')}; "
+            f"kernel {kernel.get('package') or kernel.get('requested')}; host {host.get('hostname')} "
+            f"({host.get('kernel_release')})")
+
+
+def _guest_text(guest):
+    """'tcg, 2 CPUs, 4096 MiB, cgroup v2' for a run in a guest (guests/), None on the machine."""
+    if not guest:
+        return None
+    return (f"{guest.get('accel')}, {guest.get('cpus')} CPUs, {guest.get('memory_mib')} MiB, "
+            f"cgroup {guest.get('cgroup')}")

@@ -13,7 +13,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib import ticker  # noqa: E402
 
-from pageladder import ladder, registry  # noqa: E402
+from pageladder import ladder, metadata, registry  # noqa: E402
 from pageladder.units import format_ns  # noqa: E402
 
 # Okabe-Ito: distinguishable with every common colour-vision deficiency.
@@ -48,7 +48,8 @@ def style():
 
 def footer_text(block):
     m, k, s = block["machine"], block["kernel"], block["settings"]
-    return (f"{block['run_id']} · {m.get('cpu_model')} · {m.get('cpus')} CPUs · kernel {k.get('release')} · "
+    emulated = metadata.emulation(s)
+    return ((f"TIMES EMULATED ({emulated}) · " if emulated else "") + f"{block['run_id']} · {m.get('cpu_model')} · {m.get('cpus')} CPUs · kernel {k.get('release')} · "
             f"virt {s.get('virtualization', '?')} · THP {(s.get('thp') or {}).get('enabled')} · "
             f"timer {s.get('timer')} · pageladder schema {block['schema_version']}")
 

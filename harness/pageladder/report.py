@@ -1,5 +1,5 @@
 """report.md: the ladder as a table, with the machine it was measured on."""
-from pageladder import ladder
+from pageladder import ladder, metadata
 from pageladder.units import format_ns
 
 
@@ -23,6 +23,7 @@ def machine_summary(block):
         ("THP", f"enabled {thp.get('enabled')}, defrag {thp.get('defrag')}, zero page {thp.get('use_zero_page')}"),
         ("Swap", f"{swaps}; zswap {zswap}; page-cluster {s.get('page_cluster')}; swappiness {s.get('swappiness')}"),
         ("cgroup", f"{s.get('cgroup_version')}"),
+        ("Guest", metadata.guest_summary(s.get("guest"))),
         ("Timer", f"{s.get('timer')} ({s.get('timer_reason')}), overhead "
                   f"{format_ns(s.get('timer_overhead_ns'))} per timed event; clocksource {s.get('clocksource')}"),
         ("Hardware counters", f"{s.get('pmu')} (mode {s.get('counting_mode')}, perf_event_paranoid "
@@ -171,6 +172,14 @@ def render(run, anatomy=None):
                  f"(or one load, for the TLB rungs). **median**: the {ladder.STATISTICS['median_ns']}; "
                  f"min – max: the fastest and slowest repetition; p99: the "
                  f"{ladder.STATISTICS['p99_ns']}. An invalid rung shows no time (—).")
+    emulated = metadata.emulation(block["settings"])
+    if emulated:
+        host = (block["settings"].get("guest") or {}).get("host") or {}
+        lines += ["", f"**Times emulated.** This run was measured in a guest under software emulation "
+                      f"({emulated}) on {host.get('hostname')} (kernel {host.get('kernel_release')}): the "
+                      f"guest kernel's own code ran, so what each row claims was checked for real, but "
+                      f"its times are the emulator's, not a machine's. `make compare` sets them only "
+                      f"against runs emulated the same way."]
     lines += ["", "## Machine", "", "| | |", "|---|---|"]
     lines += [f"| {k} | {v} |" for k, v in machine_summary(block)]
     lines += ["", "## Ladder", "",
