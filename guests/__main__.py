@@ -2,6 +2,7 @@
 `python3 -m guests exec --kernel K [options] -- <command>`: any command in such a guest (the
 checkout as its working folder), its exit status returned: for looking at a kernel by hand."""
 import argparse
+import signal
 import sys
 from pathlib import Path
 
@@ -37,6 +38,19 @@ def _guest_options(run, kernel_required):
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
+    # SIGTERM and SIGHUP unwind like Ctrl-C: every `finally` stops qemu and removes the staging.
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt()
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, interrupt)
+    try:
+        return _main(args)
+    except KeyboardInterrupt:
+        print("pageladder: the guest was interrupted; qemu stopped, nothing left behind", file=sys.stderr)
+        return 130
+
+
+def _main(args):
     harness_args = args.harness_args[1:] if args.harness_args[:1] == ["--"] else args.harness_args
     request = bench.GuestRequest(
         kernel=args.kernel or "", harness_args=harness_args, build_dir=Path(args.build_dir),

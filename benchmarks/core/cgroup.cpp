@@ -171,6 +171,10 @@ int64_t MemoryCgroup::oom_kills() const {
   return pos == std::string::npos ? 0 : std::stoll(text.substr(pos + 9));
 }
 
+std::optional<int64_t> MemoryCgroup::stat(const std::string& key) const {
+  return read_keyed_integer(path_ + "/memory.stat", key);
+}
+
 int64_t MemoryCgroup::usage_bytes() const {
   return read_integer(file("memory.usage_in_bytes", "memory.current")).value_or(0);
 }

@@ -59,6 +59,10 @@ class MemoryCgroup {
   // lowered for the moment and then restored.
   void reclaim(size_t keep_bytes);
   int64_t oom_kills() const;
+  // A counter of the group's own memory.stat ("zswpin", "pswpin" ...), or nullopt where this
+  // kernel's memory.stat has no such key. v2 flushes these lazily: a read may lag by a few
+  // dozen updates per CPU.
+  std::optional<int64_t> stat(const std::string& key) const;
   int64_t usage_bytes() const;
 
  private:

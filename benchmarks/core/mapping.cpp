@@ -81,7 +81,9 @@ void Mapping::forget_after_fork() {
 void Mapping::advise(int advice) const { advise(0, size_, advice); }
 
 void Mapping::advise(size_t offset, size_t bytes, int advice) const {
-  if (madvise(data_ + offset, bytes, advice) != 0)
+  // A kernel built without THP (Debian's PREEMPT_RT 6.1) rejects MADV_NOHUGEPAGE with EINVAL:
+  // base pages are all it has, which is what the advice asks for.
+  if (madvise(data_ + offset, bytes, advice) != 0 && !(advice == MADV_NOHUGEPAGE && errno == EINVAL))
     throw std::system_error(errno, std::generic_category(), "madvise");
 }
 

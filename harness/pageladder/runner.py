@@ -62,13 +62,20 @@ def merge_invocations(paths, out_path):
     """One Google Benchmark JSON from the invocations' files (<stem>.<number>.json), each row
     tagged with its invocation's number. The context is the first's; the files are kept."""
     merged = {"context": {}, "benchmarks": []}
+    unreadable = []
     for path in paths:
         number = int(Path(path).name.rsplit(".", 2)[1])
-        data = json.loads(Path(path).read_text())
+        try:
+            data = json.loads(Path(path).read_text())
+        except ValueError:  # cut short by the binary's crash, already reported as its failure
+            unreadable.append(Path(path).name)
+            continue
         merged["context"] = merged["context"] or dict(data.get("context", {}))
         for row in data.get("benchmarks", []):
             merged["benchmarks"].append({**row, INVOCATION_KEY: number})
-    merged["context"]["pageladder_invocations"] = len(paths)
+    merged["context"]["pageladder_invocations"] = len(paths) - len(unreadable)
+    if unreadable:
+        merged["context"]["pageladder_unreadable_invocations"] = unreadable
     Path(out_path).write_text(json.dumps(merged, indent=1) + "\n")
 
 

@@ -301,3 +301,40 @@ def test_ladder_csv_has_a_line_per_rung_and_no_number_for_an_invalid_one():
     assert minor["valid"] == "no" and minor["median_ns"] == minor["p99_ns"] == "" and "2.000 minor" in minor["why"]
     cow = next(l for l in lines if l["id"] == "cow_fault")
     assert cow["valid"] == "yes" and float(cow["median_ns"]) > 0
+
+
+def test_emulated_times_are_not_comparable_with_hardware_speed_but_validity_still_is():
+    native, emulated = runs.kernel_a(), runs.in_guest("tcg")
+    emulated["pageladder"]["ladder"] = [dict(r, valid=False, why_invalid="broken claim")
+                                        if r["id"] == "cow_fault" else r for r in emulated["pageladder"]["ladder"]]
+    result = compare.compare([[native], [emulated]])
+    v = verdicts(result)
+    assert v.pop("cow_fault") == "invalid"
+    assert set(v.values()) == {"not comparable"}
+    assert "emulated" in rungs(result)["minor_fault"]["why"]
+    assert "guest" in [f for f, _ in result["differences"]]
+
+
+def test_two_runs_emulated_the_same_way_compare_normally():
+    result = compare.compare([[runs.in_guest("tcg", seed=5)], [runs.in_guest("tcg", seed=6, run_shift=0.2)]])
+    assert "slower" in verdicts(result).values()
+
+
+def test_runs_emulated_differently_are_not_comparable():
+    result = compare.compare([[runs.in_guest("tcg", cpus=2)], [runs.in_guest("tcg", cpus=4)]])
+    assert set(verdicts(result).values()) == {"not comparable"}
+
+
+def test_a_kvm_guest_compares_with_the_machine_itself_as_a_differing_setting():
+    result = compare.compare([[runs.kernel_a()], [runs.in_guest("kvm")]])
+    assert "not comparable" not in verdicts(result).values()
+    assert "guest" in [f for f, _ in result["differences"]]
+
+
+def test_an_emulated_run_says_so_in_its_report_and_chart_footer():
+    from pageladder import report
+    run = runs.in_guest("tcg")
+    text = report.render(run)
+    assert "Times emulated" in text and "tcg, 2 CPUs, 4096 MiB" in text
+    assert plot.footer_text(run["pageladder"]).startswith("TIMES EMULATED (tcg")
+    assert not plot.footer_text(runs.kernel_a()["pageladder"]).startswith("TIMES EMULATED")

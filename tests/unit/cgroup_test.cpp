@@ -106,6 +106,16 @@ TEST_F(CgroupTest, V2GroupGetsItsLimitsAndIsRemovedLeavingOthersAlone) {
   EXPECT_NE(journal.find("\"undone\":"), std::string::npos);
 }
 
+TEST_F(CgroupTest, GroupCountersComeFromItsOwnMemoryStatAndAbsentKeysAreUnknown) {
+  fake_v2();
+  FakeCgroupFs fs;
+  MemoryCgroup group(detect_memory_cgroup(root_), 64 << 20, fs);
+  std::ofstream(group.path() + "/memory.stat") << "anon 4096\npgmajfault 7\nzswpin 2048\n";
+  EXPECT_EQ(group.stat("zswpin"), 2048);
+  EXPECT_EQ(group.stat("pgmajfault"), 7);
+  EXPECT_EQ(group.stat("pswpin"), std::nullopt);  // 6.1 keeps no per-group device swap-ins
+}
+
 TEST_F(CgroupTest, DetectsHybridV1MemoryUnderOurOwnGroup) {
   write("/proc/self/mountinfo",
         "31 23 0:28 / /sys/fs/cgroup rw - tmpfs tmpfs rw\n"
