@@ -9,6 +9,7 @@ import os
 import platform
 import shlex
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -19,7 +20,9 @@ from pathlib import Path
 from guests import initramfs, kernel, machine
 
 EXIT_GUEST = 6          # the guest could not run (bad kernel, no qemu, panic, hang ...)
+KVM_BOOT_TIMEOUT_S = 60  # a KVM guest that has not reached its init by then is emulated instead
 DISK_BYTES = 4 << 30    # sparse: /var/tmp in the guest (file_fault's file, the swap file)
+CHECKOUT = Path(__file__).resolve().parent.parent
 
 
 @dataclass
@@ -58,7 +61,7 @@ def _make_disk(path):
 
 def _env_file(request, share, command):
     exports = {
-        "GUEST_CHECKOUT": str(Path.cwd()),
+        "GUEST_CHECKOUT": str(CHECKOUT),
         "GUEST_HOSTNAME": f"{socket.gethostname().split('.')[0]}-guest",
         "GUEST_CGROUP": request.cgroup,
         "GUEST_COMMAND": " ".join(shlex.quote(a) for a in command),
@@ -68,7 +71,7 @@ def _env_file(request, share, command):
         "PYTHONDONTWRITEBYTECODE": "1",
         "PYTHONUNBUFFERED": "1",
         "MPLBACKEND": "Agg",
-        "PYTHONPATH": str(Path.cwd() / "harness"),
+        "PYTHONPATH": str(CHECKOUT / "harness"),
     }
     (share / "guest.env").write_text("".join(f"export {k}={shlex.quote(v)}\n" for k, v in exports.items()))
 
@@ -79,7 +82,16 @@ def _guest_facts(request, tree, shape, qemu, missing_modules):
             "memory_mib": shape.memory_mib, "cgroup": shape.cgroup, "qemu": machine.qemu_version(qemu),
             "kernel": {"requested": request.kernel, "package": tree.package, "release": tree.release},
             "modules_missing": missing_modules,
-            "host": {"hostname": socket.gethostname(), "kernel_release": platform.release()}}
+            "host": {"hostname": socket.gethostname(), "kernel_release": platform.release(),
+                     "cpu_model": _host_cpu_model()}}
+
+
+def _host_cpu_model():
+    """The host's CPU: under emulation it, not the guest's CPUID, decides the times."""
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return platform.processor() or "unknown"
 
 
 def _hand_back(share, results_root, console_log):
@@ -146,6 +158,11 @@ def run(request):
     except (kernel.KernelError, machine.GuestError) as e:
         print(f"pageladder: {e}", file=sys.stderr)
         return EXIT_GUEST
+    if any(c.isspace() or c == "," for c in str(results_root)):
+        # The staging folder's path goes on the kernel command line and into qemu's -virtfs.
+        print(f"pageladder: RESULTS={results_root}: a guest needs a path without spaces or commas",
+              file=sys.stderr)
+        return EXIT_GUEST
     results_root.mkdir(parents=True, exist_ok=True)
     work = results_root / f".guest-{os.getpid()}"
     reaper = machine.Reaper()
@@ -162,7 +179,7 @@ def _run_in(request, tree, qemu, shapes, work, reaper, results_root):
     (share / "results").mkdir(parents=True)
     console_log = work / "console.log"
     try:
-        missing = initramfs.build(tree, work / "initrd.gz")
+        missing = initramfs.build(tree, work / "initrd.gz", work / "initramfs")
         if missing:
             _say(f"the kernel has no {', '.join(missing)} module: the rows that need it will skip")
         if request.exec_command:
@@ -172,32 +189,34 @@ def _run_in(request, tree, qemu, shapes, work, reaper, results_root):
                        str(Path(request.build_dir).resolve()), "--results", str(share / "results"),
                        "--guest", str(share / "guest.json"), "--no-charts", *request.harness_args]
         _env_file(request, share, command)
-    except (kernel.KernelError, machine.GuestError, OSError) as e:
-        print(f"pageladder: {e}", file=sys.stderr)
+    except Exception as e:  # noqa: BLE001 - one line for whatever stops the guest being made
+        print(f"pageladder: cannot make the guest: {e}", file=sys.stderr)
         return EXIT_GUEST
     append = f"console=ttyS0 panic=-1 quiet loglevel=3 pageladder.staging={share}"
+
     def echo(line):
         print(line, flush=True)
+
     for i, shape in enumerate(shapes):
-        (share / "guest.json").write_text(json.dumps(_guest_facts(request, tree, shape, qemu, missing), indent=1))
-        _make_disk(work / "disk.img")
+        last = i == len(shapes) - 1
         _say(f"booting {tree.release} ({tree.package or tree.image}) in a {shape.accel.upper()} guest: "
              f"{shape.cpus} CPUs, {shape.memory_mib} MiB, cgroup {shape.cgroup}")
-        last = i == len(shapes) - 1
         try:
+            (share / "guest.json").write_text(json.dumps(_guest_facts(request, tree, shape, qemu, missing), indent=1))
+            _make_disk(work / "disk.img")
             boot_seconds = machine.boot(qemu, shape, tree.image, work / "initrd.gz", share, work / "disk.img",
                                         append, console_log, reaper,
-                                        boot_timeout=request.boot_timeout_s if last else 60,
+                                        boot_timeout=request.boot_timeout_s if last else KVM_BOOT_TIMEOUT_S,
                                         run_timeout=request.run_timeout_s, echo=echo)
-        except machine.GuestError as e:
-            if not last and "did not reach its init" in str(e) or (not last and "stopped before" in str(e)):
-                _say(f"KVM did not boot the kernel ({e}); falling back to software emulation")
+            status = _exit_status(share)
+        except (machine.GuestError, OSError) as e:
+            if not last and isinstance(e, machine.GuestError) and not (share / "exit-status").exists():
+                # KVM refused this kernel (qemu stopped at once, or the guest hung): emulate it.
+                _say(f"KVM did not run the kernel ({e}); falling back to software emulation")
                 continue
             kept = _keep_console(results_root, tree, console_log)
             print(f"pageladder: {e}; the guest's console: {kept}", file=sys.stderr)
             return EXIT_GUEST
-        status_file = share / "exit-status"
-        status = int(status_file.read_text().strip()) if status_file.exists() else EXIT_GUEST
         if request.exec_command:
             return status
         target = _hand_back(share, results_root, console_log)
@@ -210,6 +229,16 @@ def _run_in(request, tree, qemu, shapes, work, reaper, results_root):
         _say(f"guest booted in {boot_seconds:.1f} s; run handed back: {target}")
         return _draw(target) or status
     return EXIT_GUEST
+
+
+def _exit_status(share):
+    """The command's exit status as the guest's init wrote it; a guest that stopped without
+    writing one (a panic or an oops mid-run) failed, whatever its run folder holds."""
+    try:
+        return int((share / "exit-status").read_text().strip())
+    except (OSError, ValueError):
+        raise machine.GuestError("the guest stopped before its command finished (a kernel panic? "
+                                 "its console says)") from None
 
 
 KERNEL_LIST = Path(__file__).with_name("kernels.txt")
@@ -273,9 +302,16 @@ def _native_run(request):
     results = Path(request.results).resolve()
     before = {p.name for p in results.iterdir()} if results.is_dir() else set()
     env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parent.parent / "harness"))
-    status = subprocess.run([request.python, "-m", "pageladder", "bench", "--build-dir",
+    proc = subprocess.Popen([request.python, "-m", "pageladder", "bench", "--build-dir",
                              str(request.build_dir), "--results", str(results), *request.harness_args],
-                            env=env).returncode
+                            env=env)
+    try:
+        status = proc.wait()
+    except KeyboardInterrupt:
+        # The harness undoes its swap, zram and sysctls on SIGINT: let it, rather than kill it.
+        proc.send_signal(signal.SIGINT)
+        proc.wait()
+        raise
     new = [p for p in results.iterdir() if p.name not in before and p.is_dir() and not p.is_symlink()
            and (p / "run.json").exists()]
     return status, (new[0] if new else None)

@@ -6,7 +6,6 @@ import lzma
 import os
 import shutil
 import subprocess
-import tempfile
 from pathlib import Path
 
 from guests.kernel import KernelError
@@ -101,13 +100,15 @@ def _copy_module(source, target):
         shutil.copyfile(source, target)
 
 
-def build(tree, out_path):
-    """Writes the initramfs (gzip'd newc cpio) to out_path; returns the optional modules the
+def build(tree, out_path, scratch):
+    """Writes the initramfs (gzip'd newc cpio) to out_path, laying it out in `scratch` (a folder
+    inside the guest's own, so that the reaper removes it too); returns the optional modules the
     kernel lacks (the guest runs without them, and the rows that need them skip)."""
     order, missing = load_order(tree.modules)
     busybox = static_busybox()
-    with tempfile.TemporaryDirectory(prefix="pageladder-initramfs-") as tmp:
-        root = Path(tmp)
+    root = Path(scratch)
+    root.mkdir(parents=True)
+    try:
         for d in ("bin", "dev", "proc", "sys", "modules", "host"):
             (root / d).mkdir()
         shutil.copyfile(busybox, root / "bin" / "busybox")
@@ -130,4 +131,6 @@ def build(tree, out_path):
             if cpio.returncode != 0:
                 raise KernelError(f"cpio failed: {cpio.stderr.decode().strip()[:200]}")
             gz.write(cpio.stdout)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
     return missing

@@ -116,7 +116,7 @@ def boot(qemu, shape, image, initrd, staging, disk, append, console_log, reaper,
     echo(line) gets each console line after the guest's init started the command."""
     argv = command(qemu, shape, image, initrd, staging, disk, append)
     started_at = time.monotonic()
-    with open(console_log, "w") as log:
+    with open(console_log, "a") as log:  # a KVM attempt's console stays before the TCG one
         log.write("# " + " ".join(argv) + "\n")
         log.flush()
         proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
@@ -152,7 +152,8 @@ def boot(qemu, shape, image, initrd, staging, disk, append, console_log, reaper,
         finally:
             if proc.poll() is None:
                 proc.kill()
-                proc.wait()
+            proc.wait()
+            reaper.tell("unpid", proc.pid)  # reaped: its pid may be reused by another process
             reader.join(timeout=5)
     if state["failed"]:
         raise GuestError(f"the guest's init failed: {state['failed']}")

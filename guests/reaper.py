@@ -2,7 +2,7 @@
 
 The launcher starts this in a session of its own (so Ctrl-C and a killed process group spare
 it) with a pipe on its standard input, and writes one line for each thing to undo: `pid N` (a
-qemu to kill) and `path P` (a folder to remove). When the launcher has undone them itself it
+qemu to kill; `unpid N` once it is reaped) and `path P` (a folder to remove). When the launcher has undone them itself it
 writes `done`. End of input without `done` means the launcher died: the reaper kills and removes
 what it was told of, then exits."""
 import os
@@ -20,6 +20,8 @@ def reap(lines):
             return False
         if word == "pid" and value.isdigit():
             pids.append(int(value))
+        elif word == "unpid" and value.isdigit() and int(value) in pids:
+            pids.remove(int(value))
         elif word == "path" and value:
             paths.append(value)
     for pid in pids:

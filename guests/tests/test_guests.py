@@ -138,6 +138,35 @@ def test_the_reaper_kills_and_removes_what_a_dead_launcher_left(tmp_path):
     assert not leftover.exists()
 
 
+def test_the_reaper_leaves_alone_a_qemu_already_reaped(tmp_path):
+    """Its pid may belong to another process by then (the KVM attempt before a TCG one)."""
+    other = subprocess.Popen(["sleep", "60"])
+    try:
+        reaper.reap([f"pid {other.pid}\n", f"unpid {other.pid}\n"])
+        assert other.poll() is None
+    finally:
+        other.kill()
+        other.wait()
+
+
+def test_a_guest_that_stopped_without_an_exit_status_failed(tmp_path):
+    with pytest.raises(machine.GuestError, match="stopped before its command finished"):
+        bench._exit_status(tmp_path)
+    (tmp_path / "exit-status").write_text("")
+    with pytest.raises(machine.GuestError):
+        bench._exit_status(tmp_path)
+    (tmp_path / "exit-status").write_text("3\n")
+    assert bench._exit_status(tmp_path) == 3
+
+
+def test_a_results_path_the_kernel_command_line_cannot_carry_is_refused(tmp_path, capsys):
+    request = bench.GuestRequest(kernel="linux-image-amd64", harness_args=[], build_dir=tmp_path,
+                                 results=tmp_path / "my results", python="python3")
+    assert bench.run(request) == bench.EXIT_GUEST
+    assert "without spaces or commas" in capsys.readouterr().err
+    assert not (tmp_path / "my results").exists()
+
+
 def test_the_reaper_does_nothing_once_the_launcher_said_done(tmp_path):
     kept = tmp_path / "guest"
     kept.mkdir()

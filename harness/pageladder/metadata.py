@@ -582,7 +582,11 @@ def emulation(settings):
     guest = settings.get("guest") or {}
     if guest.get("accel") in (None, "kvm"):
         return None
-    return f"{guest.get('accel')}, {guest.get('cpus')} CPUs, {guest.get('memory_mib')} MiB"
+    # The host's CPU and the emulator decide emulated times, not the guest's CPUID (qemu's
+    # "max" CPU looks the same on every host).
+    host = guest.get("host") or {}
+    return (f"{guest.get('accel')}, {guest.get('cpus')} CPUs, {guest.get('memory_mib')} MiB, "
+            f"qemu {guest.get('qemu')} on {host.get('cpu_model')}")
 
 
 def guest_summary(guest):

@@ -60,7 +60,8 @@ def _format_seconds(s):
 
 def merge_invocations(paths, out_path):
     """One Google Benchmark JSON from the invocations' files (<stem>.<number>.json), each row
-    tagged with its invocation's number. The context is the first's; the files are kept."""
+    tagged with its invocation's number. The context is the first's; the files are kept. Returns
+    how many were merged (a file cut short by a crash is left out)."""
     merged = {"context": {}, "benchmarks": []}
     unreadable = []
     for path in paths:
@@ -77,6 +78,7 @@ def merge_invocations(paths, out_path):
     if unreadable:
         merged["context"]["pageladder_unreadable_invocations"] = unreadable
     Path(out_path).write_text(json.dumps(merged, indent=1) + "\n")
+    return len(paths) - len(unreadable)
 
 
 class _Binary:
@@ -227,10 +229,13 @@ def run_all(selected, build_dir, run_dir, quick, extra_args=None, out=None, phas
         if not files:
             outcome["failed"] = stopped or "not run: interrupted"
             continue
-        merge_invocations(files, Path(run_dir) / outcome["file"])
-        outcome["invocations"] = len(files)
-        if stopped:
-            outcome["incomplete"] = f"{len(files)} of {count} invocations: {stopped}"
+        merged = merge_invocations(files, Path(run_dir) / outcome["file"])
+        if merged == 0:
+            outcome["failed"] = stopped or "every invocation's JSON was cut short (the binary crashed)"
+            continue
+        outcome["invocations"] = merged
+        if stopped or merged < len(files):
+            outcome["incomplete"] = f"{merged} of {count} invocations: {stopped or 'a JSON cut short by a crash'}"
     print(f"pageladder: {_format_seconds(time.monotonic() - started)} of benchmarking", file=out, flush=True)
     return outcomes, interrupted
 

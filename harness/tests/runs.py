@@ -159,7 +159,7 @@ def copy_of(run):
     return copy.deepcopy(run)
 
 
-def in_guest(accel, seed=5, cpus=2, memory_mib=4096, run_shift=0.0):
+def in_guest(accel, seed=5, cpus=2, memory_mib=4096, run_shift=0.0, host_cpu="AMD EPYC 9R14"):
     """The twin run as a pageladder guest makes it (guests/): settings.guest and its fingerprint."""
     from pageladder import metadata
     run = identical_twin(seed, run_shift)
@@ -167,6 +167,7 @@ def in_guest(accel, seed=5, cpus=2, memory_mib=4096, run_shift=0.0):
     block["settings"]["guest"] = {"accel": accel, "accel_reason": "test", "cpus": cpus,
                                   "memory_mib": memory_mib, "cgroup": "v2", "qemu": "7.2.22",
                                   "kernel": {"requested": "linux-image-amd64", "package": "", "release": "6.1.0"},
-                                  "host": {"hostname": "lab1", "kernel_release": "6.18.0"}}
+                                  "host": {"hostname": "lab1", "kernel_release": "6.18.0",
+                                           "cpu_model": host_cpu}}
     block["fingerprint"] = metadata.fingerprint(block["machine"], block["kernel"], block["settings"])
     return run

@@ -80,3 +80,20 @@ def test_run_json_benchmarks_are_clean_for_googles_tools(tmp_path):
     for r in rows:
         families.setdefault(r["family_index"], set()).add(r["run_name"].split("/")[0])
     assert all(len(names) == 1 for names in families.values()), families  # unique across binaries
+
+
+def test_an_invocation_cut_short_by_a_crash_is_left_out_of_the_merge(tmp_path):
+    """A binary that aborts mid-write (as on a kernel without THP once did) leaves a truncated
+    JSON: the run goes on with the invocations that finished."""
+    import json
+    from pageladder import runner
+    good = tmp_path / "segv_fault_bench.1.json"
+    good.write_text(json.dumps({"context": {"host_name": "x"}, "benchmarks": [{"name": "segv_fault"}]}))
+    cut = tmp_path / "segv_fault_bench.2.json"
+    cut.write_text('{"context": {"host_name": "x"}, "benchmarks": [{"na')
+    out = tmp_path / "segv_fault_bench.json"
+    assert runner.merge_invocations([good, cut], out) == 1
+    merged = json.loads(out.read_text())
+    assert [r["pageladder_invocation"] for r in merged["benchmarks"]] == [1]
+    assert merged["context"]["pageladder_unreadable_invocations"] == ["segv_fault_bench.2.json"]
+    assert runner.merge_invocations([cut], out) == 0

@@ -325,6 +325,13 @@ def test_runs_emulated_differently_are_not_comparable():
     assert set(verdicts(result).values()) == {"not comparable"}
 
 
+def test_runs_emulated_on_different_hosts_are_not_comparable():
+    """Under emulation the host's CPU makes the times; qemu's CPU looks alike everywhere."""
+    result = compare.compare([[runs.in_guest("tcg", host_cpu="AMD EPYC 9R14")],
+                              [runs.in_guest("tcg", seed=6, host_cpu="Intel Xeon 8488C")]])
+    assert set(verdicts(result).values()) == {"not comparable"}
+
+
 def test_a_kvm_guest_compares_with_the_machine_itself_as_a_differing_setting():
     result = compare.compare([[runs.kernel_a()], [runs.in_guest("kvm")]])
     assert "not comparable" not in verdicts(result).values()
