@@ -1,4 +1,4 @@
-# pageladder: thin verbs over CMake and the Python harness (names fixed in CONTRACT.md).
+# pageladder: thin verbs over CMake and the Python harness (the names users rely on: docs/names.md).
 BUILD_DIR ?= build
 RESULTS   ?= results
 QUICK     ?=

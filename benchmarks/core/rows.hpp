@@ -36,9 +36,9 @@ std::vector<Claim> fault_claims(Range minor, Range major = {0, 0});
 std::vector<Claim> one_minor_fault();
 
 struct RowSpec {
-  std::string id;      // the rung id of CONTRACT.md, and the Google Benchmark run name
+  std::string id;      // the rung id (docs/names.md), and the Google Benchmark run name
   std::string label;   // what a reader sees; stands on its own, unique in the suite
-  std::string family;  // tlb | anonymous | cow | file | swap | reference
+  std::string family;  // tlb | anonymous | cow | file | swap | signals | reference
   std::string event;   // what one event is, in a few words
   std::vector<Claim> claims;
   benchmark::TimeUnit unit = benchmark::kMicrosecond;

@@ -291,7 +291,7 @@ def _finite(x):
 
 
 def to_json(result):
-    """compare.json (CONTRACT.md): the first comparison at the top, any further sides under
+    """compare.json (docs/names.md): the first comparison at the top, any further sides under
     `more` in the same shape."""
     def rungs(comparison):
         return [{"id": r["id"], "label": result["labels"][r["id"]],

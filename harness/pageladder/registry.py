@@ -1,4 +1,4 @@
-"""The benchmark binaries the harness runs (short names of CONTRACT.md), and the order the
+"""The benchmark binaries the harness runs (short names of docs/names.md), and the order the
 ladder shows their rungs in. Everything a row is and claims is described by its binary
 (benchmarks/core/rows.hpp); a rung's id is its Google Benchmark run name without the suffixes
 Google Benchmark appends ("/manual_time", "/min_time:0.050").

@@ -28,7 +28,7 @@ INVOCATIONS = {"quick": 5, "full": 7}
 REPETITIONS = {"quick": 3, "full": 3}
 INVOCATION_KEY = "pageladder_invocation"
 INVOCATION_DIR = "invocations"
-LOG_DIR = "logs"  # each invocation's whole console output (CONTRACT.md: results/<run-id>/logs/)
+LOG_DIR = "logs"  # each invocation's whole console output (docs/run-folder.md: results/<run-id>/logs/)
 
 
 class Interrupted(Exception):

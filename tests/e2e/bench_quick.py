@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""End-to-end: `make bench QUICK=1 ONLY=minor_fault RESULTS=<tmp>` writes what CONTRACT.md says.
+"""End-to-end: `make bench QUICK=1 ONLY=minor_fault RESULTS=<tmp>` writes what docs/names.md and docs/run-folder.md say.
 
 Also: an unknown ONLY name exits 2 listing the valid names, and an unwritable RESULTS fails
 before anything runs.
