@@ -64,6 +64,10 @@ def _env_file(request, share, command):
         "GUEST_CHECKOUT": str(CHECKOUT),
         "GUEST_HOSTNAME": f"{socket.gethostname().split('.')[0]}-guest",
         "GUEST_CGROUP": request.cgroup,
+        # Folders of the host the guest must see where its own /tmp, /var/tmp or /run would
+        # hide them (init.sh binds them back): the checkout, the build, the interpreter's prefix.
+        "GUEST_KEEP": " ".join(sorted({str(CHECKOUT), str(Path(request.build_dir).resolve()),
+                                       str(Path(request.python).resolve().parent.parent)})),
         "GUEST_COMMAND": " ".join(shlex.quote(a) for a in command),
         "HOME": "/tmp",
         "LANG": "C.UTF-8",
@@ -158,11 +162,14 @@ def run(request):
     except (kernel.KernelError, machine.GuestError) as e:
         print(f"pageladder: {e}", file=sys.stderr)
         return EXIT_GUEST
-    if any(c.isspace() or c == "," for c in str(results_root)):
-        # The staging folder's path goes on the kernel command line and into qemu's -virtfs.
-        print(f"pageladder: RESULTS={results_root}: a guest needs a path without spaces or commas",
-              file=sys.stderr)
-        return EXIT_GUEST
+    for name, path in (("RESULTS", results_root), ("the checkout", CHECKOUT),
+                       ("BUILD_DIR", Path(request.build_dir).resolve())):
+        if any(c.isspace() or c == "," for c in str(path)):
+            # These paths go on the kernel command line, into qemu's -virtfs and through the
+            # guest's shell.
+            print(f"pageladder: {name} {path}: a guest needs a path without spaces or commas",
+                  file=sys.stderr)
+            return EXIT_GUEST
     results_root.mkdir(parents=True, exist_ok=True)
     work = results_root / f".guest-{os.getpid()}"
     reaper = machine.Reaper()

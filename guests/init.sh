@@ -27,9 +27,14 @@ while read -r module args; do
   insmod "/modules/$module" $args || fail "insmod $module failed"
 done < /modules.list
 
-mkdir -p /host
+mkdir -p /host /hostro
 mount -t 9p -o trans=virtio,version=9p2000.L,ro,msize=262144,cache=loose hostroot /host \
   || fail "cannot mount the host's root over 9p"
+# The same root once more, never mounted over: what the writable mounts below hide (a checkout
+# under /tmp, say) is bound back from here.
+mount -t 9p -o trans=virtio,version=9p2000.L,ro,msize=262144,cache=loose hostroot /hostro \
+  || fail "cannot mount the host's root over 9p a second time"
+. "/hostro$staging/guest.env" || fail "cannot read $staging/guest.env"
 
 mount -t proc proc /host/proc
 mount -t sysfs sysfs /host/sys
@@ -42,11 +47,18 @@ mount -t tmpfs -o mode=755 tmpfs /host/run
 for _ in 1 2 3 4 5 6 7 8 9 10; do [ -b /dev/vda ] && break; sleep 0.5; done
 mount -t ext4 /dev/vda /host/var/tmp || fail "cannot mount the guest's disk /dev/vda on /var/tmp"
 chmod 1777 /host/var/tmp
-# After the tmpfs mounts: a staging folder under the host's /tmp would be hidden by them.
+# The host's paths the run needs (the checkout, its build folder, the interpreter) stay visible
+# where a writable mount above would hide them.
+for keep in $GUEST_KEEP; do
+  case "$keep" in
+    /tmp/*|/var/tmp/*|/run/*|/dev/shm/*)
+      mkdir -p "/host$keep" && mount --bind "/hostro$keep" "/host$keep" || fail "cannot keep $keep visible" ;;
+  esac
+done
+# Last: a staging folder under the host's /tmp would be hidden by the mounts above.
 mkdir -p "/host$staging" 2>/dev/null
 mount -t 9p -o trans=virtio,version=9p2000.L,rw,msize=262144 staging "/host$staging" \
   || fail "cannot mount the staging folder $staging read-write"
-. "/host$staging/guest.env" || fail "cannot read $staging/guest.env"
 if [ "$GUEST_CGROUP" = v1 ]; then
   mount -t tmpfs -o mode=755 cgroup /host/sys/fs/cgroup
   mkdir /host/sys/fs/cgroup/memory

@@ -449,8 +449,9 @@ def _row_outcomes(data):
 class Pass:
     """One anatomy pass over a run folder: runs binaries under perf and tallies their rungs."""
 
-    def __init__(self, run_dir, quick, counter, perf="perf", out=None, verbose=False):
+    def __init__(self, run_dir, quick, counter, perf="perf", out=None, verbose=False, pin_cpu=None):
         self.run_dir, self.quick, self.counter, self.perf = Path(run_dir), quick, counter, perf
+        self.pin_cpu = pin_cpu
         self.folder = self.run_dir / FOLDER
         self.folder.mkdir(exist_ok=True)
         self.out, self.verbose = out, verbose
@@ -466,7 +467,7 @@ class Pass:
                                        repetitions=1, min_time=MIN_TIME_FACTOR * bench.min_time[mode])
         # CPU=<n> pins the benchmark, not perf: perf draining its buffers on the benchmark's CPU
         # would preempt the events it samples.
-        pin = ["taskset", "-c", str(runner.PIN_CPU)] if runner.PIN_CPU is not None else []
+        pin = ["taskset", "-c", str(self.pin_cpu)] if self.pin_cpu is not None else []
         return [self.perf, "record", "-q", *self.counter["args"], "-g", "--switch-events",
                 "-k", "monotonic", "-o", str(data_path), "--", *pin, *bench_cmd]
 
@@ -484,7 +485,7 @@ class Pass:
             status = runner.run_streaming(self.command(bench, binary_path, stem, data, extra_args),
                                           timeout=timeout, out=self.out,
                                           log=self.folder / f"{stem}.log", verbose=self.verbose,
-                                          env=env, pin=False)
+                                          env=env)
             if status == 0:
                 entry.update(self._tally(stem, work, data))
             else:
@@ -589,7 +590,7 @@ class Pass:
 
 
 def run_pass(selected, build_dir, run_dir, quick, extra_args=None, phased=None, out=None,
-             verbose=False, perf="perf"):
+             verbose=False, perf="perf", pin_cpu=None):
     """The anatomy pass over the selected benchmarks that hold fault rungs; writes anatomy.json
     and returns it. Where the machine cannot sample the kernel, anatomy.json says why and holds
     no rungs.
@@ -613,7 +614,7 @@ def run_pass(selected, build_dir, run_dir, quick, extra_args=None, phased=None, 
         write(run_dir, anatomy)
         return anatomy
     counter = sampling_counter(pmu_cycles_work(perf))
-    anatomy_pass = Pass(run_dir, quick, counter, perf, out, verbose)
+    anatomy_pass = Pass(run_dir, quick, counter, perf, out, verbose, pin_cpu)
     skipped = []
     started = time.monotonic()
     try:

@@ -7,53 +7,13 @@ from pathlib import Path
 import contextlib
 import functools
 
-from pageladder import collect, registry, report, runner, swap_phases, system
+from pageladder import collect, report, runner, swap_phases, system
+from pageladder.config import RunConfig
 
 EXIT_USAGE = 2
 EXIT_SLOWER = 3     # compare with --fail-on-slower (FAIL_ON_SLOWER=1): a rung got slower
 EXIT_PLOT = 4       # results written, charts not drawn (no matplotlib)
 EXIT_JOURNAL = 5    # restore stopped at a journal line it cannot read (docs/journal.md)
-
-
-def _parse_only(values):
-    names = []
-    for v in values or []:
-        names += [n for n in v.replace(",", " ").split() if n]
-    return names
-
-
-def select_benchmarks(only):
-    """The registry entries for ONLY (all when empty); raises ValueError naming the bad ones."""
-    names = _parse_only(only)
-    if not names:
-        return list(registry.BENCHMARKS)
-    unknown = [n for n in names if n not in registry.BENCHMARK_BY_NAME]
-    if unknown:
-        raise ValueError(f"unknown benchmark name(s): {', '.join(unknown)}; valid names: "
-                         f"{', '.join(registry.benchmark_names())}")
-    return [b for b in registry.BENCHMARKS if b.name in names]
-
-
-def check_tlb_pages(text):
-    """TLB_PAGES="<hit> <stlb> <walk>": three increasing page counts; raises ValueError."""
-    if not text:
-        return
-    parts = text.replace(",", " ").split()
-    if len(parts) != 3 or not all(p.isdigit() for p in parts) or \
-            not 2 <= int(parts[0]) < int(parts[1]) < int(parts[2]):
-        raise ValueError(f"TLB_PAGES wants three increasing page counts '<hit> <stlb> <walk>' "
-                         f"(for example '16 256 32768'), got '{text}'")
-
-
-def check_cpu(text):
-    """CPU=<n>: a CPU this process may run on, or None; raises ValueError naming the choices."""
-    if text in (None, ""):
-        return None
-    allowed = sorted(os.sched_getaffinity(0))
-    if not str(text).isdigit() or int(text) not in allowed:
-        raise ValueError(f"CPU={text} is not a CPU this run may use; choose one of "
-                         f"{', '.join(map(str, allowed))}")
-    return int(text)
 
 
 def prepare_results_dir(root):
@@ -110,14 +70,12 @@ def render_outputs(run, run_dir, charts=True):
 
 def cmd_bench(args):
     try:
-        selected = select_benchmarks(args.only)
-        check_tlb_pages(args.tlb_pages)
-        runner.PIN_CPU = check_cpu(args.cpu)
+        config = RunConfig.from_args(args, guest=_guest_facts(args.guest))
     except ValueError as e:
         print(f"pageladder: {e}", file=sys.stderr)
         return EXIT_USAGE
     try:
-        return _bench_restoring(args, selected)
+        return _bench_restoring(config)
     except system.JournalError as e:
         return _journal_unreadable(e)
 
@@ -127,10 +85,10 @@ def _journal_unreadable(error):
     return EXIT_JOURNAL
 
 
-def _bench_restoring(args, selected):
+def _bench_restoring(config):
     """_bench, after undoing what an earlier, killed run left (JournalError: nothing undone)."""
-    changes_system = (system.is_root() and not args.no_system_changes
-                      and any(b.name == "swap_in" for b in selected))
+    changes_system = (system.is_root() and not config.no_system_changes
+                      and any(b.name == "swap_in" for b in config.selected))
     if system.is_root() and not changes_system and system.pending_changes():
         # An earlier run was killed: undo what it left, unless a live run still owns it.
         with contextlib.suppress(system.SystemChangeError), system.run_lock():
@@ -145,47 +103,35 @@ def _bench_restoring(args, selected):
             system.restore(out=sys.stdout)  # what an earlier, killed run left behind
             stack.callback(system.restore)     # nothing should be pending; tidies the journal
             stack.enter_context(system.terminate_as_interrupt())
-        return _bench(args, selected)
+        return _bench(config)
 
 
-def _bench(args, selected):
+def _swap_phases(config, run_dir):
+    """The phased benchmarks (swap_in: one phase per kind of swap, each provisioned for it)."""
+    return {"swap_in": functools.partial(swap_phases.run, run_dir=run_dir, swap_dir=config.swap_dir,
+                                         no_system_changes=config.no_system_changes)}
+
+
+def _bench(config):
     try:
-        run_dir = prepare_results_dir(args.results)
+        run_dir = prepare_results_dir(config.results)
     except OSError as e:
         print(f"pageladder: {e}", file=sys.stderr)
         return EXIT_USAGE
-    mode = "quick" if args.quick else "full"
-    print(f"pageladder: {mode} run of {', '.join(b.name for b in selected)} into {run_dir}", flush=True)
-    extra = {"file_fault": [f"--pageladder_file_dir={args.file_dir}"]} if args.file_dir else {}
-    if args.tlb_pages:
-        extra["tlb"] = [f"--pageladder_tlb_pages={','.join(args.tlb_pages.replace(',', ' ').split())}"]
-    phased = {"swap_in": functools.partial(swap_phases.run, run_dir=run_dir, swap_dir=args.swap_dir,
-                                           no_system_changes=args.no_system_changes)}
-    outcomes, interrupted = runner.run_all(selected, args.build_dir, run_dir, args.quick, extra,
-                                           phased=phased, verbose=args.verbose)
+    selected = list(config.selected)
+    print(f"pageladder: {config.mode} run of {', '.join(b.name for b in selected)} into {run_dir}", flush=True)
+    outcomes, interrupted = runner.run_all(selected, config.build_dir, run_dir, config.quick,
+                                           config.extra_args(), phased=_swap_phases(config, run_dir),
+                                           verbose=config.verbose, pin_cpu=config.pin_cpu)
     for name, outcome in outcomes.items():
         if outcome.get("incomplete"):
             print(f"pageladder: {name} is incomplete: {outcome['incomplete']}", file=sys.stderr)
-    if args.anatomy and not interrupted:
-        _anatomy_pass(args, selected, run_dir, extra)
-    lifecycle = runner.run_demand_paging(args.build_dir, run_dir)
-    harness_settings = {
-        "quick": args.quick,
-        "invocations": runner.INVOCATIONS[mode],
-        "repetitions": runner.REPETITIONS[mode],
-        "min_time": {b.name: b.min_time[0 if args.quick else 1] for b in selected},
-        "only": [b.name for b in selected],
-        "no_system_changes": args.no_system_changes,
-        "file_dir": args.file_dir or "/var/tmp",
-        "swap_dir": args.swap_dir,
-        "tlb_pages": args.tlb_pages,
-        "cpu": runner.PIN_CPU,
-        "anatomy": bool(args.anatomy),
-        "benchmark_seconds": round(sum(o.get("seconds", 0.0) for o in outcomes.values()), 2),
-    }
-    run = collect.assemble(run_dir, outcomes, harness_settings, demand_paging=lifecycle,
-                           guest=_guest_facts(args.guest))
-    status = render_outputs(run, run_dir, charts=not args.no_charts)
+    if config.anatomy and not interrupted:
+        _anatomy_pass(config, run_dir)
+    lifecycle = runner.run_demand_paging(config.build_dir, run_dir)
+    harness_settings = config.harness_settings(outcomes)
+    run = collect.assemble(run_dir, outcomes, harness_settings, demand_paging=lifecycle, guest=config.guest)
+    status = render_outputs(run, run_dir, charts=config.charts)
     point_latest(run_dir)
     print()
     print(report.render(run).split("## Ladder", 1)[1].split("\n## ", 1)[0].strip())
@@ -209,16 +155,14 @@ def _guest_facts(path):
         return {"accel": "unknown"}
 
 
-def _anatomy_pass(args, selected, run_dir, extra):
+def _anatomy_pass(config, run_dir):
     """ANATOMY=1, after the timed runs. It adds to the run: whatever goes wrong in it is said,
     and the timed results are still collected."""
     from pageladder import anatomy
     try:
-        anatomy.run_pass(selected, args.build_dir, run_dir, args.quick, extra,
-                         phased={"swap_in": functools.partial(
-                             swap_phases.run, run_dir=run_dir / anatomy.FOLDER, swap_dir=args.swap_dir,
-                             no_system_changes=args.no_system_changes)},
-                         out=sys.stdout, verbose=args.verbose)
+        anatomy.run_pass(list(config.selected), config.build_dir, run_dir, config.quick, config.extra_args(),
+                         phased=_swap_phases(config, run_dir / anatomy.FOLDER), out=sys.stdout,
+                         verbose=config.verbose, pin_cpu=config.pin_cpu)
     except (runner.Interrupted, KeyboardInterrupt):
         print("pageladder: fault anatomy interrupted (Ctrl-C); the timed results are kept", file=sys.stderr)
     except Exception as e:  # noqa: BLE001 - the timed run must not be lost to the extra pass

@@ -84,9 +84,10 @@ def merge_invocations(paths, out_path):
 class _Binary:
     """One benchmark's invocations: runs them one at a time and merges their JSON."""
 
-    def __init__(self, bench, build_dir, run_dir, quick, extra_args, out, per_invocation_s, verbose=False):
+    def __init__(self, bench, build_dir, run_dir, quick, extra_args, out, per_invocation_s, verbose=False,
+                 pin_cpu=None):
         self.bench, self.run_dir, self.quick, self.out = bench, Path(run_dir), quick, out
-        self.verbose = verbose
+        self.verbose, self.pin_cpu = verbose, pin_cpu
         self.path = Path(build_dir) / "benchmarks" / bench.binary
         self.extra_args = list(extra_args)
         self.timeout = max(120.0, 10 * per_invocation_s)
@@ -102,7 +103,8 @@ class _Binary:
         cmd = command_for(self.bench, self.path, folder / f"{stem}.{number}.json", self.quick, args)
         (self.run_dir / LOG_DIR).mkdir(exist_ok=True)
         log = self.run_dir / LOG_DIR / f"{stem}.{number}.log"
-        return run_streaming(cmd, timeout=self.timeout, out=self.out, log=log, verbose=self.verbose)
+        return run_streaming(cmd, timeout=self.timeout, out=self.out, log=log, verbose=self.verbose,
+                             pin_cpu=self.pin_cpu)
 
     def invocation_files(self, stem=None):
         pattern = re.compile(re.escape(stem or self.bench.binary) + r"\.(\d+)\.json")
@@ -128,7 +130,7 @@ class _Binary:
 
 
 def run_all(selected, build_dir, run_dir, quick, extra_args=None, out=None, phased=None,
-            invocations=None, verbose=False):
+            invocations=None, verbose=False, pin_cpu=None):
     """Runs each benchmark as `invocations` fresh processes, in rounds; returns
     ({name: outcome}, interrupted) for collect.assemble.
 
@@ -137,6 +139,8 @@ def run_all(selected, build_dir, run_dir, quick, extra_args=None, out=None, phas
     <binary>.json itself, through run_binary(extra_args, out_name), which runs all invocations of
     one phase back to back (a phase provisions its swap device once). Phased benchmarks run
     after the rounds.
+
+    pin_cpu: the CPU every benchmark process is pinned to (CPU=<n>), or None.
 
     A binary that is missing fails with the reason; one that crashes or times out is not invoked
     again and keeps the invocations it completed (incomplete), failing only if it completed none;
@@ -154,7 +158,7 @@ def run_all(selected, build_dir, run_dir, quick, extra_args=None, out=None, phas
     binaries = {}
     for bench in selected:
         binary = _Binary(bench, build_dir, run_dir, quick, extra_args.get(bench.name, ()), out,
-                         estimates[bench.name] / count, verbose)
+                         estimates[bench.name] / count, verbose, pin_cpu)
         if not binary.path.is_file():
             outcomes[bench.name]["failed"] = f"not built: {binary.path} does not exist"
             print(f"pageladder: {bench.name} skipped: {outcomes[bench.name]['failed']}", file=out, flush=True)
@@ -240,33 +244,29 @@ def run_all(selected, build_dir, run_dir, quick, extra_args=None, out=None, phas
     return outcomes, interrupted
 
 
-# CPU=<n>: the CPU every benchmark process is pinned to (None: the scheduler chooses).
-PIN_CPU = None
-
-
-def _die_with_parent(pin=True):
+def _die_with_parent(pin_cpu=None):
     """In the child before exec: SIGTERM when the harness dies, even by SIGKILL, so a benchmark
     never goes on making system changes for a run that is gone (its handler undoes them); and
-    pinned to PIN_CPU when one is given (and `pin`)."""
+    pinned to pin_cpu (CPU=<n>) when one is given."""
     import ctypes
 
     PR_SET_PDEATHSIG = 1
     ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-    if pin and PIN_CPU is not None:
-        os.sched_setaffinity(0, {PIN_CPU})
+    if pin_cpu is not None:
+        os.sched_setaffinity(0, {pin_cpu})
 
 
 _notices_shown = set()  # a notice every invocation prints (no PMU ...) is shown once a run
 
 
-def run_streaming(cmd, timeout, out, log=None, verbose=False, env=None, pin=True):
+def run_streaming(cmd, timeout, out, log=None, verbose=False, env=None, pin_cpu=None):
     """Runs one invocation; its whole console output goes to `log`, and to `out` only our own
-    notices (each once) and errors, or everything with `verbose` (V=1). pin=False: the command
-    pins what it runs itself (the anatomy pass pins the benchmark, not perf)."""
+    notices (each once) and errors, or everything with `verbose` (V=1). pin_cpu: the CPU it is
+    pinned to, or None (the anatomy pass pins the benchmark inside its command, not perf)."""
     # Its own session, so that stopping it also stops whatever it forked.
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             bufsize=1, start_new_session=True,
-                            preexec_fn=functools.partial(_die_with_parent, pin), env=env)
+                            preexec_fn=functools.partial(_die_with_parent, pin_cpu), env=env)
     deadline = time.monotonic() + timeout
     log_file = open(log, "w") if log else None
     try:

@@ -3,15 +3,15 @@ import os
 
 import pytest
 
-from pageladder import cli, registry
+from pageladder import cli, config, registry
 
 
 def test_only_accepts_contract_names_and_refuses_others_listing_the_valid_ones():
-    assert [b.name for b in cli.select_benchmarks(["minor_fault cow_fault"])] == ["minor_fault", "cow_fault"]
-    assert [b.name for b in cli.select_benchmarks(["tlb,swap_in"])] == ["tlb", "swap_in"]
-    assert len(cli.select_benchmarks(None)) == len(registry.BENCHMARKS)
+    assert [b.name for b in config.select_benchmarks(["minor_fault cow_fault"])] == ["minor_fault", "cow_fault"]
+    assert [b.name for b in config.select_benchmarks(["tlb,swap_in"])] == ["tlb", "swap_in"]
+    assert len(config.select_benchmarks(None)) == len(registry.BENCHMARKS)
     with pytest.raises(ValueError) as e:
-        cli.select_benchmarks(["minor_fault bogus"])
+        config.select_benchmarks(["minor_fault bogus"])
     assert "bogus" in str(e.value)
     for name in registry.benchmark_names():
         assert name in str(e.value)
@@ -75,12 +75,27 @@ def test_an_unusable_cpu_exits_2_naming_the_choices(tmp_path, capsys):
     assert not (tmp_path / "r").exists()
 
 
-def test_cpu_pins_every_benchmark_process(tmp_path, monkeypatch):
+def test_cpu_pins_every_benchmark_process(tmp_path):
     from pageladder import runner
     cpu = sorted(os.sched_getaffinity(0))[-1]
-    monkeypatch.setattr(runner, "PIN_CPU", cpu)
     out = tmp_path / "affinity"
-    import subprocess
-    subprocess.run(["sh", "-c", f"grep Cpus_allowed_list /proc/self/status > {out}"],
-                   preexec_fn=runner._die_with_parent, check=True)
-    assert out.read_text().split()[-1] == str(cpu)
+    status = runner.run_streaming(["sh", "-c", f"grep Cpus_allowed_list /proc/self/status > {out}"],
+                                  timeout=30, out=open(os.devnull, "w"), pin_cpu=cpu)
+    assert status == 0 and out.read_text().split()[-1] == str(cpu)
+
+
+def test_the_cpu_is_passed_down_from_the_command_line_not_set_in_a_global(tmp_path, monkeypatch):
+    from pageladder import runner
+    seen = {}
+
+    def fake_run_all(selected, build_dir, run_dir, quick, extra, **kwargs):
+        seen.update(kwargs)
+        return {}, False
+    monkeypatch.setattr(cli.runner, "run_all", fake_run_all)
+    monkeypatch.setattr(cli.runner, "run_demand_paging", lambda *a: {"failed": "not run"})
+    cpu = sorted(os.sched_getaffinity(0))[-1]
+    cli.main(["bench", "--results", str(tmp_path / "r"), "--only", "segv_fault", "--cpu", str(cpu)])
+    assert seen["pin_cpu"] == cpu
+    assert not hasattr(runner, "PIN_CPU")
+    run = json.loads((tmp_path / "r" / "latest" / "run.json").read_text())
+    assert run["pageladder"]["harness"]["cpu"] == cpu
