@@ -30,10 +30,10 @@ done < /modules.list
 mkdir -p /host /hostro
 mount -t 9p -o trans=virtio,version=9p2000.L,ro,msize=262144,cache=loose hostroot /host \
   || fail "cannot mount the host's root over 9p"
-# The same root once more, never mounted over: what the writable mounts below hide (a checkout
-# under /tmp, say) is bound back from here.
-mount -t 9p -o trans=virtio,version=9p2000.L,ro,msize=262144,cache=loose hostroot /hostro \
-  || fail "cannot mount the host's root over 9p a second time"
+# The same root once more, bound before anything is mounted over it (a 9p tag mounts once):
+# what the writable mounts below hide (a checkout under /tmp, say) is bound back from here.
+mount --make-private / 2>/dev/null
+mount --bind /host /hostro || fail "cannot bind the host's root a second time"
 . "/hostro$staging/guest.env" || fail "cannot read $staging/guest.env"
 
 mount -t proc proc /host/proc

@@ -32,7 +32,7 @@ DETAIL_FIELDS = ("p50_ns", "timer_overhead_ns", "events", "cycles_per_event_esti
                  "pages", "control_ns", "translation_penalty_ns", "l1_dtlb_reach_pages",
                  "l1_dtlb_reach_next_pages", "stlb_reach_pages", "stlb_reach_next_pages",
                  "cpuid_l1_dtlb_entries", "cpuid_l2_dtlb_entries")
-INVOCATION_KEY = "pageladder_invocation"  # set by runner.merge_invocations
+INVOCATION_KEY = "pageladder_invocation"  # the one definition; runner.merge_invocations sets it (docs/names.md)
 # The headline statistic, said once: run.json records these words beside the numbers, and the
 # report, the chart and the README use them.
 STATISTICS = {

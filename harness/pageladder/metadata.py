@@ -269,7 +269,7 @@ def cgroup_version(root=None):
     return "v2" if v2 else "v1" if v1 else None
 
 
-def _mount_from_mountinfo(path, root=None):
+def mount_of(path, root=None):
     """The mount that holds path: the longest mount point above it, the topmost if overmounted."""
     best, best_key = None, None
     for order, mount in enumerate(mounts(root)):
@@ -320,7 +320,7 @@ def directory_facts(path, root=None):
     mount, found_by = _mount_from_findmnt(str(path)), "findmnt"
     if mount is None:
         resolved = os.path.realpath(path) if root is None else os.path.normpath(str(path))
-        mount, found_by = _mount_from_mountinfo(resolved, root), "mountinfo"
+        mount, found_by = mount_of(resolved, root), "mountinfo"
     if mount is None:
         return {"path": str(path), "source": None, "fstype": None, "target": None,
                 "rotational": None}, None

@@ -21,12 +21,13 @@ import sys
 import time
 from pathlib import Path
 
+from pageladder.ladder import INVOCATION_KEY  # the key every merged row is tagged with
+
 
 # Fresh processes per binary, and repetitions inside each (odd on purpose: Debian's Google
 # Benchmark 1.7.1 computes the median aggregate wrongly for even counts).
 INVOCATIONS = {"quick": 5, "full": 7}
 REPETITIONS = {"quick": 3, "full": 3}
-INVOCATION_KEY = "pageladder_invocation"
 INVOCATION_DIR = "invocations"
 LOG_DIR = "logs"  # each invocation's whole console output (docs/run-folder.md: results/<run-id>/logs/)
 

@@ -13,10 +13,16 @@ SIZES = {"zram": 512 << 20, "disk": 256 << 20}
 PHASE_FILTER = {"zram": "^swap_in_zram", "disk": "^swap_in_(disk|zswap)"}
 
 
+def is_zram(name):
+    """Whether a swap device is zram, by its path: the harness's one rule for it (the binary's
+    is in swap_in_bench.cpp, which reads the same /proc/swaps names)."""
+    return Path(name).name.startswith("zram")
+
+
 def _existing(kind):
     """An active swap device of this kind the machine already had, if any (it is used as is)."""
     for name in system.active_swaps():
-        if (kind == "zram") == ("/zram" in name) and not Path(name).name.startswith("pageladder-"):
+        if (kind == "zram") == is_zram(name) and not Path(name).name.startswith("pageladder-"):
             return name
     return None
 
@@ -34,7 +40,7 @@ def device_facts(name):
     {"kind": zram|file|partition, "name", "size_bytes", "priority", "fstype" (files)}."""
     devices, _ = metadata.swap_devices()
     found = next((d for d in devices if d.get("name") == name), {})
-    kind = "zram" if "/zram" in name else "file" if found.get("type") == "file" else "partition"
+    kind = "zram" if is_zram(name) else "file" if found.get("type") == "file" else "partition"
     facts = {"kind": kind, "name": name, "priority": found.get("priority"),
              "size_bytes": found["size_kib"] * 1024 if found.get("size_kib") is not None else None}
     if kind == "file":

@@ -371,16 +371,10 @@ def zram_swap(size_bytes):
 
 
 def _filesystem_of(directory):
-    """(fstype, mount point) of the mount holding directory, from mountinfo."""
-    best = ("", "")
-    target = os.path.realpath(directory)
-    for line in Path("/proc/self/mountinfo").read_text().splitlines():
-        pre, _, post = line.partition(" - ")
-        mount_point = pre.split()[4].replace("\\040", " ")
-        if (target == mount_point or target.startswith(mount_point.rstrip("/") + "/")) and \
-                len(mount_point) >= len(best[1]):
-            best = (post.split()[0], mount_point)
-    return best
+    """(fstype, mount point) of the mount holding directory: metadata's one reader of mountinfo."""
+    from pageladder import metadata  # imported where used, as in active_swaps
+    mount = metadata.mount_of(os.path.realpath(directory)) or {}
+    return mount.get("fstype", ""), mount.get("target", "")
 
 
 @contextlib.contextmanager
