@@ -380,34 +380,39 @@ void register_rows() {
                     "(copy-on-write)",
            .family = "cow",
            .event = "one write to a shared page",
-           .claims = with_copies(with_reuses(one_minor_fault(), {0, 0.05}), 1)},
+           .claims = with_copies(with_reuses(one_minor_fault(), {0, 0.05}), 1),
+           .ladder_rank = 80, .headline = true, .anatomy = true},
           BM_CowFault);
   add_row({.id = "cow_fault_child",
            .label = "first write by a forked child to a 4 KiB page it shares with its live parent "
                     "(copy-on-write, timed in the child)",
            .family = "cow",
            .event = "one write to a shared page",
-           .claims = with_copies(one_minor_fault(), 1)},
+           .claims = with_copies(one_minor_fault(), 1),
+           .ladder_rank = 90, .anatomy = true},
           BM_CowFaultChild);
   add_row({.id = "cow_fault_reuse",
            .label = "write to a write-protected 4 KiB page whose forked sharer has exited "
                     "(the kernel reuses it, no copy)",
            .family = "cow",
            .event = "one write to a write-protected page",
-           .claims = with_copies(with_reuses(one_minor_fault(), {0.99, 1.05}), 0)},
+           .claims = with_copies(with_reuses(one_minor_fault(), {0.99, 1.05}), 0),
+           .ladder_rank = 100, .anatomy = true},
           BM_CowFaultReuse);
   add_row({.id = "cow_fault_thp",
            .label = "first write to each 4 KiB of a 2 MiB transparent huge page shared after fork",
            .family = "cow",
            .event = "one write to 4 KiB of a shared huge page",
-           .claims = one_minor_fault()},
+           .claims = one_minor_fault(),
+           .ladder_rank = 110, .anatomy = true},
           BM_CowFaultThp);
   add_row({.id = "cow_fault_file",
            .label = "first write to a MAP_PRIVATE file page that is in the page cache (copied "
                     "into a private page)",
            .family = "cow",
            .event = "one write to a private file page",
-           .claims = with_copies(one_minor_fault(), 1)},
+           .claims = with_copies(one_minor_fault(), 1),
+           .ladder_rank = 120, .anatomy = true},
           BM_CowFaultFile);
   // The forks happen in the forking processes: this process takes no fault per event.
   add_row({.id = "ref_fork_per_gib",
@@ -416,7 +421,8 @@ void register_rows() {
            .family = "reference",
            .event = "one fork() at each of two sizes, their difference per GiB",
            .claims = fault_claims({0, 0.01}, {0, 0}),
-           .unit = benchmark::kMillisecond},
+           .unit = benchmark::kMillisecond,
+           .ladder_rank = 130},
           BM_ForkPerGiB);
 }
 

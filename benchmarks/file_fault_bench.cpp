@@ -329,28 +329,32 @@ void register_rows() {
            .family = "file",
            .event = "one read of an unmapped, cached file page",
            .claims = cached_fault_claims(),
-           .defined_by = {"file_mib"}},
+           .defined_by = {"file_mib"},
+           .ladder_rank = 140, .headline = true, .anatomy = true},
           BM_FileFaultCached);
   add_row({.id = "file_fault_cached_private",
            .label = "read fault on a MAP_PRIVATE file mapping whose page is in the page cache",
            .family = "file",
            .event = "one read of an unmapped, cached file page",
            .claims = cached_fault_claims(),
-           .defined_by = {"file_mib"}},
+           .defined_by = {"file_mib"},
+           .ladder_rank = 150, .anatomy = true},
           BM_FileFaultCachedPrivate);
   add_row({.id = "file_fault_tmpfs",
            .label = "read fault on a tmpfs (shmem) file mapping (reference)",
            .family = "reference",
            .event = "one read of an unmapped tmpfs page",
            .claims = cached_fault_claims(),
-           .defined_by = {"file_mib"}},
+           .defined_by = {"file_mib"},
+           .ladder_rank = 160, .anatomy = true},
           BM_FileFaultTmpfs);
   add_row({.id = "file_fault_major",
            .label = "read fault on a file mapping whose page is not cached, read from storage",
            .family = "file",
            .event = "one read of a cold file page",
            .claims = fault_claims({0, 0.01}, {0.99, 1.01}),
-           .defined_by = {"file_mib"}},
+           .defined_by = {"file_mib"},
+           .ladder_rank = 170, .headline = true, .anatomy = true},
           BM_FileFaultMajor);
   // One event is one page; only some pages fault (readahead brings the rest in). More than one
   // fault in four pages would mean readahead is not what is being measured.
@@ -359,7 +363,8 @@ void register_rows() {
            .family = "file",
            .event = "one 4 KiB page read in order",
            .claims = fault_claims({0, 0.25}, {0, 0.25}),
-           .defined_by = {"file_mib"}},
+           .defined_by = {"file_mib"},
+           .ladder_rank = 180},
           BM_FileReadColdSequential)
       // Enough pages per repetition that readahead's first fault does not stand for the whole
       // (a repetition of one page is one fault per page), however short a run asks for.
@@ -369,7 +374,8 @@ void register_rows() {
            .family = "reference",
            .event = "one pread() of 4 KiB",
            .claims = fault_claims({0, 0}, {0, 0}),
-           .defined_by = {"file_mib"}},
+           .defined_by = {"file_mib"},
+           .ladder_rank = 190},
           BM_DirectRead);
 }
 

@@ -127,7 +127,8 @@ void register_rows() {
            .label = "first write to a private anonymous 4 KiB page (demand-zero fault)",
            .family = "anonymous",
            .event = "one write to a fresh 4 KiB page",
-           .claims = with_backing(one_minor_fault(), 0)},
+           .claims = with_backing(one_minor_fault(), 0),
+           .ladder_rank = 50, .headline = true, .anatomy = true},
           BM_MinorFault);
   // Whether the read maps the shared zero page decides the claim: two faults or one.
   const bool zero_page = kernel_uses_zero_page();
@@ -135,13 +136,15 @@ void register_rows() {
            .label = "read, then write, of a fresh private anonymous 4 KiB page",
            .family = "anonymous",
            .event = "one read and one write of a fresh 4 KiB page",
-           .claims = with_backing(zero_page ? fault_claims({1.99, 2.01}) : one_minor_fault(), 0)},
+           .claims = with_backing(zero_page ? fault_claims({1.99, 2.01}) : one_minor_fault(), 0),
+           .ladder_rank = 60, .anatomy = true},
           [zero_page](benchmark::State& s) { BM_MinorFaultReadThenWrite(s, zero_page); });
   add_row({.id = "thp_fault",
            .label = "first write to a private anonymous 2 MiB region backed by a transparent huge page",
            .family = "anonymous",
            .event = "one write to a fresh 2 MiB region",
-           .claims = with_backing(one_minor_fault(), 1)},
+           .claims = with_backing(one_minor_fault(), 1),
+           .ladder_rank = 70, .headline = true, .anatomy = true},
           BM_ThpFault);
 }
 

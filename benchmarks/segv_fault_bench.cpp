@@ -104,13 +104,15 @@ void register_rows() {
                     "writable and returns, the store retried",
            .family = "signals",
            .event = "one write that traps, is repaired and retried",
-           .claims = claims},
+           .claims = claims,
+           .ladder_rank = 260, .headline = true, .anatomy = true},
           [](benchmark::State& s) { segv_row(s, false); });
   add_row({.id = "segv_fault_longjmp",
            .label = "write to a write-protected page: SIGSEGV, a handler that leaves with siglongjmp",
            .family = "signals",
            .event = "one write that traps and is abandoned",
-           .claims = claims},
+           .claims = claims,
+           .ladder_rank = 270, .anatomy = true},
           [](benchmark::State& s) { segv_row(s, true); });
 }
 

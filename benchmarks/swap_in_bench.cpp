@@ -447,22 +447,28 @@ std::string label_of(Tier tier, Mode mode) {
   }
 }
 
-void add_swap_row(Tier tier, const char* suffix, Mode mode) {
+void add_swap_row(Tier tier, const char* suffix, Mode mode, int ladder_rank, bool headline) {
   add_row({.id = std::string("swap_in_") + tier_name(tier) + suffix,
            .label = label_of(tier, mode),
            .family = "swap",
            .event = tier == Tier::kZswap ? "one read of a page held in zswap" : "one read of a swapped-out page",
-           .claims = claims_of(tier, mode)},
+           .claims = claims_of(tier, mode),
+           .ladder_rank = ladder_rank,
+           .headline = headline,
+           .anatomy = true,
+           // zswap sits in front of a storage device: its row runs in the storage phase.
+           .swap_device = tier == Tier::kZram ? "zram" : "disk",
+           .min_kernel = tier == Tier::kZswap ? "5.19: zswpin in /proc/vmstat, memory.zswap.max" : ""},
           [tier, mode](benchmark::State& s) { swap_row(s, tier, mode); });
 }
 
 void register_rows() {
-  add_swap_row(Tier::kZram, "", Mode::kIsolated);
-  add_swap_row(Tier::kZram, "_thrash", Mode::kThrash);
-  add_swap_row(Tier::kDisk, "", Mode::kIsolated);
-  add_swap_row(Tier::kDisk, "_cluster", Mode::kCluster);
-  add_swap_row(Tier::kDisk, "_thrash", Mode::kThrash);
-  add_swap_row(Tier::kZswap, "", Mode::kIsolated);
+  add_swap_row(Tier::kZram, "", Mode::kIsolated, 200, true);
+  add_swap_row(Tier::kZram, "_thrash", Mode::kThrash, 210, false);
+  add_swap_row(Tier::kDisk, "", Mode::kIsolated, 230, true);
+  add_swap_row(Tier::kDisk, "_cluster", Mode::kCluster, 240, false);
+  add_swap_row(Tier::kDisk, "_thrash", Mode::kThrash, 250, false);
+  add_swap_row(Tier::kZswap, "", Mode::kIsolated, 220, true);
 }
 
 const Registrar registrar(register_rows);

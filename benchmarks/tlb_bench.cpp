@@ -351,13 +351,14 @@ void register_rows() {
     const char* label;
     Rung rung;
     std::vector<Claim> tlb_claims;
+    int ladder_rank;
   } rungs[] = {
       {"tlb_hit", "dependent load whose line is in L1 and whose translation hits the L1 DTLB",
-       Rung::kTlbHit, {}},
+       Rung::kTlbHit, {}, 10},
       {"stlb_hit", "dependent load that misses the L1 DTLB and hits the second-level TLB",
-       Rung::kStlbHit, {{"stlb_hits_per_event", {0.9, kUnbounded}}}},
+       Rung::kStlbHit, {{"stlb_hits_per_event", {0.9, kUnbounded}}}, 20},
       {"page_walk", "dependent load that misses every TLB level: a page walk, page tables cached",
-       Rung::kPageWalk, {{"dtlb_walks_per_event", {0.9, kUnbounded}}}},
+       Rung::kPageWalk, {{"dtlb_walks_per_event", {0.9, kUnbounded}}}, 30},
   };
   for (const auto& r : rungs) {
     std::vector<Claim> claims = fault_claims({0, 0}, {0, 0});
@@ -372,7 +373,9 @@ void register_rows() {
              .claims = claims,
              .unit = benchmark::kNanosecond,
              .manual_time = false,
-             .defined_by = {"pages"}},
+             .defined_by = {"pages"},
+             .ladder_rank = r.ladder_rank,
+             .headline = true},
             [rung = r.rung](benchmark::State& s) { rung_row(s, rung); })
         ->MinTime(0.05);
   }

@@ -233,14 +233,16 @@ void register_rows() {
            .family = "tlb",
            .event = "one munmap of one page",
            .claims = remote,
-           .defined_by = {"remote_cpus"}},
+           .defined_by = {"remote_cpus"},
+           .ladder_rank = 40, .headline = true},
           [](benchmark::State& s) { unmap_row(s, 1); });
   add_row({.id = "ref_local_flush",
            .label = "munmap of a populated 4 KiB page with no other thread: local TLB flush "
                     "only (reference)",
            .family = "reference",
            .event = "one munmap of one page",
-           .claims = local},
+           .claims = local,
+           .ladder_rank = 300},
           [](benchmark::State& s) { unmap_row(s, 0); });
   // The curve against the number of remote CPUs, as far as this machine goes (2, 4, 8 ...).
   for (size_t remotes = 2; remotes + 1 <= usable_cpus().size(); remotes *= 2)

@@ -233,14 +233,18 @@ void register_rows() {
                     "handler thread with UFFDIO_COPY",
            .family = "signals",
            .event = "one write to a missing page, resolved in user space",
-           .claims = claims},
+           .claims = claims,
+           .ladder_rank = 280, .headline = true, .anatomy = true,
+           .min_kernel = "4.3: userfaultfd (unprivileged, through UFFD_USER_MODE_ONLY: 5.11)"},
           [](benchmark::State& st) { uffd_row(st, false); });
   add_row({.id = "uffd_fault_minor",
            .label = "first touch of a mapped shmem page registered in userfaultfd minor mode: "
                     "the page cache page mapped by a handler thread with UFFDIO_CONTINUE",
            .family = "signals",
            .event = "one write to an unmapped page-cache page, resolved in user space",
-           .claims = claims},
+           .claims = claims,
+           .ladder_rank = 290, .anatomy = true,
+           .min_kernel = "5.14: userfaultfd minor mode on shmem"},
           [](benchmark::State& st) { uffd_row(st, true); });
 }
 

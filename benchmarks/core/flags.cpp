@@ -23,6 +23,7 @@ constexpr FlagSpec kFlags[] = {
     {"tlb_pages", "page counts of the tlb_hit, stlb_hit and page_walk rungs, 'H,S,W' (default 16,256,32768)"},
     {"file_dir", "directory for file_fault_bench's test file (default /var/tmp)"},
     {"no_system_changes", "never change a sysctl (swap_in_bench skips the rows that need it)"},
+    {"describe_rows", "print every row's description (JSON, as in the context's pageladder_rows) and exit"},
 };
 
 std::map<std::string, std::string>& values() {

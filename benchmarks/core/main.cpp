@@ -23,6 +23,12 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "%s: %s\n", argv[0], e.what());
     return 2;
   }
+  // Every row's description alone, without running anything: what the harness needs to know of
+  // a binary before it runs it (which rows a swap phase runs, which ones the anatomy pass takes).
+  if (pageladder::flag("describe_rows")) {
+    std::puts(pageladder::rows_json().c_str());
+    return 0;
+  }
   pageladder::add_machine_context();
   // Every row's description and claims (core/rows.hpp), for the harness.
   benchmark::AddCustomContext("pageladder_rows", pageladder::rows_json());

@@ -2,6 +2,8 @@
 
 #include <cmath>
 #include <deque>
+#include <iterator>
+#include <stdexcept>
 
 #include <nlohmann/json.hpp>
 
@@ -28,6 +30,12 @@ const char* unit_name(benchmark::TimeUnit unit) {
   }
 }
 
+int family_rank(const std::string& family) {
+  for (size_t i = 0; i < std::size(kFamilies); ++i)
+    if (family == kFamilies[i]) return static_cast<int>(i);
+  return -1;
+}
+
 }  // namespace
 
 std::vector<Claim> fault_claims(Range minor, Range major) {
@@ -37,6 +45,8 @@ std::vector<Claim> fault_claims(Range minor, Range major) {
 std::vector<Claim> one_minor_fault() { return fault_claims({0.99, 1.01}); }
 
 const RowSpec* describe_series(RowSpec spec) {
+  if (family_rank(spec.family) < 0)
+    throw std::invalid_argument("row " + spec.id + ": family '" + spec.family + "' is not one of kFamilies");
   registered().push_back(std::move(spec));
   return &registered().back();
 }
@@ -67,7 +77,9 @@ std::string rows_json() {
     for (const Claim& c : r.claims) claims[c.counter] = {bound(c.bounds.lo), bound(c.bounds.hi)};
     rows.push_back({{"id", r.id}, {"label", r.label}, {"family", r.family}, {"event", r.event},
                     {"claims", claims}, {"time_unit", unit_name(r.unit)}, {"rung", r.rung},
-                    {"defined_by", r.defined_by}});
+                    {"defined_by", r.defined_by}, {"ladder_rank", r.ladder_rank}, {"headline", r.headline},
+                    {"anatomy", r.anatomy}, {"family_rank", family_rank(r.family)},
+                    {"swap_device", r.swap_device}, {"min_kernel", r.min_kernel}});
   }
   return rows.dump();
 }

@@ -47,7 +47,18 @@ struct RowSpec {
   // Counters whose values define what the row measured (the TLB rungs' page count, the file
   // rows' file size): two runs' rows compare only where these agree.
   std::vector<std::string> defined_by = {};
+  // Where the row stands, said here once for the harness, its charts and its anatomy pass:
+  int ladder_rank = 0;            // its place on the ladder, bottom to top; 0: after the ranked
+                                  // rows, by family (a supporting or a new row)
+  bool headline = false;          // on the headline ladder (ladder.svg): a rung of docs/names.md
+  bool anatomy = false;           // a fault: the anatomy pass (ANATOMY=1) splits its time
+  std::string swap_device = "";   // the swap device its pages must go to ("zram", "disk"), the
+                                  // harness provisioning it for the row's phase; "" for none
+  std::string min_kernel = "";    // the oldest kernel that has what the row needs, and what
 };
+
+// The families, in the order the charts show them.
+inline constexpr const char* kFamilies[] = {"tlb", "anonymous", "cow", "file", "swap", "signals", "reference"};
 
 // Registers `spec` with Google Benchmark, running `body` for it; the row's EventRun finds its
 // claims through current_row(). Returns the Benchmark for further settings (MinTime ...).

@@ -46,7 +46,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from pageladder import ladder, registry, runner
+from pageladder import ladder, registry, rows, runner
 from pageladder.anatomy_phases import COLOURS, OFF_CPU, PHASE_NAMES, PREEMPTED, classify
 
 SCHEMA_VERSION = 1
@@ -424,8 +424,20 @@ def phases_of(tally):
 
 # --- the pass ------------------------------------------------------------------------------
 
-def _rung_filter():
-    return "^(" + "|".join(map(re.escape, registry.ANATOMY_RUNGS)) + ")(/|$)"
+def described_rows(selected, build_dir):
+    """({short name: {id: description}} of the selected benchmarks that have rows the anatomy
+    pass takes (their binaries say which: `anatomy`), [{"benchmark", "reason"}] of those whose
+    binary could not say (not built ...))."""
+    chosen, unknown = {}, []
+    for bench in selected:
+        try:
+            described = rows.describe(Path(build_dir) / "benchmarks" / bench.binary)
+        except ValueError as e:
+            unknown.append({"benchmark": bench.name, "reason": str(e)})
+            continue
+        if rows.ids_where(described, anatomy=True):
+            chosen[bench.name] = described
+    return chosen, unknown
 
 
 def _row_outcomes(data):
@@ -449,9 +461,12 @@ def _row_outcomes(data):
 class Pass:
     """One anatomy pass over a run folder: runs binaries under perf and tallies their rungs."""
 
-    def __init__(self, run_dir, quick, counter, perf="perf", out=None, verbose=False, pin_cpu=None):
+    def __init__(self, run_dir, quick, counter, perf="perf", out=None, verbose=False, pin_cpu=None,
+                 described=None):
         self.run_dir, self.quick, self.counter, self.perf = Path(run_dir), quick, counter, perf
         self.pin_cpu = pin_cpu
+        # {id: description} of every row of the binaries it runs: which ones it splits, in what order.
+        self.described = described or {}
         self.folder = self.run_dir / FOLDER
         self.folder.mkdir(exist_ok=True)
         self.out, self.verbose = out, verbose
@@ -463,13 +478,16 @@ class Pass:
     def command(self, bench, binary_path, stem, data_path, extra_args):
         mode = 0 if self.quick else 1
         bench_cmd = runner.command_for(bench, binary_path, self.folder / f"{stem}.json", self.quick,
-                                       [f"--benchmark_filter={_rung_filter()}", *extra_args],
+                                       [f"--benchmark_filter={self._rung_filter()}", *extra_args],
                                        repetitions=1, min_time=MIN_TIME_FACTOR * bench.min_time[mode])
         # CPU=<n> pins the benchmark, not perf: perf draining its buffers on the benchmark's CPU
         # would preempt the events it samples.
         pin = ["taskset", "-c", str(self.pin_cpu)] if self.pin_cpu is not None else []
         return [self.perf, "record", "-q", *self.counter["args"], "-g", "--switch-events",
                 "-k", "monotonic", "-o", str(data_path), "--", *pin, *bench_cmd]
+
+    def _rung_filter(self):
+        return rows.run_filter(rows.ids_where(self.described, anatomy=True))
 
     def run_binary(self, bench, binary_path, extra_args=(), stem=None, timeout=300):
         """Runs one binary (or one phase of it) under perf and tallies it; returns its status."""
@@ -539,8 +557,8 @@ class Pass:
     def result(self, engine="perf", skipped=()):
         labels = self.labels
         rungs = []
-        for rung in sorted(self.tallies, key=registry.ladder_position):
-            if rung not in registry.ANATOMY_RUNGS:
+        for rung in rows.ordered(self.tallies, self.described):
+            if not (self.described.get(rung) or {}).get("anatomy"):
                 continue
             tally = self.tallies[rung]
             valid, why = self.outcomes.get(rung, (False, "the anatomy run left no result for it"))
@@ -598,24 +616,26 @@ def run_pass(selected, build_dir, run_dir, quick, extra_args=None, phased=None, 
     phased: {name: fn(bench, run_binary)} as for runner.run_all (swap_in provisions a swap device
     per phase); its run_binary(extra_args, out_name) here runs that phase under perf."""
     extra_args, phased = extra_args or {}, phased or {}
-    chosen = [b for b in selected if b.name in registry.ANATOMY_BENCHMARKS]
+    described_by_bench, unknown = described_rows(selected, build_dir)
+    chosen = [b for b in selected if b.name in described_by_bench]
+    described = {i: spec for specs in described_by_bench.values() for i, spec in specs.items()}
     if not chosen:
-        print(f"pageladder: fault anatomy: none of the benchmarks run has fault rungs (those that do: "
-              f"{', '.join(registry.ANATOMY_BENCHMARKS)})", file=out, flush=True)
+        print("pageladder: fault anatomy: none of the benchmarks run has fault rungs"
+              + "".join(f"; {u['benchmark']}: {u['reason']}" for u in unknown), file=out, flush=True)
         return None
     max_rate_before = _max_sample_rate()
     try:
         version = check_prerequisites(perf)
     except AnatomySkipped as e:
         anatomy = Pass(run_dir, quick, sampling_counter(False), perf, out, verbose).result(
-            skipped=[{"benchmark": b.name, "reason": str(e)} for b in chosen])
+            skipped=[{"benchmark": b.name, "reason": str(e)} for b in chosen] + unknown)
         anatomy["method"]["skipped"] = str(e)
         print(f"pageladder: fault anatomy skipped: {e}", file=out, flush=True)
         write(run_dir, anatomy)
         return anatomy
     counter = sampling_counter(pmu_cycles_work(perf))
-    anatomy_pass = Pass(run_dir, quick, counter, perf, out, verbose, pin_cpu)
-    skipped = []
+    anatomy_pass = Pass(run_dir, quick, counter, perf, out, verbose, pin_cpu, described)
+    skipped = list(unknown)
     started = time.monotonic()
     try:
         _run_binaries(anatomy_pass, chosen, build_dir, extra_args, phased, counter, skipped, out)

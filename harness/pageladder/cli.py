@@ -109,7 +109,8 @@ def _bench_restoring(config):
 def _swap_phases(config, run_dir):
     """The phased benchmarks (swap_in: one phase per kind of swap, each provisioned for it)."""
     return {"swap_in": functools.partial(swap_phases.run, run_dir=run_dir, swap_dir=config.swap_dir,
-                                         no_system_changes=config.no_system_changes)}
+                                         no_system_changes=config.no_system_changes,
+                                         build_dir=config.build_dir)}
 
 
 def _bench(config):

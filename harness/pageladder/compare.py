@@ -12,6 +12,7 @@ import math
 from pathlib import Path
 
 from pageladder import metadata, registry, stats
+from pageladder import rows as row_descriptions
 from pageladder.ladder import INVOCATION_KEY, iteration_rows, row_ns
 from pageladder.units import format_ns
 
@@ -133,14 +134,14 @@ def compare_pair(a_side, b_side, rung_ids):
     return rows
 
 
-def _family(runs, rung_id):
-    return next((r.get("family") for run in runs for r in run["pageladder"]["ladder"] if r["id"] == rung_id), None)
-
-
 def _ordered_rung_ids(runs):
     ids = {r["id"] for run in runs for r in run["pageladder"]["ladder"]} | \
           {s.get("rung") for run in runs for s in run["pageladder"]["skipped"] if s.get("rung")}
-    return sorted(ids, key=lambda i: registry.ladder_position(i, _family(runs, i)))
+    # Each row as a binary described it, the newest run's description first.
+    described = {}
+    for run in reversed(runs):
+        described.update(run["pageladder"].get("rows") or {})
+    return row_descriptions.ordered(ids, described)
 
 
 def _label(runs, rung_id):

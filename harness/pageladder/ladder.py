@@ -13,6 +13,7 @@ import json
 import statistics
 
 from pageladder import registry
+from pageladder.rows import position as ladder_position
 
 TIME_UNIT_NS = {"ns": 1.0, "us": 1e3, "ms": 1e6, "s": 1e9}
 
@@ -261,5 +262,6 @@ def build(results_by_benchmark, already_skipped=()):
                 ladder.append(build_rung(spec, rows, result["file"]))
             except ValueError as e:
                 skipped.append({"rung": spec["id"], "reason": str(e)})
-    ladder.sort(key=lambda e: registry.ladder_position(e["id"], e.get("family")))
+    described = {i: spec for result in results_by_benchmark.values() for i, spec in result.get("specs", {}).items()}
+    ladder.sort(key=lambda e: ladder_position(described.get(e["id"]), e["id"]))
     return ladder, skipped

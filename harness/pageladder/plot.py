@@ -14,6 +14,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib import ticker  # noqa: E402
 
 from pageladder import ladder, metadata, registry  # noqa: E402
+from pageladder import rows as row_descriptions  # noqa: E402
 from pageladder.units import format_ns  # noqa: E402
 
 # Okabe-Ito: distinguishable with every common colour-vision deficiency.
@@ -105,7 +106,8 @@ def draw_ladder(run, stem):
     """ladder.svg/png, the headline ladder a docs page wants: the contract's rungs in ladder
     order (TLB, faults, storage) from the bottom up, with the textbook bands."""
     block = run["pageladder"]
-    order = {rung_id: k for k, rung_id in enumerate(registry.HEADLINE)}
+    described = block.get("rows") or {}
+    order = {rung_id: k for k, rung_id in enumerate(row_descriptions.ids_where(described, headline=True))}
     rungs = sorted((r for r in block["ladder"] if r["valid"] and r["id"] in order), key=lambda r: order[r["id"]])
     invalid = [r for r in block["ladder"] if not r["valid"] and r["id"] in order]
     skipped = [s for s in block["skipped"] if s.get("rung") in order or not s.get("rung")]
@@ -117,8 +119,8 @@ def draw_ladder_all(run, stem):
     """ladder-all.svg/png: every row, grouped by family (cheapest first within each), with a
     legend of the families; every invalid and skipped row in the strip below."""
     block = run["pageladder"]
-    families = list(registry.FAMILY_ORDER) + sorted({r.get("family") for r in block["ladder"]} -
-                                                    set(registry.FAMILY_ORDER) - {None})
+    known = row_descriptions.families(block.get("rows") or {})
+    families = known + sorted({r.get("family") for r in block["ladder"]} - set(known) - {None})
     rungs = sorted((r for r in block["ladder"] if r["valid"]),
                    key=lambda r: (families.index(r.get("family")) if r.get("family") in families else len(families),
                                   r["median_ns"]))

@@ -21,6 +21,7 @@ import sys
 import time
 from pathlib import Path
 
+from pageladder import rows
 from pageladder.ladder import INVOCATION_KEY  # the key every merged row is tagged with
 
 
@@ -98,14 +99,22 @@ class _Binary:
         stem = stem or self.bench.binary
         folder = self.run_dir / INVOCATION_DIR
         folder.mkdir(exist_ok=True)
-        later = number > 1 and self.bench.later_invocations_filter
-        args = [*self.extra_args, *more_args,
-                *([f"--benchmark_filter={self.bench.later_invocations_filter}"] if later else [])]
+        args = [*self.extra_args, *more_args, *self._later_filter(number)]
         cmd = command_for(self.bench, self.path, folder / f"{stem}.{number}.json", self.quick, args)
         (self.run_dir / LOG_DIR).mkdir(exist_ok=True)
         log = self.run_dir / LOG_DIR / f"{stem}.{number}.log"
         return run_streaming(cmd, timeout=self.timeout, out=self.out, log=log, verbose=self.verbose,
                              pin_cpu=self.pin_cpu)
+
+    def _later_filter(self, number):
+        """After the first invocation of a binary whose supporting rows run once (the TLB sweep,
+        which only draws its chart), a filter to its rungs: the rows its binary calls rungs."""
+        if number == 1 or not self.bench.supporting_rows_once:
+            return []
+        try:
+            return [f"--benchmark_filter={rows.run_filter(rows.ids_where(rows.describe(self.path), rung=True))}"]
+        except ValueError:
+            return []  # it cannot say: every row runs again, which costs time, not validity
 
     def invocation_files(self, stem=None):
         pattern = re.compile(re.escape(stem or self.bench.binary) + r"\.(\d+)\.json")

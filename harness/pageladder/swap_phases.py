@@ -1,16 +1,14 @@
 """How swap_in_bench runs under `make bench`: one phase per kind of swap, each with only that
 kind receiving swap-outs (the highest-priority device takes them), provisioned for the phase and
-removed after it, then the phases' JSON merged into swap_in_bench.json."""
+removed after it, then the phases' JSON merged into swap_in_bench.json. Which rows run in which
+phase, the binary says (each row's `swap_device`)."""
 import contextlib
 import json
-import re
 from pathlib import Path
 
-from pageladder import metadata, registry, system
+from pageladder import metadata, rows, system
 
 SIZES = {"zram": 512 << 20, "disk": 256 << 20}
-# The rows each phase runs (a --benchmark_filter).
-PHASE_FILTER = {"zram": "^swap_in_zram", "disk": "^swap_in_(disk|zswap)"}
 
 
 def is_zram(name):
@@ -53,27 +51,39 @@ def _top_device():
     return max(devices, key=lambda d: d.get("priority") or 0)["name"] if devices else None
 
 
-def run(bench, run_binary, run_dir, swap_dir, no_system_changes):
+def phases(described):
+    """[(kind of swap device, the ids of the rows that need it)], in ladder order."""
+    kinds = []
+    for rung_id in rows.ids_where(described):
+        kind = described[rung_id].get("swap_device")
+        if kind and kind not in kinds:
+            kinds.append(kind)
+    return [(kind, rows.ids_where(described, swap_device=kind)) for kind in kinds]
+
+
+def run(bench, run_binary, run_dir, swap_dir, no_system_changes, build_dir):
     """run_binary(extra_args, out_name) -> exit status. Returns (failed reason or None, skipped,
     facts of the swap devices the rows used)."""
     out = Path(run_dir) / f"{bench.binary}.json"
+    try:
+        described = rows.describe(Path(build_dir) / "benchmarks" / bench.binary)
+    except ValueError as e:
+        return str(e), [], []
     if no_system_changes or not system.is_root():
         top = _top_device()
         status = run_binary(["--pageladder_no_system_changes"] if no_system_changes else [], out.name)
         return (None if status == 0 else f"{bench.binary} exited with status {status}"), [], \
             [device_facts(top)] if top else []
     skipped, parts, used = [], [], []
-    for kind in ("zram", "disk"):
+    for kind, phase_rows in phases(described):
         part = f"{bench.binary}.{kind}.json"
         try:
             with _provision(kind, swap_dir) as device:
                 print(f"      swap for the {kind} rows: {device}", flush=True)
                 used.append(device_facts(device))
-                # zswap sits in front of the storage device: its row runs in that phase.
-                status = run_binary([f"--benchmark_filter={PHASE_FILTER[kind]}"], part)
+                status = run_binary([f"--benchmark_filter={rows.run_filter(phase_rows)}"], part)
         except system.SystemChangeError as e:
-            skipped += [{"rung": rung_id, "reason": str(e)} for rung_id in registry.LADDER_ORDER
-                        if re.match(PHASE_FILTER[kind], rung_id)]
+            skipped += [{"rung": rung_id, "reason": str(e)} for rung_id in phase_rows]
             continue
         if status != 0:
             return f"{bench.binary} exited with status {status} ({kind} phase)", skipped, used

@@ -171,3 +171,21 @@ def in_guest(accel, seed=5, cpus=2, memory_mib=4096, run_shift=0.0, host_cpu="AM
                                            "cpu_model": host_cpu}}
     block["fingerprint"] = metadata.fingerprint(block["machine"], block["kernel"], block["settings"])
     return run
+
+
+def fake_build(folder):
+    """A build folder whose binaries only describe their rows (`--pageladder_describe_rows`), as
+    the base run's binaries described them, and fail at anything else: for the parts of the
+    harness that ask a binary about its rows before running it."""
+    import os
+    import stat
+    described = base()["pageladder"]["rows"]
+    benchmarks = Path(folder) / "benchmarks"
+    benchmarks.mkdir(parents=True, exist_ok=True)
+    for bench in registry.BENCHMARKS:
+        specs = [spec for spec in described.values() if spec.get("benchmark") == bench.name]
+        (benchmarks / f"{bench.binary}.rows.json").write_text(json.dumps(specs))
+        script = benchmarks / bench.binary
+        script.write_text(f'#!/bin/sh\n[ "$1" = --pageladder_describe_rows ] && exec cat "{script}.rows.json"\nexit 1\n')
+        os.chmod(script, os.stat(script).st_mode | stat.S_IEXEC)
+    return Path(folder)

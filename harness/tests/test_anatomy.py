@@ -12,6 +12,11 @@ from pageladder import anatomy, compare, plot, report
 from pageladder.anatomy_phases import OFF_CPU, PHASE_NAMES, classify
 
 FIXTURES = Path(__file__).parent / "fixtures" / "anatomy"
+
+
+def described_rows():
+    """Every row as the binaries of the base fixture run described them."""
+    return runs.base()["pageladder"]["rows"]
 COMPARE_SCHEMA = Path(__file__).resolve().parents[1] / "schemas" / "compare.schema.json"
 
 
@@ -188,7 +193,7 @@ def test_too_few_samples_are_not_split():
 
 
 def test_an_invalid_anatomy_row_shows_no_phases(tmp_path):
-    anatomy_pass = anatomy.Pass(tmp_path, True, anatomy.sampling_counter(False))
+    anatomy_pass = anatomy.Pass(tmp_path, True, anatomy.sampling_counter(False), described=described_rows())
     anatomy_pass.tallies["minor_fault"] = tally_with({"zeroing": 500})
     anatomy_pass.tallies["thp_fault"] = tally_with({"zeroing": 500})
     anatomy_pass.outcomes = {"minor_fault": (False, "2.000 minor faults per event, expected 0.99-1.01"),
@@ -237,12 +242,15 @@ def test_the_pmu_samples_cycles_and_cpu_clock_says_what_it_costs():
 
 def test_a_pass_that_cannot_sample_writes_why_and_no_rungs(tmp_path):
     from pageladder import registry
-    written = anatomy.run_pass(registry.BENCHMARKS, tmp_path / "build", tmp_path, quick=True,
+    written = anatomy.run_pass(registry.BENCHMARKS, runs.fake_build(tmp_path / "build"), tmp_path, quick=True,
                                perf="/nonexistent/perf")
     assert anatomy.load(tmp_path) == written
     why = written["method"]["skipped"]
     assert written["rungs"] == [] and ("linux-perf" in why or "perf_event_paranoid" in why)
-    assert {s["benchmark"] for s in written["skipped"]} == set(anatomy.registry.ANATOMY_BENCHMARKS)
+    # The benchmarks whose binaries describe fault rows (the anatomy ones), each with the reason.
+    with_faults = {spec["benchmark"] for spec in described_rows().values() if spec.get("anatomy")}
+    assert with_faults >= {"minor_fault", "cow_fault", "swap_in"} and "tlb" not in with_faults
+    assert {s["benchmark"] for s in written["skipped"]} == with_faults
     assert {s["reason"] for s in written["skipped"]} == {why}
     assert report.anatomy_section(written, runs.kernel_a()["pageladder"])[0].startswith("Not measured")
 
@@ -353,9 +361,9 @@ def test_recorded_anatomies_follow_the_schema(fixture):
 def test_a_skipped_pass_and_a_split_rung_follow_the_schema(tmp_path):
     schema = json.loads(ANATOMY_SCHEMA.read_text())
     from pageladder import registry
-    jsonschema.validate(anatomy.run_pass(registry.BENCHMARKS, tmp_path, tmp_path, quick=True,
-                                         perf="/nonexistent/perf"), schema)
-    anatomy_pass = anatomy.Pass(tmp_path, True, anatomy.sampling_counter(False))
+    jsonschema.validate(anatomy.run_pass(registry.BENCHMARKS, runs.fake_build(tmp_path / "build"), tmp_path,
+                                         quick=True, perf="/nonexistent/perf"), schema)
+    anatomy_pass = anatomy.Pass(tmp_path, True, anatomy.sampling_counter(False), described=described_rows())
     anatomy_pass.tallies["minor_fault"] = tally_with({"zeroing": 500}, off_cpu_ns=10)
     anatomy_pass.outcomes = {"minor_fault": (True, None)}
     jsonschema.validate(anatomy_pass.result(), schema)
@@ -363,7 +371,8 @@ def test_a_skipped_pass_and_a_split_rung_follow_the_schema(tmp_path):
 
 def test_a_pass_over_benchmarks_without_fault_rungs_writes_nothing(tmp_path):
     from pageladder import registry
-    assert anatomy.run_pass([registry.BENCHMARK_BY_NAME["tlb"]], tmp_path, tmp_path, quick=True) is None
+    assert anatomy.run_pass([registry.BENCHMARK_BY_NAME["tlb"]], runs.fake_build(tmp_path / "build"), tmp_path,
+                            quick=True) is None
     assert anatomy.load(tmp_path) is None
 
 

@@ -100,11 +100,19 @@ def test_notes_travel_with_the_rung():
     assert "zero page" in by_id(rungs)["minor_fault_read_then_write"]["note"]
 
 
-def test_every_contract_rung_id_has_a_place_on_the_ladder():
+def test_every_contract_rung_its_binaries_describe_has_a_place_on_the_ladder_and_the_headline():
+    import runs
+    from pageladder import rows
     contract_ids = {"tlb_hit", "stlb_hit", "page_walk", "minor_fault", "thp_fault", "cow_fault",
                     "file_fault_cached", "file_fault_major", "swap_in_zram", "swap_in_disk",
                     "swap_in_zswap", "segv_fault", "tlb_shootdown", "uffd_fault"}
-    assert contract_ids <= set(registry.LADDER_ORDER)
+    described = runs.base()["pageladder"]["rows"]
+    present = contract_ids & set(described)
+    assert len(present) >= 10
+    assert present <= set(rows.ids_where(described, headline=True))
+    assert all(described[i]["ladder_rank"] > 0 for i in present)
+    ranks = [described[i]["ladder_rank"] for i in rows.ids_where(described)]
+    assert ranks == sorted(ranks) and len(set(ranks)) == len(ranks)
     assert {b.binary for b in registry.BENCHMARKS} == {
         "tlb_bench", "minor_fault_bench", "cow_fault_bench", "file_fault_bench", "swap_in_bench",
         "segv_fault_bench", "tlb_shootdown_bench", "uffd_fault_bench"}

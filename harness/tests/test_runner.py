@@ -11,6 +11,10 @@ from pageladder import registry, runner
 # and exits with the status FAKE_FAIL_AT names for that invocation (its out file's number).
 FAKE = """#!{python}
 import json, os, sys
+if "--pageladder_describe_rows" in sys.argv:  # the TLB binary's rows: its rungs, and the sweep
+    print(json.dumps([{{"id": i, "rung": True}} for i in ("tlb_hit", "stlb_hit", "page_walk")]
+                     + [{{"id": "tlb_sweep", "rung": False}}]))
+    sys.exit(0)
 out = next(a.split("=", 1)[1] for a in sys.argv if a.startswith("--benchmark_out="))
 number = int(out.rsplit(".", 2)[1])
 with open(os.environ["FAKE_LOG"], "a") as log:
@@ -53,7 +57,8 @@ def test_invocations_run_in_rounds_and_rows_carry_their_invocation(tmp_path, mon
                                               ["tlb_bench", "2"], ["minor_fault_bench", "2"],
                                               ["tlb_bench", "3"], ["minor_fault_bench", "3"]]
     # Only the TLB rungs run after the first invocation (the sweep runs once).
-    assert "filter" not in calls[0] and "--benchmark_filter=^(tlb_hit" in calls[2]
+    assert "filter" not in calls[0] and "--benchmark_filter=^(" in calls[2]
+    assert all(rung in calls[2] for rung in ("tlb_hit", "stlb_hit", "page_walk")) and "tlb_sweep" not in calls[2]
     merged = json.loads((run_dir / "minor_fault_bench.json").read_text())
     assert [r[runner.INVOCATION_KEY] for r in merged["benchmarks"]] == [1, 1, 1, 2, 2, 2, 3, 3, 3]
     assert {r["real_time"] for r in merged["benchmarks"] if r[runner.INVOCATION_KEY] == 2} == {3.0}
