@@ -82,10 +82,10 @@ def tlb_section(block):
         cpuid = f"{info['cpuid']:.0f}" if info["cpuid"] else "n/a"
         lines.append(f"| {names[level]} | {measured} | {cpuid} |")
     for r in block["ladder"]:
-        if r["id"] in ("tlb_hit", "stlb_hit", "page_walk") and "pages" in r and not r["valid"]:
+        if r.get("family") == "tlb" and "pages" in r and not r["valid"]:
             lines.append(f"- `{r['id']}` measured at {r['pages']:.0f} pages: **invalid**, no time shown "
                          f"({r['why_invalid']})")
-        elif r["id"] in ("tlb_hit", "stlb_hit", "page_walk") and "pages" in r:
+        elif r.get("family") == "tlb" and "pages" in r:
             lines.append(f"- `{r['id']}` measured at {r['pages']:.0f} pages: {format_ns(r['median_ns'])} "
                          f"per load, {format_ns(r.get('translation_penalty_ns'))} over the control "
                          f"({format_ns(r.get('control_ns'))}); about "

@@ -32,7 +32,8 @@ def series(rows):
 
 def reaches(ladder):
     """Measured TLB reaches and CPUID's claims, from the TLB rungs' details."""
-    rung = next((r for r in ladder if r["id"] in ("tlb_hit", "stlb_hit", "page_walk")), None)
+    # Any TLB rung carries them (the binary adds its sweep's knees and CPUID's sizes to each).
+    rung = next((r for r in ladder if "cpuid_l1_dtlb_entries" in r), None)
     if rung is None:
         return None
     out = {}
