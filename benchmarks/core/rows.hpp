@@ -55,6 +55,8 @@ struct RowSpec {
   std::string swap_device = "";   // the swap device its pages must go to ("zram", "disk"), the
                                   // harness provisioning it for the row's phase; "" for none
   std::string min_kernel = "";    // the oldest kernel that has what the row needs, and what
+                                  // that is ("5.14: userfaultfd minor mode on shmem"); "" where
+                                  // every supported kernel has it
 };
 
 // The families, in the order the charts show them.

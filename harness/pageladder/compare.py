@@ -137,11 +137,15 @@ def compare_pair(a_side, b_side, rung_ids):
 def _ordered_rung_ids(runs):
     ids = {r["id"] for run in runs for r in run["pageladder"]["ladder"]} | \
           {s.get("rung") for run in runs for s in run["pageladder"]["skipped"] if s.get("rung")}
-    # Each row as a binary described it, the newest run's description first.
+    # Each row as a binary described it, a description with a ladder_rank preferred (a run of an
+    # older pageladder has none: the order its ladder was saved in stands for it).
     described = {}
-    for run in reversed(runs):
-        described.update(run["pageladder"].get("rows") or {})
-    return row_descriptions.ordered(ids, described)
+    for run in runs:
+        for rung_id, spec in (run["pageladder"].get("rows") or {}).items():
+            if rung_id not in described or ("ladder_rank" in spec and "ladder_rank" not in described[rung_id]):
+                described[rung_id] = spec
+    stored = [r["id"] for run in runs for r in run["pageladder"]["ladder"]]
+    return row_descriptions.ordered(ids, described, stored=list(dict.fromkeys(stored)))
 
 
 def _label(runs, rung_id):

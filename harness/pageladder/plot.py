@@ -107,7 +107,8 @@ def draw_ladder(run, stem):
     order (TLB, faults, storage) from the bottom up, with the textbook bands."""
     block = run["pageladder"]
     described = block.get("rows") or {}
-    order = {rung_id: k for k, rung_id in enumerate(row_descriptions.ids_where(described, headline=True))}
+    order = {rung_id: k for k, rung_id in enumerate(
+        row_descriptions.headline(described, stored=[r["id"] for r in block["ladder"]]))}
     rungs = sorted((r for r in block["ladder"] if r["valid"] and r["id"] in order), key=lambda r: order[r["id"]])
     invalid = [r for r in block["ladder"] if not r["valid"] and r["id"] in order]
     skipped = [s for s in block["skipped"] if s.get("rung") in order or not s.get("rung")]
@@ -119,7 +120,7 @@ def draw_ladder_all(run, stem):
     """ladder-all.svg/png: every row, grouped by family (cheapest first within each), with a
     legend of the families; every invalid and skipped row in the strip below."""
     block = run["pageladder"]
-    known = row_descriptions.families(block.get("rows") or {})
+    known = row_descriptions.families(block.get("rows") or {}, stored=[r.get("family") for r in block["ladder"]])
     families = known + sorted({r.get("family") for r in block["ladder"]} - set(known) - {None})
     rungs = sorted((r for r in block["ladder"] if r["valid"]),
                    key=lambda r: (families.index(r.get("family")) if r.get("family") in families else len(families),

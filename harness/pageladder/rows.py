@@ -22,9 +22,18 @@ def position(spec, rung_id=None):
     return (1, family if isinstance(family, int) and family >= 0 else 99, rung_id)
 
 
-def ordered(ids, specs):
-    """ids in ladder order, by their descriptions in specs ({id: description})."""
-    return sorted(ids, key=lambda i: position(specs.get(i), i))
+def ordered(ids, specs, stored=()):
+    """ids in ladder order, by their descriptions in specs ({id: description}). `stored`: the
+    order a run was saved in, for rows described before descriptions had a ladder_rank (a run
+    made by an older pageladder, whose ladder was saved in ladder order)."""
+    stored = list(stored)
+
+    def key(rung_id):
+        spec = specs.get(rung_id) or {}
+        if "ladder_rank" not in spec and rung_id in stored:
+            return (0, stored.index(rung_id), "")
+        return position(spec, rung_id)
+    return sorted(ids, key=key)
 
 
 def ids_where(specs, **fields):
@@ -61,10 +70,25 @@ def describe(binary_path):
     return dict(_describe(str(path), path.stat().st_mtime_ns))
 
 
-def families(specs):
-    """The families of the described rows, in the binaries' order (kFamilies)."""
+def families(specs, stored=()):
+    """The families of the described rows, in the binaries' order (kFamilies); for rows
+    described before family_rank, in the order `stored` (families as a run saved them) has."""
+    stored = list(dict.fromkeys(stored))
     ranks = {}
     for spec in specs.values():
-        if spec.get("family"):
-            ranks.setdefault(spec["family"], spec.get("family_rank") if isinstance(spec.get("family_rank"), int) else 99)
+        family = spec.get("family")
+        if not family:
+            continue
+        rank = spec.get("family_rank")
+        if not isinstance(rank, int):
+            rank = stored.index(family) if family in stored else 99
+        ranks.setdefault(family, rank)
     return sorted(ranks, key=lambda f: (ranks[f], f))
+
+
+def headline(specs, stored=()):
+    """The headline rows in ladder order; for a run whose rows predate the headline flag, every
+    rung it stored, in its order."""
+    if any("headline" in spec for spec in specs.values()):
+        return ids_where(specs, headline=True)
+    return list(stored)

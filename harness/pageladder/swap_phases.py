@@ -65,15 +65,15 @@ def run(bench, run_binary, run_dir, swap_dir, no_system_changes, build_dir):
     """run_binary(extra_args, out_name) -> exit status. Returns (failed reason or None, skipped,
     facts of the swap devices the rows used)."""
     out = Path(run_dir) / f"{bench.binary}.json"
-    try:
-        described = rows.describe(Path(build_dir) / "benchmarks" / bench.binary)
-    except ValueError as e:
-        return str(e), [], []
     if no_system_changes or not system.is_root():
         top = _top_device()
         status = run_binary(["--pageladder_no_system_changes"] if no_system_changes else [], out.name)
         return (None if status == 0 else f"{bench.binary} exited with status {status}"), [], \
             [device_facts(top)] if top else []
+    try:
+        described = rows.describe(Path(build_dir) / "benchmarks" / bench.binary)
+    except ValueError as e:
+        return str(e), [], []
     skipped, parts, used = [], [], []
     for kind, phase_rows in phases(described):
         part = f"{bench.binary}.{kind}.json"

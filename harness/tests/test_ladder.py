@@ -234,3 +234,20 @@ def test_a_rung_whose_faults_only_getrusage_counted_says_so():
     minor = by_id(ladder.build({"minor_fault": result})[0])["minor_fault"]
     assert minor["valid"] and "fault counts from getrusage alone" in minor["note"]
     assert "getrusage alone" not in by_id(build("minor_fault_bench.json")[0])["minor_fault"].get("note", "")
+
+
+def test_a_run_made_before_rows_said_their_place_keeps_its_saved_order_headline_and_families():
+    """run.json of an older pageladder: its rows carry no ladder_rank, headline or family_rank."""
+    import runs
+    from pageladder import compare, rows
+    run = runs.base()
+    saved = [r["id"] for r in run["pageladder"]["ladder"]]
+    for spec in run["pageladder"]["rows"].values():
+        for key in ("ladder_rank", "headline", "anatomy", "family_rank", "swap_device", "min_kernel"):
+            spec.pop(key, None)
+    described = run["pageladder"]["rows"]
+    assert rows.ordered(reversed(saved), described, stored=saved) == saved
+    assert rows.headline(described, stored=saved) == saved
+    families = [r["family"] for r in run["pageladder"]["ladder"]]
+    assert rows.families(described, stored=families) == list(dict.fromkeys(families))
+    assert [i for i in compare._ordered_rung_ids([run]) if i in saved] == saved
