@@ -7,7 +7,9 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <map>
+#include <stdexcept>
 #include <string>
 
 #include "core/mapping.hpp"
@@ -48,17 +50,17 @@ void one_fault_per_event(benchmark::State& state, bool cannot_verify_cycles) {
 }
 
 TEST(EventRunClaims, BrokenClaimsMakeTheRowInvalidKeptOnesValidUncheckableOnesNotVerified) {
-  add_row({.id = "test_claim_kept", .label = "kept", .family = "test", .event = "one write",
+  add_row({.id = "test_claim_kept", .label = "kept", .family = "reference", .event = "one write",
            .claims = one_minor_fault()},
           [](benchmark::State& s) { one_fault_per_event(s, false); })
       ->Iterations(1000);
-  add_row({.id = "test_claim_broken", .label = "broken", .family = "test", .event = "one write",
+  add_row({.id = "test_claim_broken", .label = "broken", .family = "reference", .event = "one write",
            .claims = fault_claims({2, 2})},
           [](benchmark::State& s) { one_fault_per_event(s, false); })
       ->Iterations(1000);
   std::vector<Claim> unverifiable = one_minor_fault();
   unverifiable.push_back({"stlb_hits_per_event", {0.9, kUnbounded}});
-  add_row({.id = "test_claim_unverifiable", .label = "unverifiable", .family = "test", .event = "one write",
+  add_row({.id = "test_claim_unverifiable", .label = "unverifiable", .family = "reference", .event = "one write",
            .claims = unverifiable},
           [](benchmark::State& s) { one_fault_per_event(s, true); })
       ->Iterations(1000);
@@ -75,6 +77,29 @@ TEST(EventRunClaims, BrokenClaimsMakeTheRowInvalidKeptOnesValidUncheckableOnesNo
   EXPECT_EQ(unchecked.counters.at("valid"), 1);
   EXPECT_EQ(nlohmann::json::parse(unchecked.label).at("not_verified").at("stlb_hits_per_event"),
             "no PMU in this test");
+}
+
+TEST(RowDescriptions, AFamilyTheChartsDoNotKnowIsRefusedAndEveryRowSaysWhereItStands) {
+  EXPECT_THROW(add_row({.id = "test_family_unknown", .label = "unknown family", .family = "misc",
+                        .event = "one write"},
+                       [](benchmark::State&) {}),
+               std::invalid_argument);
+  add_row({.id = "test_row_placed", .label = "placed", .family = "anonymous", .event = "one write",
+           .ladder_rank = 55, .headline = true, .anatomy = true, .swap_device = "zram",
+           .min_kernel = "5.14: a feature"},
+          [](benchmark::State&) {});
+  const auto described = nlohmann::json::parse(rows_json());
+  const auto row = std::find_if(described.begin(), described.end(),
+                                [](const auto& r) { return r.at("id") == "test_row_placed"; });
+  ASSERT_NE(row, described.end());
+  EXPECT_EQ(row->at("ladder_rank"), 55);
+  EXPECT_EQ(row->at("headline"), true);
+  EXPECT_EQ(row->at("anatomy"), true);
+  EXPECT_EQ(row->at("family_rank"), 1);  // anonymous: second of kFamilies
+  EXPECT_EQ(row->at("swap_device"), "zram");
+  EXPECT_EQ(row->at("min_kernel"), "5.14: a feature");
+  EXPECT_EQ(std::count_if(described.begin(), described.end(),
+                          [](const auto& r) { return r.at("id") == "test_family_unknown"; }), 0);
 }
 
 }  // namespace
