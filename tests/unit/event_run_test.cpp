@@ -81,11 +81,11 @@ TEST(EventRunClaims, BrokenClaimsMakeTheRowInvalidKeptOnesValidUncheckableOnesNo
 
 TEST(RowDescriptions, AFamilyTheChartsDoNotKnowIsRefusedAndEveryRowSaysWhereItStands) {
   EXPECT_THROW(add_row({.id = "test_family_unknown", .label = "unknown family", .family = "misc",
-                        .event = "one write"},
+                        .event = "one write", .claims = {}},
                        [](benchmark::State&) {}),
                std::invalid_argument);
   add_row({.id = "test_row_placed", .label = "placed", .family = "anonymous", .event = "one write",
-           .ladder_rank = 55, .headline = true, .anatomy = true, .swap_device = "zram",
+           .claims = {}, .ladder_rank = 55, .headline = true, .anatomy = true, .swap_device = "zram",
            .min_kernel = "5.14: a feature"},
           [](benchmark::State&) {});
   const auto described = nlohmann::json::parse(rows_json());
