@@ -3,10 +3,9 @@ kind receiving swap-outs (the highest-priority device takes them), provisioned f
 removed after it, then the phases' JSON merged into swap_in_bench.json. Which rows run in which
 phase, the binary says (each row's `swap_device`)."""
 import contextlib
-import json
 from pathlib import Path
 
-from pageladder import metadata, rows, system
+from pageladder import metadata, rows, runner, system
 
 SIZES = {"zram": 512 << 20, "disk": 256 << 20}
 
@@ -88,11 +87,7 @@ def run(bench, run_binary, run_dir, swap_dir, no_system_changes, build_dir):
         if status != 0:
             return f"{bench.binary} exited with status {status} ({kind} phase)", skipped, used
         parts.append(Path(run_dir) / part)
-    merged = {"context": {}, "benchmarks": []}
+    runner.merge_json(parts, out, tag_invocations=False)
     for path in parts:
-        data = json.loads(path.read_text())
-        merged["context"] = merged["context"] or data.get("context", {})
-        merged["benchmarks"] += data.get("benchmarks", [])
         path.unlink()
-    out.write_text(json.dumps(merged, indent=2))
     return None, skipped, used
