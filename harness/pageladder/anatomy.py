@@ -424,14 +424,15 @@ def phases_of(tally):
 
 # --- the pass ------------------------------------------------------------------------------
 
-def described_rows(selected, build_dir):
+def described_rows(selected, build_dir, quick=False, extra_args=None):
     """({short name: {id: description}} of the selected benchmarks that have rows the anatomy
     pass takes (their binaries say which: `anatomy`), [{"benchmark", "reason"}] of those whose
     binary could not say (not built ...))."""
     chosen, unknown = {}, []
     for bench in selected:
         try:
-            described = rows.describe(Path(build_dir) / "benchmarks" / bench.binary)
+            flags = [*(extra_args or {}).get(bench.name, ()), *(["--pageladder_quick"] if quick else [])]
+            described = rows.describe(Path(build_dir) / "benchmarks" / bench.binary, flags)
         except ValueError as e:
             unknown.append({"benchmark": bench.name, "reason": str(e)})
             continue
@@ -616,7 +617,7 @@ def run_pass(selected, build_dir, run_dir, quick, extra_args=None, phased=None, 
     phased: {name: fn(bench, run_binary)} as for runner.run_all (swap_in provisions a swap device
     per phase); its run_binary(extra_args, out_name) here runs that phase under perf."""
     extra_args, phased = extra_args or {}, phased or {}
-    described_by_bench, unknown = described_rows(selected, build_dir)
+    described_by_bench, unknown = described_rows(selected, build_dir, quick, extra_args)
     chosen = [b for b in selected if b.name in described_by_bench]
     described = {i: spec for specs in described_by_bench.values() for i, spec in specs.items()}
     if not chosen:

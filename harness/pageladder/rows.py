@@ -47,9 +47,9 @@ def run_filter(ids):
 
 
 @functools.lru_cache(maxsize=None)
-def _describe(path, mtime):
+def _describe(path, mtime, args):
     try:
-        result = subprocess.run([path, DESCRIBE_FLAG], capture_output=True, text=True, timeout=60)
+        result = subprocess.run([path, *args, DESCRIBE_FLAG], capture_output=True, text=True, timeout=60)
     except (OSError, subprocess.SubprocessError) as e:
         raise ValueError(f"{path} cannot describe its rows: {e}") from e
     if result.returncode != 0:
@@ -61,13 +61,14 @@ def _describe(path, mtime):
         raise ValueError(f"{path} described its rows in something that is not their JSON: {e}") from e
 
 
-def describe(binary_path):
+def describe(binary_path, args=()):
     """{id: description} of a built binary's rows, without running them; ValueError when the
-    binary is missing or cannot say."""
+    binary is missing or cannot say. args: the pageladder flags the run gives it
+    (--pageladder_quick ...), so that it registers the rows the run will."""
     path = Path(binary_path)
     if not path.is_file():
         raise ValueError(f"not built: {path} does not exist")
-    return dict(_describe(str(path), path.stat().st_mtime_ns))
+    return {i: dict(spec) for i, spec in _describe(str(path), path.stat().st_mtime_ns, tuple(args)).items()}
 
 
 def families(specs, stored=()):

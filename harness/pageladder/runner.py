@@ -121,7 +121,9 @@ class _Binary:
         if number == 1 or not self.bench.supporting_rows_once:
             return []
         try:
-            return [f"--benchmark_filter={rows.run_filter(rows.ids_where(rows.describe(self.path), rung=True))}"]
+            flags = [*self.extra_args, *(["--pageladder_quick"] if self.quick else [])]
+            described = rows.describe(self.path, flags)
+            return [f"--benchmark_filter={rows.run_filter(rows.ids_where(described, rung=True))}"]
         except ValueError:
             return []  # it cannot say: every row runs again, which costs time, not validity
 

@@ -186,6 +186,7 @@ def fake_build(folder):
         specs = [spec for spec in described.values() if spec.get("benchmark") == bench.name]
         (benchmarks / f"{bench.binary}.rows.json").write_text(json.dumps(specs))
         script = benchmarks / bench.binary
-        script.write_text(f'#!/bin/sh\n[ "$1" = --pageladder_describe_rows ] && exec cat "{script}.rows.json"\nexit 1\n')
+        script.write_text(f'#!/bin/sh\nfor a in "$@"; do [ "$a" = --pageladder_describe_rows ] && exec cat "{script}.rows.json"; done\n'
+                          'exit 1\n')
         os.chmod(script, os.stat(script).st_mode | stat.S_IEXEC)
     return Path(folder)
