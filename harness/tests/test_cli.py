@@ -57,16 +57,23 @@ def test_bad_tlb_pages_exit_2_before_running(tmp_path, capsys, bad):
     assert not (tmp_path / "r").exists()
 
 
-def test_tlb_pages_reach_the_tlb_binary(tmp_path, monkeypatch):
+def run_nothing(monkeypatch):
+    """cli.main's bench with the runner faked out: returns what run_all was given,
+    {"extra": {short name: flags}, **its keyword arguments}, once bench has run."""
     seen = {}
 
     def fake_run_all(selected, build_dir, run_dir, quick, extra, **kwargs):
-        seen.update(extra)
+        seen.update(kwargs, extra=extra)
         return {}, False
     monkeypatch.setattr(cli.runner, "run_all", fake_run_all)
     monkeypatch.setattr(cli.runner, "run_demand_paging", lambda *a: {"failed": "not run"})
+    return seen
+
+
+def test_tlb_pages_reach_the_tlb_binary(tmp_path, monkeypatch):
+    seen = run_nothing(monkeypatch)
     cli.main(["bench", "--results", str(tmp_path / "r"), "--only", "tlb", "--tlb-pages", "16, 512 65536"])
-    assert seen["tlb"] == ["--pageladder_tlb_pages=16,512,65536"]
+    assert seen["extra"]["tlb"] == ["--pageladder_tlb_pages=16,512,65536"]
 
 
 def test_an_unusable_cpu_exits_2_naming_the_choices(tmp_path, capsys):
@@ -86,13 +93,7 @@ def test_cpu_pins_every_benchmark_process(tmp_path):
 
 def test_the_cpu_is_passed_down_from_the_command_line_not_set_in_a_global(tmp_path, monkeypatch):
     from pageladder import runner
-    seen = {}
-
-    def fake_run_all(selected, build_dir, run_dir, quick, extra, **kwargs):
-        seen.update(kwargs)
-        return {}, False
-    monkeypatch.setattr(cli.runner, "run_all", fake_run_all)
-    monkeypatch.setattr(cli.runner, "run_demand_paging", lambda *a: {"failed": "not run"})
+    seen = run_nothing(monkeypatch)
     cpu = sorted(os.sched_getaffinity(0))[-1]
     cli.main(["bench", "--results", str(tmp_path / "r"), "--only", "segv_fault", "--cpu", str(cpu)])
     assert seen["pin_cpu"] == cpu
