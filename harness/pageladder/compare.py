@@ -158,7 +158,7 @@ def _label(runs, rung_id):
 
 
 # A phase moved when its time per event (its share of the side's median) changed significantly
-# (a z-test on the difference, Benjamini-Hochberg over every phase of every rung of the
+# (a t-test on the difference, Benjamini-Hochberg over every phase of every rung of the
 # comparison, as the rungs' own verdicts) and by more than PHASE_FLOOR of A's median. Time, not
 # share: when one phase grows, every other phase's share shrinks while its time stays. Shares vary between identical runs far beyond
 # sampling error (on the development VM, cow_fault_thp's copying took 21% of one run's time and
@@ -198,14 +198,6 @@ def _side_phases(anatomies, rung_id):
             parts.append((sum((x - mean) ** 2 for x in shares) / (n - 1) / n, n - 1.0))
         result[name] = (mean, parts)
     return n, result
-
-
-def _welch(parts):
-    """(standard error, Welch-Satterthwaite degrees of freedom) of a sum of variance parts."""
-    total = sum(v for v, _ in parts)
-    if total <= 0:
-        return 0.0, _SAMPLING_DF
-    return math.sqrt(total), total ** 2 / sum(v * v / df for v, df in parts if v > 0)
 
 
 def _method(anatomy):
@@ -253,8 +245,8 @@ def anatomy_changes(a_anatomies, b_anatomies, rung_rows):
             phase = {"phase": name, "a_share": sa, "b_share": sb, "a_ns": a_ns, "b_ns": b_ns,
                      "delta_ns": b_ns - a_ns, "moved": None, "detectable_ns": None}
             if testable:
-                error, df = _welch([(v * ma * ma, d) for v, d in pa] + [(v * mb * mb, d) for v, d in pb]
-                                   + [((b_ns * ratio_sigma) ** 2, _SAMPLING_DF)])
+                error, df = stats.welch([(v * ma * ma, d) for v, d in pa] + [(v * mb * mb, d) for v, d in pb]
+                                        + [((b_ns * ratio_sigma) ** 2, _SAMPLING_DF)], _SAMPLING_DF)
                 score = abs(b_ns - a_ns) / error if error > 0 else (math.inf if b_ns != a_ns else 0.0)
                 tests.append((phase, float(2 * student_t.sf(score, df)), PHASE_FLOOR * ma, error, df))
             phases.append(phase)

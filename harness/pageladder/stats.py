@@ -139,6 +139,16 @@ def compare_sides(a, b, samples=BOOTSTRAP_SAMPLES, seed=SEED):
     }
 
 
+def welch(parts, df_when_none):
+    """(standard error, Welch-Satterthwaite degrees of freedom) of a sum of variance parts, each
+    (variance, its degrees of freedom); df_when_none when every part is 0. compare.py's phase
+    test (a fault anatomy's phases) uses it."""
+    total = sum(v for v, _ in parts)
+    if total <= 0:
+        return 0.0, df_when_none
+    return math.sqrt(total), total ** 2 / sum(v * v / df for v, df in parts if v > 0)
+
+
 def adjust(p_values):
     """Benjamini-Hochberg adjusted p-values, in the same order."""
     if not p_values:

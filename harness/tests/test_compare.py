@@ -345,3 +345,10 @@ def test_an_emulated_run_says_so_in_its_report_and_chart_footer():
     assert "Times emulated" in text and "tcg, 2 CPUs, 4096 MiB" in text
     assert plot.footer_text(run["pageladder"]).startswith("TIMES EMULATED (tcg")
     assert not plot.footer_text(runs.kernel_a()["pageladder"]).startswith("TIMES EMULATED")
+
+
+def test_welch_adds_variances_and_gives_satterthwaite_degrees_of_freedom():
+    error, df = stats.welch([(1.0, 1.0), (1.0, 1000.0)], df_when_none=1000.0)
+    assert error == pytest.approx(2 ** 0.5)
+    assert df == pytest.approx(4.0 / (1.0 + 1.0 / 1000.0))  # one poorly known part drags it to ~4
+    assert stats.welch([(0.0, 1.0)], df_when_none=1000.0) == (0.0, 1000.0)
