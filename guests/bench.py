@@ -14,7 +14,7 @@ import socket
 import subprocess
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 from guests import initramfs, kernel, machine
@@ -40,7 +40,6 @@ class GuestRequest:
     kernel_modules: str = ""
     boot_timeout_s: int = 120
     run_timeout_s: int = 3600
-    verbose: bool = False
     exec_command: tuple = ()    # `guests exec`: this command instead of the harness's bench
     handed_back: Path = None    # set by run(): the run folder the guest handed back
 

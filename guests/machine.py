@@ -10,13 +10,14 @@ what a row claims, emulated for what it costs. The run records which."""
 import ctypes
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 STARTED = "pageladder-guest-started"
@@ -37,20 +38,10 @@ class Shape:
     cgroup: str = "v2"
 
 
-@dataclass
-class Outcome:
-    status: int                 # the command's exit status in the guest
-    shape: Shape
-    boot_seconds: float         # qemu started -> the guest's init ran the command
-    seconds: float              # the whole guest
-    notes: list = field(default_factory=list)
-
-
 def qemu_binary():
-    for name in ("qemu-system-x86_64",):
-        for folder in os.environ.get("PATH", "/usr/bin").split(":"):
-            if Path(folder, name).is_file():
-                return str(Path(folder, name))
+    found = shutil.which("qemu-system-x86_64")
+    if found:
+        return found
     raise GuestError("qemu-system-x86_64 is not installed (make deps KERNEL=... installs qemu-system-x86)")
 
 

@@ -11,7 +11,7 @@ import hashlib
 import math
 from pathlib import Path
 
-from pageladder import metadata, registry, stats
+from pageladder import metadata, stats
 from pageladder import rows as row_descriptions
 from pageladder.ladder import INVOCATION_KEY, iteration_rows, row_ns
 from pageladder.units import format_ns

@@ -13,7 +13,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib import ticker  # noqa: E402
 
-from pageladder import ladder, metadata, registry  # noqa: E402
+from pageladder import ladder, metadata  # noqa: E402
 from pageladder import rows as row_descriptions  # noqa: E402
 from pageladder.units import format_ns  # noqa: E402
 
