@@ -12,6 +12,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "core/child_process.hpp"
 #include "core/mapping.hpp"
 #include "core/rows.hpp"
 
@@ -77,6 +78,47 @@ TEST(EventRunClaims, BrokenClaimsMakeTheRowInvalidKeptOnesValidUncheckableOnesNo
   EXPECT_EQ(unchecked.counters.at("valid"), 1);
   EXPECT_EQ(nlohmann::json::parse(unchecked.label).at("not_verified").at("stlb_hits_per_event"),
             "no PMU in this test");
+}
+
+// Events that fault nothing, each batch armed with a fork (a partner holding every page, as the
+// copy-on-write rows do). The loop runs 8 KiB of stack below the frame that holds State, so
+// State and its timer sit on a page the batch setup never writes: without the loop's pages made
+// the process's own before counting, each batch counts a copy-on-write fault no event made.
+[[gnu::noinline]] void batches_after_fork(benchmark::State& state, int depth) {
+  if (depth > 0) {
+    volatile char frame[1024];
+    frame[0] = 0;
+    batches_after_fork(state, depth - 1);
+    (void)frame[0];
+    return;
+  }
+  EventRun run(state, {});
+  std::unique_ptr<ChildProcess> partner;
+  volatile int sink = 0;
+  run_batched_events(
+      state, run,
+      [&] {
+        partner = std::make_unique<ChildProcess>([](int, int from_parent) {
+          wait_for_parent(from_parent);
+          return 0;
+        });
+        return size_t{4};
+      },
+      [&](size_t i) { sink = static_cast<int>(i); }, [&](size_t) { partner.reset(); });
+  partner.reset();
+  run.finish();
+}
+
+TEST(EventRunClaims, ALoopThatForksBetweenBatchesCountsNoFaultsOfItsOwn) {
+  add_row({.id = "test_fork_between_batches", .label = "fork", .family = "reference",
+           .event = "no fault", .claims = fault_claims({0, 0})},
+          [](benchmark::State& s) { batches_after_fork(s, 8); })
+      ->Iterations(400);
+  Capture capture;
+  benchmark::RunSpecifiedBenchmarks(&capture, "^test_fork_between_batches");
+  const auto& row = capture.rows.at("test_fork_between_batches");
+  EXPECT_EQ(row.counters.at("minor_faults_per_event"), 0) << row.label;
+  EXPECT_EQ(row.counters.at("valid"), 1) << row.label;
 }
 
 TEST(RowDescriptions, AFamilyTheChartsDoNotKnowIsRefusedAndEveryRowSaysWhereItStands) {
