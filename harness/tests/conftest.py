@@ -43,7 +43,11 @@ def _thp_skipped(data):
 # Binary outputs: minor_fault_bench.json and tlb_bench.json are real (build/benchmarks/
 # minor_fault_bench --benchmark_repetitions=5 --benchmark_min_time=0.01; tlb_bench
 # --pageladder_tlb_max_pages=512 --pageladder_quick --benchmark_repetitions=3
-# --benchmark_min_time=0.002, iteration rows only); the others are variants of the first.
+# --benchmark_min_time=0.002, iteration rows only), trimmed to what the harness reads: of the
+# context, the pageladder settings and row descriptions; of each row, all but Google Benchmark's
+# per_family_instance_index, repetitions, repetition_index, threads and iterations; of the TLB
+# sweep, the points at 8, 32, 91, 128 (the L1 dTLB knee) and 512 pages. The others are variants
+# of the first.
 VARIANTS = {
     "minor_fault_bench_invalid.json": ("minor_fault_bench.json", _first_minor_fault_repetition_invalid),
     "minor_fault_bench_thp_skipped.json": ("minor_fault_bench.json", _thp_skipped),

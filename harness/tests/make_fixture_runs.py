@@ -3,8 +3,9 @@
   /usr/bin/python3 harness/tests/make_fixture_runs.py results/<run>/run.json
 
 Only the rungs' iteration rows are kept (no sweep points, no aggregates) with the fields the
-harness reads, so the file stays small. Every other fixture run is a variant of this base, made
-in the test setup by runs.py, a few lines each.
+harness reads (and cpu_time, which Google Benchmark's compare.py reads), so the file stays small;
+without the sweep's rows, what was read off them (pageladder.derived) goes too. Every other
+fixture run is a variant of this base, made in the test setup by runs.py, a few lines each.
 """
 import json
 import sys
@@ -14,9 +15,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from pageladder import SCHEMA_VERSION, ladder, registry  # noqa: E402
 
 OUT = Path(__file__).parent / "fixtures" / "runs" / "base"
-KEEP = ("name", "run_name", "run_type", "repetitions", "repetition_index", "threads", "iterations",
-        "real_time", "cpu_time", "time_unit", "label", "valid", "error_occurred", "error_message",
-        "pageladder_invocation", "p99_ns", "minor_faults_per_event", "major_faults_per_event")
+KEEP = ("name", "run_name", "run_type", "real_time", "cpu_time", "time_unit", "label", "valid",
+        "error_occurred", "error_message", "pageladder_invocation", "p99_ns", "minor_faults_per_event",
+        "major_faults_per_event")
 
 
 def _small(key, value):
@@ -43,6 +44,7 @@ def main(source):
     block["run_id"] = "20260101-120000-lab1-6.18.0"
     block["kernel"]["release"] = block["fingerprint"]["kernel_release"] = "6.18.0"
     block.pop("demand_paging", None)
+    block.pop("derived", None)
     block["skipped"] = [s for s in block["skipped"] if "rung" in s]
     block["ladder"] = []  # derived: runs.base() rebuilds it from the rows
     OUT.mkdir(parents=True, exist_ok=True)

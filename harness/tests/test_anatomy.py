@@ -353,7 +353,7 @@ def test_without_an_anatomy_on_one_side_there_is_no_anatomy_section():
 ANATOMY_SCHEMA = Path(__file__).resolve().parents[1] / "schemas" / "anatomy.schema.json"
 
 
-@pytest.mark.parametrize("fixture", [f"anatomy_aa_run{k}.json" for k in range(1, 5)])
+@pytest.mark.parametrize("fixture", [f"aa_identical_quick_run{k}.json" for k in range(1, 5)])
 def test_recorded_anatomies_follow_the_schema(fixture):
     jsonschema.validate(json.loads((FIXTURES / fixture).read_text()), json.loads(ANATOMY_SCHEMA.read_text()))
 
@@ -422,8 +422,9 @@ def test_sides_sampled_differently_are_not_tested():
 
 
 def aa_run(k):
-    """The anatomies of four identical QUICK=1 ANATOMY=1 runs, taken one after the other."""
-    return json.loads((FIXTURES / f"anatomy_aa_run{k}.json").read_text())
+    """The anatomies of four identical QUICK=1 ANATOMY=1 runs, taken one after the other (their
+    rungs on the base fixture run's ladder, each phase with its first top function only)."""
+    return json.loads((FIXTURES / f"aa_identical_quick_run{k}.json").read_text())
 
 
 @pytest.mark.parametrize("a_runs, b_runs", [((1, 2), (3, 4)), ((1, 3), (2, 4)), ((1, 4), (2, 3)),
