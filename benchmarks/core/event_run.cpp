@@ -5,6 +5,8 @@
 #include <sys/mman.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstddef>
 #include <cmath>
 #include <stdexcept>
 
@@ -75,6 +77,24 @@ void own_pages(uintptr_t begin, uintptr_t end) {
   if (here >= low && here < high) own_pages(here, std::min(high, here + kAbove));
 }
 
+// glibc (2.35 and later) registers an rseq area per thread, at this offset from the thread
+// pointer; weak, so an older glibc links too and has none.
+extern "C" {
+extern const ptrdiff_t __rseq_offset __attribute__((weak));
+extern const unsigned int __rseq_size __attribute__((weak));
+}
+
+// The thread's own memory the kernel and libc write while the loop runs: the rseq area (the
+// kernel stores the CPU number there on the first return to user space after a preemption, at
+// any point of a batch) and errno's page of thread-local storage.
+void own_thread_pages() {
+  if (&__rseq_size && &__rseq_offset && __rseq_size > 0) {
+    const auto rseq = reinterpret_cast<uintptr_t>(__builtin_thread_pointer()) + __rseq_offset;
+    own_pages(rseq, rseq + __rseq_size);
+  }
+  errno = errno;
+}
+
 }  // namespace
 
 void skip(benchmark::State& state, const std::string& reason) {
@@ -112,9 +132,10 @@ void EventRun::begin_batch() {
   // arm() may have forked a partner (copy-on-write rows): then the first write since the fork to
   // each page the loop itself writes, not its events, would be a fault counted as theirs (one
   // in a 100-event smoke batch is 1%). Those pages are made this process's own before counting:
-  // the stack, State and its timer (SetIterationTime adds 0), this object. The clock runs once
-  // too, so its first use faults no code page in.
+  // the stack, the thread's rseq area and errno, State and its timer (SetIterationTime adds 0),
+  // this object. The clock runs once too, so its first use faults no code page in.
   own_stack_pages();
+  own_thread_pages();
   const auto state = reinterpret_cast<uintptr_t>(&state_), self = reinterpret_cast<uintptr_t>(this);
   own_pages(state, state + sizeof state_);
   own_pages(self, self + sizeof *this);

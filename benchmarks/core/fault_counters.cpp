@@ -19,6 +19,12 @@ RegionCounters::RegionCounters(const std::vector<std::string>& hardware, PerfBac
     : perf_(with_fault_events(hardware), backend) {}
 
 void RegionCounters::start() {
+  // perf's snapshot comes first, so a fault between the two snapshots would be perf's alone. The
+  // first start() writes the memory the snapshots go to (and the stack under them): right after
+  // a fork that memory is shared, and those writes take copy-on-write faults. The second start()
+  // is the snapshot kept, taken once they are done.
+  perf_.start();
+  (void)thread_faults();
   perf_.start();
   rusage_begin_ = thread_faults();
 }
