@@ -239,7 +239,7 @@ void EventRun::finish() {
   set_counter("valid", problems_.empty() ? 1 : 0);
   // The row's status as one JSON object in its label (the only text Google Benchmark carries
   // per row): why it is invalid, what it noted, which claims this machine could not verify.
-  // Its one reader is harness/pageladder/ladder.py (row_status); the format is in event_run.hpp.
+  // Its one reader is harness/pageladder/benchmark_json.py (row_status); the format is in event_run.hpp.
   nlohmann::json status = nlohmann::json::object();
   if (!problems_.empty()) status["invalid"] = problems_;
   if (!notes_.empty()) status["notes"] = notes_;

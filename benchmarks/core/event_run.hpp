@@ -33,7 +33,7 @@ void skip(benchmark::State& state, const std::string& reason);
 // A row's label is its status, one JSON object (empty when there is nothing to say):
 //   {"invalid": ["why", ...], "notes": ["what the reader should know", ...],
 //    "not_verified": {"<counter>": "why this machine cannot give it", ...}}
-// written by EventRun::finish, read by harness/pageladder/ladder.py and tests/smoke.
+// written by EventRun::finish, read by harness/pageladder/benchmark_json.py (row_status).
 enum class Timing {
   kPerEvent,  // each event timed on its own with record(); p50/p99 reported
   kBatched,   // Google Benchmark times the loop; one iteration = one event (ns-scale events)

@@ -46,7 +46,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from pageladder import ladder, registry, rows, runner
+from pageladder import benchmark_json, rows, runner
 from pageladder.anatomy_phases import COLOURS, OFF_CPU, PHASE_NAMES, PREEMPTED, classify
 
 SCHEMA_VERSION = 1
@@ -441,21 +441,24 @@ def described_rows(selected, build_dir, quick=False, extra_args=None):
     return chosen, unknown
 
 
-def _row_outcomes(data):
-    """{rung: (valid, why_invalid)} of an anatomy invocation's rows (its Google Benchmark JSON)."""
+def _row_outcomes(context, repetitions):
+    """{rung: (valid, why_invalid)} of an anatomy invocation's rows, by the ladder's own rule
+    (benchmark_json.verdict): a rung the ladder would call invalid is invalid here too."""
+    try:
+        specs = benchmark_json.row_specs(context)
+    except ValueError:
+        specs = {}
     outcomes = {}
-    for row in ladder.iteration_rows(data.get("benchmarks", [])):
-        rung = registry.strip_time_suffix(row.get("run_name", row.get("name", "")))
+    for row in benchmark_json.iteration_rows(repetitions):
+        rung = benchmark_json.rung_of(row)
         if row.get("error_occurred"):
             outcomes[rung] = (False, row.get("error_message", "error"))
             continue
         try:
-            status = ladder.row_status(row.get("label", ""))
+            problems = benchmark_json.verdict(row, specs.get(rung)).problems
         except ValueError as e:
-            outcomes[rung] = (False, str(e))
-            continue
-        reasons = status.get("invalid") or ([] if row.get("valid", 0) == 1 else ["the row said it was invalid"])
-        outcomes[rung] = (not reasons, "; ".join(reasons) or None)
+            problems = [str(e)]
+        outcomes[rung] = (not problems, "; ".join(problems) or None)
     return outcomes
 
 
@@ -543,10 +546,10 @@ class Pass:
         (self.folder / f"{stem}.folded").write_text("\n".join(folded) + "\n")
         gb_json = self.folder / f"{stem}.json"
         if gb_json.is_file():
-            data = json.loads(gb_json.read_text())
-            self.outcomes.update(_row_outcomes(data))
+            context, rows_of_json = benchmark_json.load(gb_json)
+            self.outcomes.update(_row_outcomes(context, rows_of_json))
             try:
-                specs = ladder.row_specs(data.get("context", {}))
+                specs = benchmark_json.row_specs(context)
                 self.labels.update({r: spec.get("label") for r, spec in specs.items()})
             except ValueError:
                 pass

@@ -8,27 +8,13 @@ import platform
 import socket
 from pathlib import Path
 
-from pageladder import SCHEMA_VERSION, ladder, metadata, sweep
+from pageladder import SCHEMA_VERSION, benchmark_json, ladder, metadata, sweep
 
 
 def run_id(now=None):
     now = now or datetime.datetime.now()
     host = socket.gethostname().replace("/", "_")
     return f"{now:%Y%m%d-%H%M%S}-{host}-{platform.release()}"
-
-
-def load_binary_json(path):
-    """Rows and context of one binary's Google Benchmark JSON; raises ValueError if unusable."""
-    try:
-        with open(path) as f:
-            data = json.load(f)
-    except OSError as e:
-        raise ValueError(f"cannot read {path}: {e.strerror}") from e
-    except json.JSONDecodeError as e:
-        raise ValueError(f"{path} is not valid JSON (truncated?): {e}") from e
-    if not isinstance(data, dict) or not isinstance(data.get("benchmarks"), list):
-        raise ValueError(f"{path} has no 'benchmarks' list")
-    return data.get("context", {}), data["benchmarks"]
 
 
 def assemble(run_dir, outcomes, harness_settings, extra_skipped=(), root=None, demand_paging=None,
@@ -47,12 +33,12 @@ def assemble(run_dir, outcomes, harness_settings, extra_skipped=(), root=None, d
             results[name] = {"failed": outcome["failed"]}
             continue
         try:
-            ctx, rows = load_binary_json(Path(run_dir) / outcome["file"])
+            ctx, rows = benchmark_json.load(Path(run_dir) / outcome["file"])
         except ValueError as e:
             results[name] = {"failed": str(e)}
             continue
         try:
-            specs = ladder.row_specs(ctx)
+            specs = benchmark_json.row_specs(ctx)
         except ValueError as e:
             results[name] = {"failed": f"{outcome['file']}: {e}"}
             continue
@@ -85,7 +71,7 @@ def assemble(run_dir, outcomes, harness_settings, extra_skipped=(), root=None, d
                  "seconds": round(o.get("seconds", 0.0), 3), "failed": o.get("failed"),
                  "invocations": o.get("invocations"), "incomplete": o.get("incomplete"),
                  # The CPUs its rows finished on (each row records sched_getcpu()).
-                 "cpus": sorted({int(r["cpu"]) for r in ladder.iteration_rows((results.get(name) or {}).get("rows", []))
+                 "cpus": sorted({int(r["cpu"]) for r in benchmark_json.iteration_rows((results.get(name) or {}).get("rows", []))
                                  if isinstance(r.get("cpu"), (int, float))})}
                 for name, o in outcomes.items()
             ],
@@ -114,7 +100,7 @@ def for_google_tools(rows, family_offset):
     family_index numbered across binaries instead of restarting in each."""
     kept = []
     for row in rows:
-        if row.get("error_occurred") and str(row.get("error_message", "")).startswith(ladder.SKIP_PREFIX):
+        if benchmark_json.skip_reason(row) is not None:
             continue
         if isinstance(row.get("family_index"), int):
             row = dict(row, family_index=row["family_index"] + family_offset)

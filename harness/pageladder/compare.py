@@ -13,7 +13,7 @@ from pathlib import Path
 
 from pageladder import metadata, stats
 from pageladder import rows as row_descriptions
-from pageladder.ladder import INVOCATION_KEY, iteration_rows, row_ns
+from pageladder.benchmark_json import iteration_rows, times_by_invocation
 from pageladder.units import format_ns
 
 VERDICTS = ("faster", "slower", "same", "invalid", "missing", "not comparable")
@@ -25,11 +25,8 @@ SCHEMA_VERSION = 1
 def invocations(run, rung):
     """[invocation][repetition ns] of a rung in a run, from the rows its ladder entry names."""
     source = rung["source"].split(":", 1)[1]
-    by_invocation = {}
-    for r in iteration_rows(run["benchmarks"]):
-        if r.get("run_name", r["name"]) == source and not r.get("error_occurred"):
-            by_invocation.setdefault(r.get(INVOCATION_KEY, 1), []).append(row_ns(r))
-    return [by_invocation[k] for k in sorted(by_invocation)]
+    return times_by_invocation([r for r in iteration_rows(run["benchmarks"])
+                                if r.get("run_name", r["name"]) == source and not r.get("error_occurred")])
 
 
 def run_id(run):

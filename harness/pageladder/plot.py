@@ -415,7 +415,6 @@ def draw_anatomy(anatomy, run, stem):
     fig, ax = figure(11.0, height)
     used = []
     for y, rung in enumerate(rungs):
-        label = f"{rung['id']}"
         if not rung.get("phases"):
             why = rung.get("why_invalid") if not rung["valid"] else rung.get("why_not_split")
             ax.text(0.005, y, ("invalid: " if not rung["valid"] else "not split: ") + _shorten(why, 110),

@@ -4,7 +4,6 @@ the anatomy pass, its swap phase) is described by its binary (benchmarks/core/ro
 rows.py); a rung's id is its Google Benchmark run name without the suffixes Google Benchmark
 appends ("/manual_time", "/min_time:0.050").
 """
-import re
 from dataclasses import dataclass
 from typing import Tuple
 
@@ -44,15 +43,3 @@ BENCHMARK_BY_NAME = {b.name: b for b in BENCHMARKS}
 
 def benchmark_names():
     return [b.name for b in BENCHMARKS]
-
-
-# Components Google Benchmark appends to a run name for how a row was run, not what it measures.
-_RUN_SUFFIX = re.compile(r"/(manual_time|real_time|min_time:[0-9.]+|repeats:\d+|iterations:\d+)$")
-
-
-def strip_time_suffix(run_name):
-    while True:
-        stripped = _RUN_SUFFIX.sub("", run_name)
-        if stripped == run_name:
-            return run_name
-        run_name = stripped

@@ -21,8 +21,7 @@ import sys
 import time
 from pathlib import Path
 
-from pageladder import rows
-from pageladder.ladder import INVOCATION_KEY  # the key every merged row is tagged with
+from pageladder import benchmark_json, rows
 
 
 # Fresh processes per binary, and repetitions inside each (odd on purpose: Debian's Google
@@ -60,36 +59,9 @@ def _format_seconds(s):
     return f"{s:.0f} s" if s >= 10 else f"{s:.1f} s"
 
 
-def merge_json(paths, out_path, tag_invocations=True):
-    """One Google Benchmark JSON from several (the harness's one merge of them): the context is
-    the first readable file's, the rows all files' in order. tag_invocations: the files are one
-    binary's invocations (<stem>.<number>.json), each row is tagged with its number and the
-    context says how many merged; otherwise (swap_in's phases, each already merged) rows and
-    context stay as they are. The files are kept. Returns how many were merged: a file cut short
-    by a crash (already reported as its binary's failure) is left out, and named in the context."""
-    merged = {"context": {}, "benchmarks": []}
-    unreadable = []
-    for path in paths:
-        try:
-            data = json.loads(Path(path).read_text())
-        except ValueError:
-            unreadable.append(Path(path).name)
-            continue
-        merged["context"] = merged["context"] or dict(data.get("context", {}))
-        number = int(Path(path).name.rsplit(".", 2)[1]) if tag_invocations else None
-        for row in data.get("benchmarks", []):
-            merged["benchmarks"].append({**row, INVOCATION_KEY: number} if tag_invocations else row)
-    if tag_invocations:
-        merged["context"]["pageladder_invocations"] = len(paths) - len(unreadable)
-    if unreadable:
-        merged["context"]["pageladder_unreadable_invocations"] = unreadable
-    Path(out_path).write_text(json.dumps(merged, indent=1) + "\n")
-    return len(paths) - len(unreadable)
-
-
 def merge_invocations(paths, out_path):
-    """merge_json of one binary's invocations, each row tagged with its invocation's number."""
-    return merge_json(paths, out_path, tag_invocations=True)
+    """One binary's invocations merged into one file, each row tagged with its invocation's number."""
+    return benchmark_json.merge(paths, out_path, tag_invocations=True)
 
 
 class _Binary:
@@ -328,8 +300,6 @@ def _stop(proc, sig=signal.SIGTERM):
 
 def run_demand_paging(build_dir, run_dir):
     """The chapter's experiment: its JSON, or {"failed": reason}."""
-    import json
-
     binary = Path(build_dir) / "benchmarks" / "demand_paging"
     if not binary.is_file():
         return {"failed": f"not built: {binary} does not exist"}

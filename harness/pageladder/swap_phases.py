@@ -5,7 +5,7 @@ phase, the binary says (each row's `swap_device`)."""
 import contextlib
 from pathlib import Path
 
-from pageladder import metadata, rows, runner, system
+from pageladder import benchmark_json, metadata, rows, system
 
 SIZES = {"zram": 512 << 20, "disk": 256 << 20}
 
@@ -87,7 +87,7 @@ def run(bench, run_binary, run_dir, swap_dir, no_system_changes, build_dir):
         if status != 0:
             return f"{bench.binary} exited with status {status} ({kind} phase)", skipped, used
         parts.append(Path(run_dir) / part)
-    runner.merge_json(parts, out, tag_invocations=False)
+    benchmark_json.merge(parts, out, tag_invocations=False)
     for path in parts:
         path.unlink()
     return None, skipped, used

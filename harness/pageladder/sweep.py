@@ -4,7 +4,7 @@ from run.json (pageladder.derived.tlb), so redrawing an old run shows what was f
 import re
 import statistics
 
-from pageladder.ladder import iteration_rows, row_ns
+from pageladder.benchmark_json import iteration_rows, row_ns
 
 _SWEEP = re.compile(r"^tlb_sweep/(?P<layout>[^/]+)/pages:(?P<pages>\d+)")
 LAYOUT_LABELS = {"4k": "4 KiB pages", "thp": "2 MiB THP", "hugetlb": "2 MiB hugetlb",

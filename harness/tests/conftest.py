@@ -71,8 +71,8 @@ def fixture_rows(name):
 
 def fixture_specs(name):
     """The fixture binary's descriptions of its rows (its context's pageladder_rows)."""
-    from pageladder import ladder
-    return ladder.row_specs(fixture_json(name)["context"])
+    from pageladder import benchmark_json
+    return benchmark_json.row_specs(fixture_json(name)["context"])
 
 
 def fixture_result(name, file="minor_fault_bench.json", rows=None):

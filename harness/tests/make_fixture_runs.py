@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from pageladder import SCHEMA_VERSION, ladder, registry  # noqa: E402
+from pageladder import SCHEMA_VERSION, benchmark_json  # noqa: E402
 
 OUT = Path(__file__).parent / "fixtures" / "runs" / "base"
 KEEP = ("name", "run_name", "run_type", "real_time", "cpu_time", "time_unit", "label", "valid",
@@ -24,7 +24,7 @@ def _small(key, value):
     """Seven significant digits; of a row's status (its label), what the harness reads to
     decide: why it is invalid and what it could not verify (the notes are left out)."""
     if key == "label":
-        status = {k: v for k, v in ladder.row_status(value).items() if k in ("invalid", "not_verified")}
+        status = {k: v for k, v in benchmark_json.row_status(value).items() if k in ("invalid", "not_verified")}
         return json.dumps(status) if status else ""
     return float(f"{value:.7g}") if isinstance(value, float) else value
 
@@ -37,7 +37,7 @@ def main(source):
     keep = (*KEEP, *sorted(claimed - set(KEEP)))
     run["benchmarks"] = [{k: _small(k, r[k]) for k in keep if k in r} for r in run["benchmarks"]
                          if r.get("run_type") == "iteration"
-                         and registry.strip_time_suffix(r.get("run_name", r["name"])) in rungs]
+                         and benchmark_json.strip_time_suffix(r.get("run_name", r["name"])) in rungs]
     run["pageladder"]["rows"] = {i: spec for i, spec in run["pageladder"]["rows"].items() if i in rungs}
     block = run["pageladder"]
     block["schema_version"] = SCHEMA_VERSION

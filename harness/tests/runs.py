@@ -8,8 +8,8 @@ import math
 import random
 from pathlib import Path
 
-from pageladder import ladder, registry
-from pageladder.ladder import INVOCATION_KEY
+from pageladder import benchmark_json, ladder, registry
+from pageladder.benchmark_json import INVOCATION_KEY
 
 BASE = Path(__file__).parent / "fixtures" / "runs" / "base" / "run.json"
 
@@ -26,11 +26,11 @@ def rebuild(run):
     for spec in described.values():
         results.setdefault(spec["benchmark"], {"file": spec["file"], "rows": [], "specs": {}})["specs"][spec["id"]] = spec
     for row in run["benchmarks"]:
-        spec = described.get(registry.strip_time_suffix(row.get("run_name", row["name"])))
+        spec = described.get(benchmark_json.strip_time_suffix(row.get("run_name", row["name"])))
         if spec:
             results[spec["benchmark"]]["rows"].append(row)
     # Skipped rows are not in run.json's benchmarks: their entries in `skipped` stand.
-    measured = {registry.strip_time_suffix(r.get("run_name", r["name"])) for r in run["benchmarks"]}
+    measured = {benchmark_json.strip_time_suffix(r.get("run_name", r["name"])) for r in run["benchmarks"]}
     kept = [s for s in run["pageladder"]["skipped"] if s.get("rung") not in measured]
     rungs, skipped = ladder.build(results, already_skipped={s["rung"] for s in kept if "rung" in s})
     run["pageladder"]["ladder"] = rungs
@@ -39,7 +39,7 @@ def rebuild(run):
 
 
 def rows_of(run, rung_id):
-    return [r for r in run["benchmarks"] if registry.strip_time_suffix(r.get("run_name", "")) == rung_id]
+    return [r for r in run["benchmarks"] if benchmark_json.strip_time_suffix(r.get("run_name", "")) == rung_id]
 
 
 def renamed(run, run_id, kernel=None):

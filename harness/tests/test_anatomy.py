@@ -8,7 +8,7 @@ import jsonschema
 import pytest
 
 import runs
-from pageladder import anatomy, compare, plot, report
+from pageladder import anatomy, benchmark_json, compare, plot, report
 from pageladder.anatomy_phases import OFF_CPU, PHASE_NAMES, classify
 
 FIXTURES = Path(__file__).parent / "fixtures" / "anatomy"
@@ -211,7 +211,7 @@ def test_gb_rows_decide_validity(tmp_path):
          "label": json.dumps({"invalid": ["not THP-backed"]})},
         {"run_name": "minor_fault_read_then_write/manual_time", "run_type": "iteration",
          "error_occurred": True, "error_message": "skipped: no THP"}]}))
-    outcomes = anatomy._row_outcomes(json.loads(path.read_text()))
+    outcomes = anatomy._row_outcomes(*benchmark_json.load(path))
     assert outcomes["minor_fault"] == (True, None)
     assert outcomes["thp_fault"] == (False, "not THP-backed")
     assert outcomes["minor_fault_read_then_write"][0] is False

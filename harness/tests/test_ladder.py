@@ -4,7 +4,7 @@ import statistics
 import pytest
 from conftest import fixture_result, fixture_rows
 
-from pageladder import ladder, registry
+from pageladder import benchmark_json, ladder, registry
 
 
 def build(name, bench="minor_fault"):
@@ -119,9 +119,9 @@ def test_every_contract_rung_its_binaries_describe_has_a_place_on_the_ladder_and
 
 
 def test_time_suffixes_are_stripped_for_matching():
-    assert registry.strip_time_suffix("minor_fault/manual_time") == "minor_fault"
-    assert registry.strip_time_suffix("tlb_hit/min_time:0.050") == "tlb_hit"
-    assert registry.strip_time_suffix("tlb_sweep/4k/pages:8") == "tlb_sweep/4k/pages:8"
+    assert benchmark_json.strip_time_suffix("minor_fault/manual_time") == "minor_fault"
+    assert benchmark_json.strip_time_suffix("tlb_hit/min_time:0.050") == "tlb_hit"
+    assert benchmark_json.strip_time_suffix("tlb_sweep/4k/pages:8") == "tlb_sweep/4k/pages:8"
 
 
 def test_labels_families_and_claims_come_from_the_binary():
@@ -151,7 +151,7 @@ def test_the_harness_checks_any_claim_the_binary_describes_on_the_counter_it_nam
 
 def test_a_binary_that_does_not_describe_its_rows_is_refused_by_name():
     with pytest.raises(ValueError, match="does not describe its rows"):
-        ladder.row_specs({"executable": "old_bench"})
+        benchmark_json.row_specs({"executable": "old_bench"})
 
 
 def test_getrusage_and_perf_counts_must_agree():

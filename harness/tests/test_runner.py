@@ -5,7 +5,7 @@ import os
 import stat
 import sys
 
-from pageladder import registry, runner
+from pageladder import benchmark_json, registry, runner
 
 # A stand-in for a Google Benchmark binary: writes one row per repetition to --benchmark_out,
 # and exits with the status FAKE_FAIL_AT names for that invocation (its out file's number).
@@ -60,8 +60,8 @@ def test_invocations_run_in_rounds_and_rows_carry_their_invocation(tmp_path, mon
     assert "filter" not in calls[0] and "--benchmark_filter=^(" in calls[2]
     assert all(rung in calls[2] for rung in ("tlb_hit", "stlb_hit", "page_walk")) and "tlb_sweep" not in calls[2]
     merged = json.loads((run_dir / "minor_fault_bench.json").read_text())
-    assert [r[runner.INVOCATION_KEY] for r in merged["benchmarks"]] == [1, 1, 1, 2, 2, 2, 3, 3, 3]
-    assert {r["real_time"] for r in merged["benchmarks"] if r[runner.INVOCATION_KEY] == 2} == {3.0}
+    assert [r[benchmark_json.INVOCATION_KEY] for r in merged["benchmarks"]] == [1, 1, 1, 2, 2, 2, 3, 3, 3]
+    assert {r["real_time"] for r in merged["benchmarks"] if r[benchmark_json.INVOCATION_KEY] == 2} == {3.0}
     assert outcomes["minor_fault"]["invocations"] == 3 and "failed" not in outcomes["minor_fault"]
 
 
@@ -72,7 +72,7 @@ def test_a_failure_part_way_keeps_what_completed_and_says_so(tmp_path, monkeypat
     assert minor["incomplete"].startswith("1 of 3 invocations: minor_fault_bench exited with status 1")
     assert [c.split()[:2] for c in calls].count(["minor_fault_bench", "3"]) == 0  # not invoked again
     merged = json.loads((run_dir / "minor_fault_bench.json").read_text())
-    assert {r[runner.INVOCATION_KEY] for r in merged["benchmarks"]} == {1}
+    assert {r[benchmark_json.INVOCATION_KEY] for r in merged["benchmarks"]} == {1}
 
 
 def test_a_binary_that_never_completes_fails(tmp_path, monkeypatch):
