@@ -31,6 +31,7 @@
 #include <benchmark/benchmark.h>
 #include <fmt/format.h>
 
+#include "core/cpus.hpp"
 #include "core/event_run.hpp"
 #include "core/flags.hpp"
 #include "core/mapping.hpp"
@@ -62,40 +63,6 @@ std::optional<int64_t> shootdowns_on(int cpu) {
   }
   return std::nullopt;
 }
-
-// The CPUs this thread may run on.
-std::vector<int> usable_cpus() {
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  std::vector<int> cpus;
-  if (sched_getaffinity(0, sizeof set, &set) != 0) return cpus;
-  for (int c = 0; c < CPU_SETSIZE; ++c)
-    if (CPU_ISSET(c, &set)) cpus.push_back(c);
-  return cpus;
-}
-
-void pin_this_thread(int cpu) {
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  CPU_SET(cpu, &set);
-  pthread_setaffinity_np(pthread_self(), sizeof set, &set);
-}
-
-// Pins the calling thread for a row and gives it back the CPUs it had (Google Benchmark calls a
-// row several times: the next call must find every CPU again).
-class PinnedFor {
- public:
-  explicit PinnedFor(int cpu) {
-    pthread_getaffinity_np(pthread_self(), sizeof before_, &before_);
-    pin_this_thread(cpu);
-  }
-  ~PinnedFor() { pthread_setaffinity_np(pthread_self(), sizeof before_, &before_); }
-  PinnedFor(const PinnedFor&) = delete;
-  PinnedFor& operator=(const PinnedFor&) = delete;
-
- private:
-  cpu_set_t before_;
-};
 
 // A thread of this process that spins on `cpu`, so the mm is live there, until stopped.
 class Spinner {
