@@ -402,7 +402,7 @@ def _shorten(text, limit=70):
 
 def draw_anatomy(anatomy, run, stem):
     """anatomy.svg/png: one stacked bar per fault rung, its wall time split into kernel phases
-    (anatomy.py), phases in the same colours on every chart; rungs whose phases were not split
+    (anatomy_join.py), phases in the same colours on every chart; rungs whose phases were not split
     are listed with the reason instead of a bar. Returns False when there is nothing to draw."""
     from pageladder.anatomy_phases import COLOURS, PHASE_NAMES
 

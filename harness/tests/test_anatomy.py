@@ -1,6 +1,7 @@
-"""The fault anatomy (anatomy.py, anatomy_phases.py): the phase table on recorded call chains,
-perf's text, the join of samples with event windows, the shares, and what is written when the
-machine cannot sample."""
+"""The fault anatomy pass (anatomy.py): the validity of its rows, what is written when the
+machine cannot sample, anatomy.json's schema, and the anatomy in the report, the chart and a
+comparison. Its parts are tested in test_anatomy_prerequisites.py, test_anatomy_perf.py,
+test_anatomy_join.py and test_anatomy_phases.py."""
 import json
 from pathlib import Path
 
@@ -8,192 +9,21 @@ import jsonschema
 import pytest
 
 import runs
-from pageladder import anatomy, benchmark_json, compare, plot, report
-from pageladder.anatomy_phases import OFF_CPU, PHASE_NAMES, classify
+from pageladder import anatomy, anatomy_prerequisites, benchmark_json, compare, plot, report
+from pageladder.anatomy_phases import OFF_CPU
+from test_anatomy_join import tally_with
 
 FIXTURES = Path(__file__).parent / "fixtures" / "anatomy"
+COMPARE_SCHEMA = Path(__file__).resolve().parents[1] / "schemas" / "compare.schema.json"
 
 
 def described_rows():
     """Every row as the binaries of the base fixture run described them."""
     return runs.base()["pageladder"]["rows"]
-COMPARE_SCHEMA = Path(__file__).resolve().parents[1] / "schemas" / "compare.schema.json"
-
-
-def recorded_chains():
-    cases = []
-    for line in (FIXTURES / "recorded_chains.txt").read_text().splitlines():
-        if line.startswith("#") or not line.strip():
-            continue
-        phase, chain = (part.strip() for part in line.split("|", 1))
-        cases.append(pytest.param(phase, chain.split(";"), id=f"{phase}: {chain.split(';')[-1]}"))
-    return cases
-
-
-@pytest.mark.parametrize("phase, outermost_first", recorded_chains())
-def test_the_table_gives_each_recorded_chain_its_phase(phase, outermost_first):
-    assert classify(list(reversed(outermost_first)))[0] == phase
-
-
-def test_a_chain_of_user_frames_only_is_user_space():
-    assert classify([])[0] == "user space"
-
-
-def test_every_phase_of_the_recorded_chains_is_in_the_table():
-    assert {c.values[0] for c in recorded_chains()} <= set(PHASE_NAMES)
-
-
-# --- perf's text -------------------------------------------------------------------------------
-
-PERF_SCRIPT = """\
-   4242/4242  100.000001000: 
-\tffffffff82203249 _raw_spin_unlock_irqrestore
-\tffffffff815a337b folio_batch_move_lru
-\tffffffff821f525d exc_page_fault
-\t    55d0c0de1234 main
-\t    7fa0ae6f2ad7 [unknown]
-
-   4242/4242  100.000002500: PERF_RECORD_SWITCH OUT preempt
-   4242/4242  100.000003000: PERF_RECORD_SWITCH IN
-   4242/4243  100.000004000: 
-\t    55d0c0de1234 handler_loop
-
-"""
-
-
-def test_perf_script_gives_samples_with_kernel_frames_and_switches():
-    records = list(anatomy.parse_perf_script(PERF_SCRIPT.splitlines(keepends=True)))
-    assert records == [
-        ("sample", 4242, 4242, 100_000_001_000,
-         ["_raw_spin_unlock_irqrestore", "folio_batch_move_lru", "exc_page_fault"]),
-        ("switch", 4242, 4242, 100_000_002_500, "out preempt"),
-        ("switch", 4242, 4242, 100_000_003_000, "in"),
-        ("sample", 4242, 4243, 100_000_004_000, []),
-    ]
-
-
-def test_windows_are_read_per_process_with_their_rung(tmp_path):
-    (tmp_path / "windows.7.txt").write_text("row minor_fault\n10 20\n30 40\nrow thp_fault\n50 90\n")
-    windows = anatomy.read_windows(tmp_path)[7]
-    assert windows.rung_at(15) == "minor_fault" and windows.rung_at(25) is None
-    assert windows.rung_at(90) == "thp_fault"
-
-
-def test_a_window_file_in_another_form_is_refused(tmp_path):
-    (tmp_path / "windows.7.txt").write_text("10 20\n")
-    with pytest.raises(ValueError, match="windows.7.txt:1"):
-        anatomy.read_windows(tmp_path)
-
-
-# --- the join ----------------------------------------------------------------------------------
-
-def windows_of(pid, *spans, rung="minor_fault"):
-    w = anatomy.Windows()
-    for start, end in spans:
-        w.add(start, end, rung)
-    return {pid: w.sort()}
-
-
-def sample(t, frames=("clear_page_erms",), pid=1, tid=1):
-    return ("sample", pid, tid, t, list(frames))
-
-
-def test_a_sample_outside_every_window_is_dropped():
-    windows = windows_of(1, (100, 200), (300, 400))
-    records = [sample(150), sample(250), sample(350), sample(50), sample(150, pid=2, tid=2)]
-    tallies, unclaimed = anatomy.join(records, windows)
-    tally = tallies["minor_fault"]
-    assert sum(tally.own_samples.values()) == 2      # at 150 and 350
-    assert tally.dropped == 1                         # at 250: between the rung's windows
-    assert unclaimed == 1                             # at 50: before anything was timed
-    assert tally.events == 2 and tally.wall_ns == 200
-
-
-def test_off_cpu_time_is_the_switched_out_part_of_the_windows():
-    windows = windows_of(1, (100, 200), (300, 400))
-    records = [("switch", 1, 1, 150, "out"), ("switch", 1, 1, 330, "in"),   # 50 + 30 inside windows
-               ("switch", 1, 1, 500, "out"), ("switch", 1, 1, 600, "in"),   # outside every window
-               ("switch", 1, 2, 110, "out"), ("switch", 1, 2, 190, "in")]   # another thread
-    tallies, _ = anatomy.join(records, windows)
-    assert tallies["minor_fault"].off_cpu_ns == 80
-
-
-def test_each_sample_stands_for_its_threads_on_cpu_time_since_the_previous_one():
-    """cpu-clock fires again a few µs after every switch-in: that sample stands for those µs,
-    not for a whole period, nor for what ran before the switch-out (no sample stands for that)."""
-    windows = windows_of(1, (0, 10_000_000))
-    records = [sample(1_000_000, ("clear_page_erms",)),                      # first: one period
-               sample(1_200_000, ("clear_page_erms",)),                      # 200 µs on-CPU
-               ("switch", 1, 1, 1_250_000, "out"), ("switch", 1, 1, 1_900_000, "in"),
-               sample(1_910_000, ("finish_task_switch.isra.0",)),            # 10 µs since the switch-in
-               sample(2_110_000, ("clear_page_erms",))]                      # 200 µs
-    tally = anatomy.join(records, windows, period_ns=200_000)[0]["minor_fault"]
-    assert tally.own_weight == {"zeroing": 600_000, "scheduling": 10_000}
-    assert tally.own_samples == {"zeroing": 3, "scheduling": 1}
-
-
-def test_another_threads_on_cpu_time_inside_the_windows_comes_out_of_the_waiting():
-    """The faulting thread waits 0-800 while the handler thread (tid 2) runs 100-400 of it."""
-    windows = windows_of(1, (0, 1000))
-    records = [("switch", 1, 1, 0, "out"), ("switch", 1, 2, 100, "in"),
-               sample(300, ("userfaultfd_ioctl",), tid=2),
-               ("switch", 1, 2, 400, "out"), ("switch", 1, 1, 800, "in")]
-    tally = anatomy.join(records, windows, period_ns=200)[0]["minor_fault"]
-    assert tally.other_on_cpu_ns == 300 and tally.off_cpu_ns == 800
-    tally.own_samples["zeroing"], tally.own_weight["zeroing"] = anatomy.MIN_SAMPLES, 200
-    shares = {p["phase"]: p["share"] for p in anatomy.phases_of(tally)}
-    assert shares == pytest.approx({"zeroing": 0.2, "userfaultfd": 0.3, OFF_CPU: 0.5})
-
-
-def test_preemption_is_told_apart_from_waiting():
-    windows = windows_of(1, (0, 1000))
-    records = [("switch", 1, 1, 100, "out"), ("switch", 1, 1, 300, "in"),
-               ("switch", 1, 1, 500, "out preempt"), ("switch", 1, 1, 600, "in")]
-    tally = anatomy.join(records, windows)[0]["minor_fault"]
-    assert (tally.off_cpu_ns, tally.preempted_ns) == (300, 100)
-    tally.own_samples["zeroing"] = anatomy.MIN_SAMPLES
-    tally.own_weight["zeroing"] = 600
-    shares = {p["phase"]: p["share"] for p in anatomy.phases_of(tally)}
-    assert shares == pytest.approx({"zeroing": 0.7, OFF_CPU: 0.2, "preempted": 0.1})
-
-
-def test_a_window_file_cut_short_loses_only_its_last_window(tmp_path):
-    (tmp_path / "windows.7.txt").write_text("row minor_fault\n10 20\n30 4")
-    windows = anatomy.read_windows(tmp_path)[7]
-    assert windows.starts == [10] and windows.ends == [20]
-
-
-def tally_with(own, other=None, wall_ns=1_000_000, off_cpu_ns=0, events=100, ns_per_sample=1250):
-    tally = anatomy.RungTally()
-    tally.events, tally.wall_ns, tally.off_cpu_ns = events, wall_ns, off_cpu_ns
-    tally.own_samples.update(own)
-    tally.other_samples.update(other or {})
-    tally.own_weight.update({phase: n * ns_per_sample for phase, n in own.items()})
-    tally.other_weight.update({phase: n * ns_per_sample for phase, n in (other or {}).items()})
-    for phase, n in {**own, **(other or {})}.items():
-        tally.functions[phase]["some_function"] += n
-    return tally
-
-
-def test_shares_add_up_to_one_with_off_cpu_and_other_threads():
-    phases = anatomy.phases_of(tally_with({"zeroing": 300, "exception entry and exit": 100},
-                                          {"userfaultfd": 50}, wall_ns=1_000_000, off_cpu_ns=500_000))
-    assert sum(p["share"] for p in phases) == pytest.approx(1.0)
-    shares = {p["phase"]: p["share"] for p in phases}
-    # On-CPU half split 3:1; the handler thread's 50 samples, standing for 1250 ns each, take
-    # 62.5 µs out of the off-CPU half.
-    assert shares["zeroing"] == pytest.approx(0.375)
-    assert shares["userfaultfd"] == pytest.approx(0.0625)
-    assert shares[OFF_CPU] == pytest.approx(0.4375)
-    assert [p["phase"] for p in phases] == [n for n in PHASE_NAMES if n in shares]
-
-
-def test_too_few_samples_are_not_split():
-    assert anatomy.phases_of(tally_with({"zeroing": anatomy.MIN_SAMPLES - 1})) is None
 
 
 def test_an_invalid_anatomy_row_shows_no_phases(tmp_path):
-    anatomy_pass = anatomy.Pass(tmp_path, True, anatomy.sampling_counter(False), described=described_rows())
+    anatomy_pass = anatomy.Pass(tmp_path, True, anatomy_prerequisites.sampling_counter(False), described=described_rows())
     anatomy_pass.tallies["minor_fault"] = tally_with({"zeroing": 500})
     anatomy_pass.tallies["thp_fault"] = tally_with({"zeroing": 500})
     anatomy_pass.outcomes = {"minor_fault": (False, "2.000 minor faults per event, expected 0.99-1.01"),
@@ -215,29 +45,6 @@ def test_gb_rows_decide_validity(tmp_path):
     assert outcomes["minor_fault"] == (True, None)
     assert outcomes["thp_fault"] == (False, "not THP-backed")
     assert outcomes["minor_fault_read_then_write"][0] is False
-
-
-# --- what the machine allows -------------------------------------------------------------------
-
-def test_without_root_and_a_strict_paranoid_level_it_is_skipped_with_the_reason():
-    with pytest.raises(anatomy.AnatomySkipped, match="perf_event_paranoid <= 1 \\(it is 2\\)"):
-        anatomy.check_prerequisites(is_root=False, paranoid=2)
-
-
-def test_hidden_kernel_symbols_are_a_skip_not_a_chart_of_unknowns():
-    with pytest.raises(anatomy.AnatomySkipped, match="kptr_restrict = 1"):
-        anatomy.check_prerequisites(is_root=False, paranoid=1, kptr_restrict=1)
-
-
-def test_without_perf_it_is_skipped_naming_the_package():
-    with pytest.raises(anatomy.AnatomySkipped, match="linux-perf"):
-        anatomy.check_prerequisites(perf="/nonexistent/perf", is_root=True, paranoid=2)
-
-
-def test_the_pmu_samples_cycles_and_cpu_clock_says_what_it_costs():
-    assert anatomy.sampling_counter(True)["event"] == "cycles"
-    without = anatomy.sampling_counter(False)
-    assert without["event"] == "cpu-clock" and "interrupts off" in without["note"]
 
 
 def test_a_pass_that_cannot_sample_writes_why_and_no_rungs(tmp_path):
@@ -263,6 +70,7 @@ def test_an_unreadable_anatomy_is_refused_and_a_missing_one_is_none(tmp_path):
 
 
 # --- report, chart, compare --------------------------------------------------------------------
+
 
 def recorded_anatomy():
     """The anatomy of a real QUICK=1 ANATOMY=1 run on the development VM."""
@@ -363,7 +171,7 @@ def test_a_skipped_pass_and_a_split_rung_follow_the_schema(tmp_path):
     from pageladder import registry
     jsonschema.validate(anatomy.run_pass(registry.BENCHMARKS, runs.fake_build(tmp_path / "build"), tmp_path,
                                          quick=True, perf="/nonexistent/perf"), schema)
-    anatomy_pass = anatomy.Pass(tmp_path, True, anatomy.sampling_counter(False), described=described_rows())
+    anatomy_pass = anatomy.Pass(tmp_path, True, anatomy_prerequisites.sampling_counter(False), described=described_rows())
     anatomy_pass.tallies["minor_fault"] = tally_with({"zeroing": 500}, off_cpu_ns=10)
     anatomy_pass.outcomes = {"minor_fault": (True, None)}
     jsonschema.validate(anatomy_pass.result(), schema)
@@ -438,22 +246,6 @@ def test_a_real_a_a_of_two_runs_per_side_moves_no_phase(a_runs, b_runs):
     assert len(changes) >= 10
     assert not [(c["id"], p["phase"]) for c in changes for p in c["phases"] if p["moved"]]
     assert all(p["detectable_ns"] > 0 for c in changes for p in c["phases"])
-
-
-def test_real_perf_script_output_is_read():
-    """An excerpt of `perf script -F pid,tid,time,ip,sym --ns --show-switch-events` (perf 6.1 on
-    kernel 6.18): samples with kernel and user frames, user-only samples, switch records."""
-    with open(FIXTURES / "perf_script_excerpt.txt") as f:
-        records = list(anatomy.parse_perf_script(f))
-    samples = [r for r in records if r[0] == "sample"]
-    switches = [r for r in records if r[0] == "switch"]
-    assert [s[4] for s in switches] == ["out preempt", "in"]
-    assert switches[0][1:4] == (4226, 4226, 10116_508024101)
-    assert samples[0][4][:2] == ["strnlen", "perf_event_mmap"]
-    fault = next(s for s in samples if s[4] and s[4][0] == "clear_page_erms")
-    assert fault[4][-1] == "asm_exc_page_fault"  # user frames (_int_malloc) are not kept
-    assert classify(fault[4])[0] == "zeroing"
-    assert sum(1 for s in samples if not s[4]) >= 3  # user-space samples (the clock reads)
 
 
 def test_a_spread_known_from_two_runs_only_is_not_trusted_like_a_sampling_error():
