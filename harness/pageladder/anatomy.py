@@ -15,8 +15,9 @@ between the two clock reads that time it (benchmarks/core/event_windows.hpp), an
 samples with the same clock (`-k monotonic`). Only samples of the event's own process that fall
 inside one of its windows count (anatomy_join.py); the shares of a rung's phases add up to 100%
 of its events' wall time. The anatomy pass's events run under sampling, so its wall time per
-event is higher than the ladder's; a phase's time per event in the report is its share of the
-ladder's median.
+event is higher than the ladder's; a phase's time per event is its share of the ladder's median,
+stored in anatomy.json once the ladder is known (add_phase_times, when run.json is assembled:
+the pass runs before it) and read from there by the report (phase_ns).
 """
 import collections
 import json
@@ -335,3 +336,35 @@ def load(run_dir):
     if not isinstance(data, dict) or data.get("schema_version") != SCHEMA_VERSION:
         raise ValueError(f"{path}: not an anatomy of schema {SCHEMA_VERSION}")
     return data
+
+
+def time_per_event(share, median_ns):
+    """A phase's time per event: its share of the events' wall time in the anatomy pass, of the
+    rung's median (a run's ladder median; in compare, a side's); None without a median."""
+    return None if median_ns is None else share * median_ns
+
+
+def phase_ns(phase, median_ns):
+    """A phase's time per event as anatomy.json stores it ("ns"); for an anatomy.json written
+    before it was stored, computed from median_ns, the rung's median on the run's ladder (None
+    where the rung is not valid there)."""
+    return phase["ns"] if "ns" in phase else time_per_event(phase["share"], median_ns)
+
+
+def add_phase_times(run_dir, medians):
+    """Stores each split phase's time per event ("ns") in run_dir's anatomy.json, given the
+    ladder's medians ({rung id: median_ns} of its valid rungs; null for a rung not among them).
+    The pass runs before the ladder is built, so this is done when run.json is assembled.
+    Returns the anatomy, or None where the run has none, or one that cannot be read (rendering
+    the run says why)."""
+    try:
+        anatomy = load(run_dir)
+    except ValueError:
+        return None
+    if anatomy is None:
+        return None
+    for rung in anatomy.get("rungs") or []:
+        for phase in rung.get("phases") or []:
+            phase["ns"] = time_per_event(phase["share"], medians.get(rung["id"]))
+    write(run_dir, anatomy)
+    return anatomy

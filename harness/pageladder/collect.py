@@ -1,5 +1,6 @@
 """Builds run.json: Google Benchmark's `context` and `benchmarks` (so compare.py reads it), plus
-the `pageladder` block with machine, kernel, settings, skipped and ladder."""
+the `pageladder` block with machine, kernel, settings, skipped and ladder; and, once the ladder
+is known, adds to anatomy.json what needs it (each phase's time per event)."""
 import datetime
 import json
 import math
@@ -8,7 +9,7 @@ import platform
 import socket
 from pathlib import Path
 
-from pageladder import SCHEMA_VERSION, benchmark_json, ladder, metadata, sweep
+from pageladder import SCHEMA_VERSION, anatomy, benchmark_json, ladder, metadata, sweep
 
 
 def run_id(now=None):
@@ -91,6 +92,9 @@ def assemble(run_dir, outcomes, harness_settings, extra_skipped=(), root=None, d
         else:
             run["pageladder"]["demand_paging"] = demand_paging
     write_json_atomically(Path(run_dir) / "run.json", run)
+    # The anatomy pass (ANATOMY=1) ran before the ladder was built: its phases' times per event,
+    # their shares of the ladder's medians, are computed once, here.
+    anatomy.add_phase_times(run_dir, ladder.valid_medians(run["pageladder"]))
     return run
 
 

@@ -205,7 +205,8 @@ def _method(anatomy):
 
 def anatomy_changes(a_anatomies, b_anatomies, rung_rows):
     """Per rung that both sides have an anatomy of: each phase's share and time per event on
-    either side (share x the side's median), the change, whether it moved (only with
+    either side (anatomy.time_per_event: its mean share over the side's runs, of the side's
+    median; for a side of one run, the "ns" its anatomy.json stores), the change, whether it moved (only with
     MIN_ANATOMIES_FOR_MOVES anatomies on each side; None otherwise), and the smallest change
     that would have been called moved. rung_rows: compare_pair's rows (medians, CI, verdicts).
 
@@ -216,6 +217,7 @@ def anatomy_changes(a_anatomies, b_anatomies, rung_rows):
     median."""
     from scipy.stats import t as student_t
 
+    from pageladder.anatomy import time_per_event
     from pageladder.anatomy_phases import PHASE_NAMES
 
     methods = {m for a in [*(a_anatomies or []), *(b_anatomies or [])] if (m := _method(a))}
@@ -238,7 +240,7 @@ def anatomy_changes(a_anatomies, b_anatomies, rung_rows):
             if name not in a and name not in b:
                 continue
             (sa, pa), (sb, pb) = a.get(name, (0.0, [])), b.get(name, (0.0, []))
-            a_ns, b_ns = sa * ma, sb * mb
+            a_ns, b_ns = time_per_event(sa, ma), time_per_event(sb, mb)
             phase = {"phase": name, "a_share": sa, "b_share": sb, "a_ns": a_ns, "b_ns": b_ns,
                      "delta_ns": b_ns - a_ns, "moved": None, "detectable_ns": None}
             if testable:

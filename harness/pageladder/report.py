@@ -1,5 +1,6 @@
 """report.md: the ladder as a table, with the machine it was measured on."""
 from pageladder import ladder, metadata
+from pageladder.anatomy import phase_ns
 from pageladder.units import format_ns
 
 
@@ -117,8 +118,8 @@ def _sentence(text):
 
 def anatomy_section(anatomy, block):
     """The report's "Fault anatomy" section (anatomy.json, anatomy.py): per rung, its phases
-    above 1% with their share, their time per event at the ladder's median, and the function
-    most of their samples were in."""
+    above 1% with their share, their time per event (stored when the run was assembled: its
+    share of the ladder's median), and the function most of their samples were in."""
     method = anatomy.get("method") or {}
     if method.get("skipped"):
         return [f"Not measured: {method['skipped']}."]
@@ -153,8 +154,9 @@ def anatomy_section(anatomy, block):
             if p["share"] < 0.01:
                 continue
             top = p["top_functions"][0]["function"] if p["top_functions"] else None
-            ns = f", {format_ns(p['share'] * median)}" if median else ""
-            parts.append(f"{p['phase']} {p['share']:.0%}{ns}" + (f" (`{top}`)" if top else ""))
+            ns = phase_ns(p, median)
+            time = f", {format_ns(ns)}" if ns is not None else ""
+            parts.append(f"{p['phase']} {p['share']:.0%}{time}" + (f" (`{top}`)" if top else ""))
         lines.append(f"{head} ({facts}): " + "; ".join(parts)
                      + "".join(f". Note: {n}" for n in rung.get("notes") or []))
     lines += ["", "`anatomy.svg` draws the same shares; `anatomy/*.folded` holds the kernel stacks "

@@ -9,7 +9,7 @@ import jsonschema
 import pytest
 
 import runs
-from pageladder import anatomy, anatomy_prerequisites, benchmark_json, compare, plot, report
+from pageladder import anatomy, anatomy_prerequisites, benchmark_json, collect, compare, ladder, plot, report
 from pageladder.anatomy_phases import OFF_CPU
 from test_anatomy_join import tally_with
 
@@ -86,6 +86,53 @@ def test_the_report_lists_each_rungs_phases():
 def test_the_chart_is_drawn(tmp_path):
     assert plot.draw_anatomy(recorded_anatomy(), runs.kernel_a(), str(tmp_path / "anatomy"))
     assert "minor_fault" in (tmp_path / "anatomy.svg").read_text()
+
+
+def test_each_phases_time_per_event_is_stored_once_the_ladder_is_known(run_dir):
+    """The pass runs before the ladder is built: assembling run.json adds each phase's time per
+    event (its share of the ladder's median) to anatomy.json, null where the rung is not valid
+    on the ladder."""
+    anatomy.write(run_dir, recorded_anatomy())
+    run = collect.assemble(run_dir, {"minor_fault": {"binary": "minor_fault_bench",
+                                                     "file": "minor_fault_bench.json"}}, {})
+    stored = {r["id"]: r for r in anatomy.load(run_dir)["rungs"]}
+    medians = ladder.valid_medians(run["pageladder"])
+    assert "minor_fault" in medians and "cow_fault" not in medians
+    assert [p["ns"] for p in stored["minor_fault"]["phases"]] == pytest.approx(
+        [p["share"] * medians["minor_fault"] for p in stored["minor_fault"]["phases"]])
+    assert all(p["ns"] is None for p in stored["cow_fault"]["phases"])
+    jsonschema.validate(anatomy.load(run_dir), json.loads(ANATOMY_SCHEMA.read_text()))
+
+
+def test_the_report_reads_the_stored_time_and_computes_it_only_for_an_older_file(run_dir):
+    anatomy.write(run_dir, recorded_anatomy())
+    run = collect.assemble(run_dir, {"minor_fault": {"binary": "minor_fault_bench",
+                                                     "file": "minor_fault_bench.json"}}, {})
+    stored, block = anatomy.load(run_dir), run["pageladder"]
+    # An anatomy.json from before the times were stored reads the same.
+    assert report.anatomy_section(stored, block) == report.anatomy_section(recorded_anatomy(), block)
+    largest = max(stored["rungs"][0]["phases"], key=lambda p: p["share"])
+    largest["ns"] = 123_456.0
+    assert f"{largest['phase']} {largest['share']:.0%}, 123 µs" in "\n".join(report.anatomy_section(stored, block))
+
+
+def test_a_side_of_one_run_compares_the_time_its_anatomy_stores(tmp_path):
+    """compare's time per phase is a side's mean share of the side's median: for a side of one
+    run, the time stored when that run was assembled."""
+    a, b = runs.kernel_a(), runs.identical_twin(1)
+    stored = []
+    for k, run in enumerate((a, b), 1):
+        folder = tmp_path / str(k)
+        folder.mkdir()
+        anatomy.write(folder, aa_run(k))
+        stored.append(anatomy.add_phase_times(folder, ladder.valid_medians(run["pageladder"])))
+    changes = compare.compare([[a], [b]], [[stored[0]], [stored[1]]])["comparisons"][0]["anatomy"]
+    assert changes
+    for change in changes:
+        for side, key in ((stored[0], "a_ns"), (stored[1], "b_ns")):
+            rung = next(r for r in side["rungs"] if r["id"] == change["id"])
+            ns = {p["phase"]: p["ns"] for p in rung["phases"]}
+            assert all(p[key] == ns[p["phase"]] for p in change["phases"] if p["phase"] in ns)
 
 
 def with_phase_moved(data, rung_id, phase, to_phase, amount):
