@@ -1,5 +1,7 @@
 #include "core/pointer_chase.hpp"
 
+#include <sys/mman.h>
+
 #include <cmath>
 #include <numeric>
 #include <random>
@@ -42,8 +44,16 @@ PointerChase::PointerChase(ChaseLayout layout, size_t nodes, uint64_t seed)
     : layout_(layout),
       nodes_(nodes),
       mapping_(Mapping::anonymous(bytes_for(layout, nodes), backing_for(layout))) {
-  // Every page gets a real, private frame first (a write, so not the shared zero page).
-  for (size_t off = 0; off < mapping_.size(); off += page_size()) touch_write(mapping_.data() + off);
+  // Every page gets a real, private frame first (a write, so not the shared zero page): in one
+  // call where the kernel has MADV_POPULATE_WRITE (5.14), which spares a large chase one
+  // exception per page (seconds for 131072 pages under a hypervisor); page by page otherwise.
+#ifdef MADV_POPULATE_WRITE
+  const bool populated = madvise(mapping_.data(), mapping_.size(), MADV_POPULATE_WRITE) == 0;
+#else
+  const bool populated = false;
+#endif
+  if (!populated)
+    for (size_t off = 0; off < mapping_.size(); off += page_size()) touch_write(mapping_.data() + off);
   // Sattolo: a uniformly random permutation that is a single cycle.
   std::vector<size_t> next(nodes);
   std::iota(next.begin(), next.end(), size_t{0});
