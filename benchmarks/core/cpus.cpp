@@ -23,7 +23,7 @@ bool pin_this_thread(int cpu) {
 
 PinnedFor::PinnedFor(int cpu) {
   pthread_getaffinity_np(pthread_self(), sizeof before_, &before_);
-  pin_this_thread(cpu);
+  ok_ = pin_this_thread(cpu);
 }
 
 PinnedFor::~PinnedFor() { pthread_setaffinity_np(pthread_self(), sizeof before_, &before_); }

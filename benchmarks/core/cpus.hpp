@@ -23,11 +23,13 @@ class PinnedFor {
  public:
   explicit PinnedFor(int cpu);
   ~PinnedFor();
+  bool ok() const { return ok_; }  // false: the kernel refused the pin
   PinnedFor(const PinnedFor&) = delete;
   PinnedFor& operator=(const PinnedFor&) = delete;
 
  private:
   cpu_set_t before_;
+  bool ok_ = false;
 };
 
 }  // namespace pageladder

@@ -54,14 +54,14 @@ std::pair<uintptr_t, uintptr_t> stack_bounds() {
   return bounds;
 }
 
-// Stores back into each page of [begin, end) the byte it holds: the value stays, but a page a
-// fork shared becomes this process's own.
+// Writes each page of [begin, end) without changing it (an atomic OR of 0 into one byte: one
+// locked instruction, so nothing the kernel or another thread stores there meanwhile, such as
+// the rseq area's CPU number, is overwritten with a stale value), so a page a fork shared
+// becomes this process's own.
 void own_pages(uintptr_t begin, uintptr_t end) {
   const uintptr_t page = page_size();
-  for (uintptr_t at = begin & ~(page - 1); at < end; at += page) {
-    volatile char* byte = reinterpret_cast<volatile char*>(std::max(at, begin));
-    *byte = *byte;
-  }
+  for (uintptr_t at = begin & ~(page - 1); at < end; at += page)
+    __atomic_fetch_or(reinterpret_cast<char*>(std::max(at, begin)), char{0}, __ATOMIC_RELAXED);
 }
 
 // The stack the loop will write: frames it calls below this one (a local array, written), and

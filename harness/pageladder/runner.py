@@ -256,7 +256,10 @@ def run_streaming(cmd, timeout, out, log=None, verbose=False, env=None, pin_cpu=
     """Runs one invocation; its whole console output goes to `log`, and to `out` only our own
     notices (each once) and errors, or everything with `verbose` (V=1). pin_cpu: the CPU it is
     pinned to, or None (the anatomy pass pins the benchmark inside its command, not perf)."""
-    # Its own session, so that stopping it also stops whatever it forked.
+    # Its own session, so that stopping it also stops whatever it forked. Every library's symbols
+    # bound at load (the binaries are linked so; Debian's libbenchmark and libfmt are not): a
+    # lazy binding inside a counted region after a fork is a copy-on-write fault no event made.
+    env = dict(os.environ if env is None else env, LD_BIND_NOW="1")
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             bufsize=1, start_new_session=True,
                             preexec_fn=functools.partial(_die_with_parent, pin_cpu), env=env)
