@@ -20,7 +20,7 @@ constexpr FlagSpec kFlags[] = {
     {"quick", "fewer and smaller points (what make bench QUICK=1 passes)"},
     {"tlb_min_pages", "smallest page count of the TLB sweep (default 8)"},
     {"tlb_max_pages", "largest page count of the TLB sweep (default 65536)"},
-    {"tlb_pages", "page counts of the tlb_hit, stlb_hit and page_walk rungs, 'H,S,W' (default 16,256,65536)"},
+    {"tlb_pages", "page counts of the tlb_hit, stlb_hit and page_walk rungs, 'H,S,W' (default 16,256,131072)"},
     {"file_dir", "directory for file_fault_bench's test file (default /var/tmp)"},
     {"no_system_changes", "never change a sysctl (swap_in_bench skips the rows that need it)"},
     {"describe_rows", "print every row's description (JSON, as in the context's pageladder_rows) and exit"},

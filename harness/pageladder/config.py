@@ -35,7 +35,7 @@ def check_tlb_pages(text):
     if len(parts) != 3 or not all(p.isdigit() for p in parts) or \
             not 2 <= int(parts[0]) < int(parts[1]) < int(parts[2]):
         raise ValueError(f"TLB_PAGES wants three increasing page counts '<hit> <stlb> <walk>' "
-                         f"(for example '16 256 65536'), got '{text}'")
+                         f"(for example '16 256 131072'), got '{text}'")
 
 
 def check_cpu(text):
