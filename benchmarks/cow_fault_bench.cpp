@@ -13,6 +13,8 @@
 //   cow_fault_file    the first write to a MAP_PRIVATE file mapping whose page is in the page
 //                     cache (do_cow_fault: copy from the page cache into a new anonymous page)
 //   ref_fork_per_gib  fork() itself, per GiB of populated 4 KiB-page memory (a reference)
+//   ref_copy_page     copying one 4 KiB page in user space, no fault (core/page_work): the
+//                     memory-speed floor of the copies above, in their invocations
 // Copies are proven, not assumed: private memory (smaps Private_Dirty) must grow by 4 KiB per
 // write, and the partner must still read the original bytes after the writer's stores.
 // Not modelled: COW with other threads of the mm running (TLB shootdown IPIs), KSM pages,
@@ -37,6 +39,7 @@
 #include "core/flags.hpp"
 #include "core/mapping.hpp"
 #include "core/page_region.hpp"
+#include "core/page_work.hpp"
 #include "core/pagemap.hpp"
 #include "core/sysfs.hpp"
 #include "core/temp_file.hpp"
@@ -426,6 +429,14 @@ void register_rows() {
            .unit = benchmark::kMillisecond,
            .ladder_rank = 130},
           BM_ForkPerGiB);
+  add_row({.id = "ref_copy_page",
+           .label = "copying one 4 KiB page in user space, cold in the caches (memory-speed reference)",
+           .family = "reference",
+           .event = "one memcpy of a 4 KiB page",
+           .claims = fault_claims({0, 0}, {0, 0}),
+           .unit = benchmark::kNanosecond,
+           .ladder_rank = 75, .memory_reference = true},
+          [](benchmark::State& s) { page_work_row(s, PageWork::kCopy); });
 }
 
 const Registrar registrar(register_rows);

@@ -9,6 +9,8 @@
 //                                it allocates on the read (zero page disabled) it is one
 //   thp_fault                    the first write to a 2 MiB aligned region under MADV_HUGEPAGE:
 //                                one fault that allocates and zeroes a whole huge page
+//   ref_zero_page                zeroing one 4 KiB page in user space, no fault (core/page_work):
+//                                the memory-speed floor of the rows above, in their invocations
 // Page-table pages are allocated before timing and kept alive (one resident anchor page per
 // page table), so the rows measure the fault, not the allocation of page tables; pages are
 // released with MADV_DONTNEED between batches, outside the timed and counted regions.
@@ -24,6 +26,7 @@
 #include "core/flags.hpp"
 #include "core/mapping.hpp"
 #include "core/page_region.hpp"
+#include "core/page_work.hpp"
 #include "core/pagemap.hpp"
 
 namespace pageladder {
@@ -146,6 +149,14 @@ void register_rows() {
            .claims = with_backing(one_minor_fault(), 1),
            .ladder_rank = 70, .headline = true, .anatomy = true},
           BM_ThpFault);
+  add_row({.id = "ref_zero_page",
+           .label = "zeroing one 4 KiB page in user space, cold in the caches (memory-speed reference)",
+           .family = "reference",
+           .event = "one memset of a 4 KiB page",
+           .claims = fault_claims({0, 0}, {0, 0}),
+           .unit = benchmark::kNanosecond,
+           .ladder_rank = 45, .memory_reference = true},
+          [](benchmark::State& s) { page_work_row(s, PageWork::kZero); });
 }
 
 const Registrar registrar(register_rows);

@@ -13,6 +13,11 @@
 //                        by the next batch's mprotect) and returns, so the store retries: how
 //                        garbage collectors, sandboxes and write barriers meet it
 //   segv_fault_longjmp   it leaves with siglongjmp; the store is abandoned (no sigreturn)
+// and two references that split segv_fault into its parts (fault + delivery + the handler's work):
+//   ref_signal_self      a signal the thread sends itself (tgkill), delivered on the way
+//                        out of that system call and handled: delivery and sigreturn, no fault
+//   ref_mprotect         the handler's work alone: mprotect of one page of a read-only region
+//                        to read-write (the VMA split), outside any signal
 // Each page is written once per batch; batches re-protect the pages outside the timed region.
 // Verified per event: one signal delivered (the handler counts them) and no fault the kernel
 // resolved itself (getrusage and perf minor/major 0: the fault failed, the signal is the event);
@@ -25,7 +30,9 @@
 #include <signal.h>
 #include <sys/auxv.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <ucontext.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -47,6 +54,10 @@ constexpr char kStored = 2;   // what the redirected store writes
 
 // How the handler ends the fault.
 enum class Exit { kMprotect, kRedirect, kLongjmp };
+
+// Counts the signals a thread sends itself (ref_signal_self).
+std::atomic<int64_t> raised{0};
+void on_raised(int) { raised.fetch_add(1, std::memory_order_relaxed); }
 
 // The handler's state: lock-free atomics and plain words set outside it, so it stays
 // async-signal-safe.
@@ -131,6 +142,7 @@ void segv_row(benchmark::State& state, Exit how) {
       state, run,
       [&] {
         mprotect(mapping.data(), mapping.size(), PROT_READ);  // every page read-only: each write traps
+        touch_write(scratch.data(), kHeld);  // so each batch's check sees its own redirected stores
         return kPages;
       },
       [&](size_t i) {
@@ -170,6 +182,51 @@ void segv_row(benchmark::State& state, Exit how) {
   run.finish();
 }
 
+// ref_signal_self: tgkill(SIGUSR1) to this thread, with a handler that counts it and returns
+// (the system call alone: raise() adds getpid, gettid and, before glibc 2.34, two sigprocmasks).
+void BM_SignalSelf(benchmark::State& state) {
+  const pid_t pid = getpid(), tid = gettid();
+  struct sigaction sa {}, previous {};
+  sa.sa_handler = on_raised;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGUSR1, &sa, &previous);
+  EventRun run(state);
+  uint64_t events = 0;
+  const int64_t before = raised.load();
+  run_batched_events(
+      state, run, [] { return kPages; },
+      [&](size_t) {
+        syscall(SYS_tgkill, pid, tid, SIGUSR1);
+        ++events;
+      },
+      [](size_t) {});
+  sigaction(SIGUSR1, &previous, nullptr);
+  run.set_counter("signals_per_event",
+                  events ? static_cast<double>(raised.load() - before) / static_cast<double>(events) : 0);
+  run.note("tgkill(SIGUSR1) to this thread: delivery on the way out of it, a handler that counts and returns");
+  run.finish();
+}
+
+// ref_mprotect: one page of a read-only region made writable, as segv_fault's handler does.
+void BM_Mprotect(benchmark::State& state) {
+  Mapping mapping = Mapping::anonymous(kPages * page_size(), Backing::kBasePages);
+  for (size_t i = 0; i < kPages; ++i) touch_write(mapping.data() + i * page_size(), kHeld);
+  EventRun run(state);
+  int64_t failed = 0;
+  run_batched_events(
+      state, run,
+      [&] {
+        mprotect(mapping.data(), mapping.size(), PROT_READ);  // one read-only VMA again
+        return kPages;
+      },
+      [&](size_t i) { failed += mprotect(mapping.data() + i * page_size(), page_size(), PROT_READ | PROT_WRITE) != 0; },
+      [](size_t) {});
+  if (failed) run.invalidate(fmt::format("{} mprotect calls failed", failed));
+  run.note("mprotect(PROT_READ|PROT_WRITE) of the next page of a read-only region: a VMA split "
+           "(merged with the writable neighbour from the second page on)");
+  run.finish();
+}
+
 void register_rows() {
   // The fault is one the kernel could not resolve: it counts no minor or major fault for it.
   std::vector<Claim> claims = fault_claims({0, 0}, {0, 0});
@@ -197,6 +254,24 @@ void register_rows() {
            .claims = claims,
            .ladder_rank = 270, .anatomy = true},
           [](benchmark::State& s) { segv_row(s, Exit::kLongjmp); });
+  std::vector<Claim> one_signal = fault_claims({0, 0}, {0, 0});
+  one_signal.push_back({"signals_per_event", {1, 1}});
+  add_row({.id = "ref_signal_self",
+           .label = "a signal the thread sends itself (tgkill), delivered and handled: delivery "
+                    "and sigreturn without a fault (reference)",
+           .family = "reference",
+           .event = "one tgkill() to itself and its handler",
+           .claims = one_signal,
+           .ladder_rank = 250},
+          BM_SignalSelf);
+  add_row({.id = "ref_mprotect",
+           .label = "mprotect of one page of a read-only region to read-write, outside any "
+                    "signal: the repairing handler's work (reference)",
+           .family = "reference",
+           .event = "one mprotect of a 4 KiB page",
+           .claims = fault_claims({0, 0}, {0, 0}),
+           .ladder_rank = 252},
+          BM_Mprotect);
 }
 
 const Registrar registrar(register_rows);

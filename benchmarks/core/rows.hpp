@@ -57,6 +57,8 @@ struct RowSpec {
   std::string min_kernel = "";    // the oldest kernel that has what the row needs, and what
                                   // that is ("5.14: userfaultfd minor mode on shmem"); "" where
                                   // every supported kernel has it
+  bool memory_reference = false;  // measures the machine's memory speed (zeroing, copying a
+                                  // page): compare names it when most rungs move together
 };
 
 // The families, in the order the charts show them.
