@@ -75,7 +75,7 @@ def _row_outcomes(context, repetitions):
             outcomes[rung] = (False, row.get("error_message", "error"))
             continue
         try:
-            problems = benchmark_json.verdict(row, specs.get(rung)).problems
+            problems = benchmark_json.verdict(row, benchmark_json.spec_of(rung, specs)).problems
         except ValueError as e:
             problems = [str(e)]
         outcomes[rung] = (not problems, "; ".join(problems) or None)

@@ -201,6 +201,8 @@ def verdict(row, spec):
     label that is not a status."""
     status = row_status(row.get("label"))
     found = Verdict(binary=list(status.get("invalid", [])), notes=list(status.get("notes", [])))
+    if spec is None:
+        found.binary.append("the binary does not describe this row: its claims cannot be checked")
     if row.get("valid") != 1 and not found.binary:
         found.binary.append("the benchmark did not confirm what it measured")
     unverifiable = status.get("not_verified", {})

@@ -7,7 +7,7 @@ from pathlib import Path
 import contextlib
 import functools
 
-from pageladder import collect, report, runner, swap_phases, system
+from pageladder import collect, report, runner, stats, swap_phases, system
 from pageladder.config import RunConfig
 
 EXIT_USAGE = 2
@@ -136,6 +136,10 @@ def _bench(config):
     point_latest(run_dir)
     print()
     print(report.render(run).split("## Ladder", 1)[1].split("\n## ", 1)[0].strip())
+    noisy = report.too_noisy(run["pageladder"])
+    if noisy:
+        print(f"\npageladder: too noisy for compare to see {stats.USABLE_BAND:.0%} with one run a side: "
+              + ", ".join(f"{i} (±{b:.0%})" for i, b in noisy) + f". What helps: {report.NOISE_ADVICE}.")
     if run["pageladder"]["skipped"]:
         print("\nSkipped:\n" + "\n".join(report.skip_summary(run["pageladder"])))
     print(f"\npageladder: {run_dir} ({harness_settings['benchmark_seconds']:.1f} s of benchmarking)")

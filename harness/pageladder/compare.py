@@ -11,6 +11,8 @@ import hashlib
 import math
 from pathlib import Path
 
+import numpy as np
+
 from pageladder import metadata, stats
 from pageladder import rows as row_descriptions
 from pageladder.benchmark_json import iteration_rows, times_by_invocation
@@ -89,9 +91,18 @@ def _definition_text(definition):
     return ", ".join(f"{k} {v:g}" if isinstance(v, float) else f"{k} {v}" for k, v in sorted(definition.items())) or "–"
 
 
+def _family(runs, rung_id):
+    """The family its binary gave the rung (from any run that has it), else None."""
+    for run in runs:
+        described = (run["pageladder"].get("rows") or {}).get(rung_id) or _entry(run, rung_id) or {}
+        if described.get("family"):
+            return described["family"]
+    return None
+
+
 def compare_pair(a_side, b_side, rung_ids):
     """Rows for one comparison (B against A): a dict per rung with the contract's fields."""
-    rows, tested = [], []
+    rows, units = [], {}
     emulated = _emulation_mismatch(a_side, b_side)
     for rung_id in rung_ids:
         row = {"id": rung_id, "a_median_ns": None, "b_median_ns": None, "ratio": None, "ci_lo": None,
@@ -122,13 +133,81 @@ def compare_pair(a_side, b_side, rung_ids):
                 row["why"] = (f"a run has only {fewest} invocation(s) of it: its noise is unknown "
                               f"(made by an older pageladder?)")
             else:
-                row.update(stats.compare_sides(a_units, b_units))
-                tested.append(row)
+                units[rung_id] = (a_units, b_units)
         rows.append(row)
+    # The run-to-run variance of each rung, borrowed across its family's rungs (stats.moderate).
+    runs = a_side + b_side
+    moderated = stats.moderate({r: stats.run_variance(a, b) for r, (a, b) in units.items()},
+                               {r: _family(runs, r) for r in units})
+    tested = [row for row in rows if row["id"] in units]
+    for row in tested:
+        row.update(stats.compare_sides(*units[row["id"]], moderated=moderated.get(row["id"])))
     for row, p in zip(tested, stats.adjust([r["p_value"] for r in tested])):
         row["p_adjusted"] = p
         row["verdict"] = stats.verdict(row, p)
+        row["detectable"] = stats.detectable(row, len(tested))
     return rows
+
+
+# Most rungs moving the same way is the machine (its memory speed, its load), not the kernel:
+# at least this share of the rungs tested, called faster (or slower) together.
+COMMON_SHARE = 0.5
+
+
+def _described(runs):
+    """{rung id: description} over every run (the first description of each wins)."""
+    described = {}
+    for run in runs:
+        for rung_id, spec in (run["pageladder"].get("rows") or {}).items():
+            described.setdefault(rung_id, spec)
+    return described
+
+
+def common_shift(rows, runs):
+    """The shift most of a comparison's rungs share, or None: {"direction", "ratio" (the median
+    ratio of the rungs that moved that way), "rungs" (how many), "tested", "references" ({id:
+    ratio} of the memory-speed references, rows.ids_where memory_reference), "memory_moved"
+    (whether they moved the same way), "beyond" (rungs whose change goes past the shift by
+    more than their noise band, their interval excluding it)}. Each rung also gets `net_ratio`,
+    its ratio over the shift."""
+    tested = [r for r in rows if r["ratio"] is not None and r["verdict"] in ("faster", "slower", "same")]
+    references = set(row_descriptions.ids_where(_described(runs), memory_reference=True))
+    for direction in ("faster", "slower"):
+        together = [r for r in tested if r["verdict"] == direction and r["id"] not in references]
+        others = [r for r in tested if r["id"] not in references]
+        if len(others) < 4 or len(together) < COMMON_SHARE * len(others):
+            continue
+        shift = math.exp(float(np.median([math.log(r["ratio"]) for r in together])))
+        refs = {r["id"]: r["ratio"] for r in tested if r["id"] in references}
+        beyond = []
+        for r in tested:
+            r["net_ratio"] = r["ratio"] / shift
+            outside = r["ci_hi"] < shift or r["ci_lo"] > shift
+            if r["id"] not in references and outside and abs(math.log(r["net_ratio"])) > math.log1p(r["noise"]):
+                beyond.append(r["id"])
+        moved = [r for r in tested if r["id"] in references and r["verdict"] == direction]
+        return {"direction": direction, "ratio": shift, "rungs": len(together), "tested": len(tested),
+                "references": refs, "memory_moved": bool(moved) and len(moved) == len(refs), "beyond": beyond}
+    return None
+
+
+def common_shift_text(shift):
+    """One paragraph on a common shift, for compare.md and the console."""
+    if not shift:
+        return ""
+    change = f"{abs(shift['ratio'] - 1):.0%} {shift['direction']}"
+    refs = ", ".join(f"`{i}` ×{ratio:.3f}" for i, ratio in shift["references"].items())
+    if shift["memory_moved"]:
+        cause = f"as did the memory-speed references ({refs}): the machine's memory speed moved, not only the kernel"
+    elif refs:
+        cause = (f"while the memory-speed references did not ({refs}): look for another cause common to "
+                 "the whole run (the host's load, its CPU frequency)")
+    else:
+        cause = "(no memory-speed reference in these runs to tell the machine from the kernel)"
+    beyond = ", ".join(f"`{i}`" for i in shift["beyond"]) or "none"
+    return (f"**Most rungs moved together**: {shift['rungs']} of {shift['tested']} ran {change} in B "
+            f"(median ×{shift['ratio']:.3f}), {cause}. Against that shift, the rungs that moved beyond "
+            f"it: {beyond}.")
 
 
 def _ordered_rung_ids(runs):
@@ -272,6 +351,7 @@ def compare(sides, anatomies=None):
     for side, side_anatomies in zip(sides[1:], anatomies[1:]):
         rows = compare_pair(sides[0], side, ids)
         comparisons.append({"b": [run_id(r) for r in side], "rungs": rows,
+                            "common_shift": common_shift(rows, sides[0] + side),
                             "anatomy": anatomy_changes(anatomies[0], side_anatomies, rows)})
     return {
         "schema_version": SCHEMA_VERSION,
@@ -293,6 +373,7 @@ def to_json(result):
         return [{"id": r["id"], "label": result["labels"][r["id"]],
                  **{k: _finite(r[k]) for k in ("a_median_ns", "b_median_ns", "ratio", "ci_lo", "ci_hi",
                                                 "p_value", "p_adjusted", "noise", "detectable")},
+                 "net_ratio": _finite(r.get("net_ratio")),
                  "verdict": r["verdict"], "why": r["why"]} for r in comparison["rungs"]]
 
     sides = result["sides"]
@@ -306,9 +387,11 @@ def to_json(result):
                    "noise_floor": stats.NOISE_FLOOR, "single_run_noise_floor": stats.SINGLE_RUN_FLOOR,
                    "noise_sigmas": stats.SIGMAS, "min_invocations": MIN_INVOCATIONS},
         "differing_settings": [{"setting": f, "values": v} for f, v in result["differences"]],
+        "common_shift": first.get("common_shift"),
         "rungs": rungs(first),
         "anatomy": first.get("anatomy") or [],
-        "more": [{"b": c["b"], "rungs": rungs(c), "anatomy": c.get("anatomy") or []} for c in rest],
+        "more": [{"b": c["b"], "common_shift": c.get("common_shift"), "rungs": rungs(c),
+                  "anatomy": c.get("anatomy") or []} for c in rest],
     }
 
 
@@ -357,12 +440,17 @@ def render_markdown(result):
               "larger than the rung's noise band (where identical runs land: ±2 standard deviations of "
               f"an invocation's and of a run's median, at least {_percent(stats.SINGLE_RUN_FLOOR)} with "
               f"one run per side, {_percent(stats.NOISE_FLOOR)} with more); otherwise it is **same**, with "
-              "the smallest change this comparison could have detected. Take three or more runs per side "
-              "for kernel comparisons: with one, the run-to-run variance is not observed.", ""]
+              "the smallest change this comparison would call with 80% power after that adjustment. With "
+              "several runs on both sides the test is a t-test on the runs' medians, each rung's run-to-run "
+              "variance borrowed across its family's rungs (a moderated estimate: two or three runs alone "
+              "say little about it). Take three or more runs per side for kernel comparisons: with one, the "
+              "run-to-run variance is not observed.", ""]
     for name, comparison in zip(names[1:], result["comparisons"]):
         if len(sides) > 2:
             lines += [f"## {name} against side A", ""]
         counts = {v: sum(r["verdict"] == v for r in comparison["rungs"]) for v in VERDICTS}
+        if comparison.get("common_shift"):
+            lines += [common_shift_text(comparison["common_shift"]), ""]
         lines += [", ".join(f"{n} {v}" for v, n in counts.items() if n) + ".", ""]
         lines += ["| rung | A | B | ratio B/A | 95% CI | noise | verdict |", "|---|---:|---:|---:|---|---:|---|"]
         for r in comparison["rungs"]:

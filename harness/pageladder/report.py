@@ -1,5 +1,8 @@
 """report.md: the ladder as a table, with the machine it was measured on."""
-from pageladder import ladder, metadata
+import math
+import statistics
+
+from pageladder import ladder, metadata, stats
 from pageladder.anatomy import phase_ns
 from pageladder.units import format_ns
 
@@ -164,6 +167,43 @@ def anatomy_section(anatomy, block):
     return lines
 
 
+def too_noisy(block):
+    """[(rung id, its one-run noise band)] of valid rungs too noisy for compare to see
+    stats.USABLE_BAND, noisiest first."""
+    valid = [r for r in block["ladder"] if r["valid"]]
+    bands = [(r["id"], stats.single_run_band(r.get("invocation_medians_ns") or [], len(valid))) for r in valid]
+    return sorted(((i, b) for i, b in bands if b > stats.USABLE_BAND), key=lambda x: -x[1])
+
+
+NOISE_ADVICE = ("an idle machine, the benchmark pinned to one CPU (`CPU=<n>`), the `performance` "
+                "cpufreq governor, or several runs per side (`make compare A=\"r1 r2 r3\" ...`)")
+
+
+def noise_section(block):
+    """Per rung, the spread between its invocations and the change a comparison of this run with
+    one identical run could see; a warning for rungs too noisy for that."""
+    lines = ["The spread between a rung's invocations (fresh processes) is the noise `make compare` "
+             "measures; the last column is the smallest change a comparison of this run with one other "
+             "like it would call (80% power, after the adjustment over every rung, never under "
+             f"{stats.SINGLE_RUN_FLOOR:.0%}).", "",
+             "| rung | invocations | spread between invocations | a compare of one run a side sees |",
+             "|---|---:|---:|---:|"]
+    tested = sum(1 for r in block["ladder"] if r["valid"])
+    for r in block["ladder"]:
+        medians = r.get("invocation_medians_ns") or []
+        if not r["valid"] or len(medians) < 2:
+            continue
+        logs = [math.log(m) for m in medians]
+        spread = statistics.stdev(logs)
+        lines.append(f"| `{r['id']}` | {len(medians)} | ±{math.expm1(spread):.1%} | "
+                     f"±{stats.single_run_band(medians, tested):.1%} |")
+    noisy = too_noisy(block)
+    if noisy:
+        lines += ["", f"**Too noisy to see a {stats.USABLE_BAND:.0%} change** with one run a side: "
+                  + ", ".join(f"`{i}` (±{b:.0%})" for i, b in noisy) + f". What helps: {NOISE_ADVICE}."]
+    return lines
+
+
 def render(run, anatomy=None):
     block = run["pageladder"]
     lines = [f"# pageladder run `{block['run_id']}`", ""]
@@ -215,6 +255,9 @@ def render(run, anatomy=None):
     lifecycle = demand_paging_section(block)
     if lifecycle:
         lines += ["", "## Demand paging (the chapter's experiment)", ""] + lifecycle
+    noise = noise_section(block)
+    if len(noise) > 4:
+        lines += ["", "## Noise", ""] + noise
     notes = [(r["id"], r["note"]) for r in block["ladder"] if r.get("note")]
     if notes:
         lines += ["", "## What the kernel did", ""]

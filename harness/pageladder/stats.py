@@ -21,8 +21,18 @@ each a list of invocations, each the list of its repetitions' per-event times:
   runs move together by a few percent on a shared machine, and one run per side cannot see it),
   NOISE_FLOOR otherwise. A difference inside the band is never called faster or slower, however
   small its p-value;
-- `detectable` is the smallest change this comparison could have called: the larger of the
-  noise band and the interval's half-width.
+- with several runs on both sides, the run-to-run variance of a rung is estimated from very few
+  runs (two or three a side: two to four degrees of freedom), too loosely to use alone. It is
+  borrowed across the rungs of the comparison, as genomics tools do for many features and few
+  samples (Smyth, "Linear models and empirical Bayes methods for assessing differential
+  expression in microarray experiments", 2004): each rung's variance is moderated towards the
+  typical variance of its family's rungs (the median, scaled to a variance), worth PRIOR_DOF
+  degrees of freedom; never lowered by it (a rung noisier than its family keeps its own), and
+  never below what the spread between invocations alone puts on a run's median. The p-value and interval then come from a t-test on the runs' log medians with that
+  variance, and the noise band is two of its standard errors;
+- `detectable` is the smallest change this comparison would call with 80% power, at the
+  strictest level the Benjamini-Hochberg adjustment asks of the largest change (alpha over the
+  number of rungs tested), and never under the noise band.
 
 Resampling uses a fixed seed, so the same runs give the same numbers (and byte-identical charts).
 """
@@ -38,6 +48,11 @@ NOISE_FLOOR = 0.01  # timer and host jitter: 1% is never a finding on its own
 SINGLE_RUN_FLOOR = 0.03
 SIGMAS = 2.0  # the band is +-2 standard deviations: where about 95% of identical runs land
 SEED = 20130620
+# What the variance borrowed from a family's rungs is worth, in degrees of freedom: as much as
+# two more runs a side would give. limma estimates it from thousands of genes; a comparison has
+# about thirty rungs, too few to estimate it well, so it is fixed.
+PRIOR_DOF = 4.0
+POWER = 0.8
 
 
 def _padded(side):
@@ -72,23 +87,54 @@ def pooled_median(side):
     return float(np.median(np.concatenate([np.asarray(inv, float) for run in side for inv in run])))
 
 
-def run_spread(*sides):
-    """Pooled standard deviation of log run medians within each side with several runs (NaN
-    when no side has two runs)."""
+def run_variance(*sides):
+    """(variance, degrees of freedom) of log run medians, pooled within the sides that have
+    several runs; (nan, 0) when none has two."""
     squares, dof = 0.0, 0
     for side in sides:
         logs = np.log([pooled_median([run]) for run in side])
         if len(logs) >= 2:
             squares += float(np.sum((logs - logs.mean()) ** 2))
             dof += len(logs) - 1
-    return math.sqrt(squares / dof) if dof else float("nan")
+    return (squares / dof, dof) if dof else (float("nan"), 0)
+
+
+def moderate(variances, groups):
+    """Each rung's run variance moderated towards its group's (empirical Bayes, see the module's
+    docstring). variances: {rung: (variance, dof)}; groups: {rung: group} (a family). Returns
+    {rung: (moderated variance, dof + PRIOR_DOF)} for rungs with dof > 0. A group of fewer than
+    three such rungs borrows from every rung of the comparison."""
+    from scipy.stats import chi2
+
+    known = {r: (v, d) for r, (v, d) in variances.items() if d > 0 and math.isfinite(v)}
+
+    def prior(members):
+        # The median of s^2 estimates sigma^2 * median(chi2_d) / d: scaled back to sigma^2.
+        dof = float(np.median([known[r][1] for r in members]))
+        return float(np.median([known[r][0] for r in members])) * dof / float(chi2.median(dof))
+
+    everyone = prior(list(known)) if known else float("nan")
+    by_group = {}
+    for r in known:
+        by_group.setdefault(groups.get(r), []).append(r)
+    moderated = {}
+    for members in by_group.values():
+        s0 = prior(members) if len(members) >= 3 else everyone
+        for r in members:
+            v, d = known[r]
+            shrunk = (PRIOR_DOF * s0 + d * v) / (PRIOR_DOF + d)
+            # Borrowing may raise a rung's variance (one small by chance) but never lower it: with
+            # a prior of fixed weight, a rung noisier than its family would otherwise be called
+            # faster or slower too often. A rung left at its own variance keeps its own dof.
+            moderated[r] = (shrunk, d + PRIOR_DOF) if shrunk >= v else (v, d)
+    return moderated
 
 
 def noise_band(a, b):
     """The fraction inside which an identical run's median lands (see the module's docstring)."""
     floor = SINGLE_RUN_FLOOR if min(len(a), len(b)) < 2 else NOISE_FLOOR
     per_run = min(len(run) for side in (a, b) for run in side)  # invocations in a run
-    spreads = [SIGMAS * invocation_spread(a, b) / math.sqrt(per_run), SIGMAS * run_spread(a, b)]
+    spreads = [SIGMAS * invocation_spread(a, b) / math.sqrt(per_run), SIGMAS * math.sqrt(run_variance(a, b)[0])]
     return max([floor] + [math.expm1(x) for x in spreads if not math.isnan(x)])
 
 
@@ -104,6 +150,22 @@ def invocation_spread(*sides):
     return math.sqrt(squares / dof) if dof else float("nan")
 
 
+# A rung whose one-run-against-one noise band is wider than this is too noisy for the changes a
+# kernel comparison looks for; the run's report says so and what to do about it.
+USABLE_BAND = 0.05
+
+
+def single_run_band(invocation_medians, tested):
+    """The smallest change a comparison of this run with one identical run could call for a rung
+    (detectable, among `tested` rungs), from its invocations' medians alone (NaN with fewer
+    than two): the difference of two such runs' medians has sqrt(2) times one's error."""
+    if len(invocation_medians) < 2:
+        return float("nan")
+    side = [[[float(m)] for m in invocation_medians]]
+    error = math.sqrt(2) * invocation_spread(side) / math.sqrt(len(invocation_medians))
+    return detectable({"noise": noise_band(side, side), "error": error, "dof": None}, tested)
+
+
 def usable(side):
     """Why a side's times cannot be compared (a time that is not finite and positive), or None."""
     for run in side:
@@ -113,20 +175,49 @@ def usable(side):
     return None
 
 
-def compare_sides(a, b, samples=BOOTSTRAP_SAMPLES, seed=SEED):
-    """Ratio B/A of the pooled medians, its bootstrap CI, raw p-value, noise and detectable
-    change, for one rung. a and b: [run][invocation][repetition ns], every time finite and
-    positive (see usable)."""
-    rng = np.random.default_rng(seed)
+def _runs_t_test(a, b, log_ratio, variance, dof):
+    """p-value, CI (log scale) and standard error of the difference of the sides' mean log run
+    medians, with the moderated run variance."""
+    from scipy.stats import t as student_t
+
+    means = [float(np.mean(np.log([pooled_median([run]) for run in side]))) for side in (a, b)]
+    error = math.sqrt(variance * (1 / len(a) + 1 / len(b)))
+    if error == 0:
+        return (1.0 if means[0] == means[1] else 0.0), (log_ratio, log_ratio), 0.0
+    p = float(2 * student_t.sf(abs(means[1] - means[0]) / error, dof))
+    half = float(student_t.isf(ALPHA / 2, dof)) * error
+    return p, (log_ratio - half, log_ratio + half), error
+
+
+def compare_sides(a, b, samples=BOOTSTRAP_SAMPLES, seed=SEED, moderated=None):
+    """Ratio B/A of the pooled medians, its CI, raw p-value, noise and standard error, for one
+    rung. a and b: [run][invocation][repetition ns], every time finite and positive (see
+    usable). moderated: (variance, dof) of the rung's log run medians borrowed across rungs
+    (moderate); with it, and several runs on both sides, the test is a t-test on the runs'
+    medians; otherwise the hierarchical bootstrap. `detectable` is filled in by detectable()
+    once the number of rungs tested is known."""
     a_median, b_median = pooled_median(a), pooled_median(b)
     log_ratio = math.log(b_median / a_median)
+    if moderated and min(len(a), len(b)) >= 2:
+        # Never less than what the spread between invocations alone puts on a run's median; where
+        # that is the larger, it is the variance, known with the invocations' degrees of freedom.
+        per_run = min(len(run) for side in (a, b) for run in side)
+        floor = invocation_spread(a, b) ** 2 / per_run
+        variance, dof = moderated
+        if math.isfinite(floor) and floor >= variance:
+            variance, dof = floor, sum(len(run) - 1 for side in (a, b) for run in side)
+        p, (lo, hi), error = _runs_t_test(a, b, log_ratio, variance, dof)
+        noise = max(NOISE_FLOOR, math.expm1(SIGMAS * error))
+        return {"a_median_ns": a_median, "b_median_ns": b_median, "ratio": math.exp(log_ratio),
+                "ci_lo": math.exp(lo), "ci_hi": math.exp(hi), "p_value": p, "noise": noise,
+                "error": error, "dof": dof, "detectable": None}
+    rng = np.random.default_rng(seed)
     boot = np.log(_bootstrap_medians(b, samples, rng)) - np.log(_bootstrap_medians(a, samples, rng))
     lo, hi = np.quantile(boot, [ALPHA / 2, 1 - ALPHA / 2])
     below = (np.count_nonzero(boot <= 0) + 1) / (samples + 1)
     above = (np.count_nonzero(boot >= 0) + 1) / (samples + 1)
     p = min(1.0, 2 * min(below, above))
     noise = noise_band(a, b)
-    half_width = max(math.expm1(hi - log_ratio), -math.expm1(lo - log_ratio))
     return {
         "a_median_ns": a_median,
         "b_median_ns": b_median,
@@ -135,8 +226,24 @@ def compare_sides(a, b, samples=BOOTSTRAP_SAMPLES, seed=SEED):
         "ci_hi": math.exp(hi),
         "p_value": p,
         "noise": noise,
-        "detectable": max(noise, half_width),
+        # The interval's standard error, as a normal interval of the same width would have it.
+        "error": float(hi - lo) / (2 * 1.959964),
+        "dof": None,
+        "detectable": None,
     }
+
+
+def detectable(result, tested):
+    """The smallest change (a fraction) the comparison would call with POWER, at the strictest
+    Benjamini-Hochberg level of `tested` rungs, and never under the noise band."""
+    from scipy.stats import norm, t as student_t
+
+    level = ALPHA / max(1, tested)
+    if result.get("dof"):
+        z = float(student_t.isf(level / 2, result["dof"]) + student_t.isf(1 - POWER, result["dof"]))
+    else:
+        z = float(norm.isf(level / 2) + norm.isf(1 - POWER))
+    return max(result["noise"], math.expm1(z * result["error"]))
 
 
 def welch(parts, df_when_none):

@@ -35,8 +35,11 @@ def test_an_invalid_anatomy_row_shows_no_phases(tmp_path):
 
 def test_gb_rows_decide_validity(tmp_path):
     path = tmp_path / "minor_fault_bench.json"
-    path.write_text(json.dumps({"benchmarks": [
+    described = [{"id": i, "label": i, "family": "anonymous", "event": "one write", "claims": {}}
+                 for i in ("minor_fault", "thp_fault", "minor_fault_read_then_write")]
+    path.write_text(json.dumps({"context": {"pageladder_rows": json.dumps(described)}, "benchmarks": [
         {"run_name": "minor_fault/manual_time", "run_type": "iteration", "valid": 1, "label": ""},
+        {"run_name": "undescribed/manual_time", "run_type": "iteration", "valid": 1, "label": ""},
         {"run_name": "thp_fault/manual_time", "run_type": "iteration", "valid": 0,
          "label": json.dumps({"invalid": ["not THP-backed"]})},
         {"run_name": "minor_fault_read_then_write/manual_time", "run_type": "iteration",
@@ -45,6 +48,7 @@ def test_gb_rows_decide_validity(tmp_path):
     assert outcomes["minor_fault"] == (True, None)
     assert outcomes["thp_fault"] == (False, "not THP-backed")
     assert outcomes["minor_fault_read_then_write"][0] is False
+    assert outcomes["undescribed"] == (False, "the binary does not describe this row: its claims cannot be checked")
 
 
 def test_a_pass_that_cannot_sample_writes_why_and_no_rungs(tmp_path):

@@ -2,6 +2,7 @@
 base fixture run (runs.py)."""
 import hashlib
 import json
+import math
 import subprocess
 import sys
 from pathlib import Path
@@ -352,3 +353,61 @@ def test_welch_adds_variances_and_gives_satterthwaite_degrees_of_freedom():
     assert error == pytest.approx(2 ** 0.5)
     assert df == pytest.approx(4.0 / (1.0 + 1.0 / 1000.0))  # one poorly known part drags it to ~4
     assert stats.welch([(0.0, 1.0)], df_when_none=1000.0) == (0.0, 1000.0)
+
+
+def test_a_run_variance_that_is_small_by_chance_is_moderated_towards_its_family():
+    variances = {"a": (1e-6, 2), "b": (4e-4, 2), "c": (5e-4, 2), "d": (6e-4, 2), "lone": (1e-2, 2)}
+    groups = {"a": "anonymous", "b": "anonymous", "c": "anonymous", "d": "anonymous", "lone": "tlb"}
+    moderated = stats.moderate(variances, groups)
+    assert moderated["a"][0] > 100 * variances["a"][0]          # pulled up towards its family
+    assert moderated["a"][1] == 2 + stats.PRIOR_DOF
+    assert moderated["lone"] == variances["lone"]               # never lowered: keeps its own
+    variances["lone"] = (1e-7, 2)                               # a family of one borrows from all
+    assert stats.moderate(variances, groups)["lone"][0] > 100 * 1e-7
+    assert stats.moderate({"x": (float("nan"), 0)}, {}) == {}
+
+
+def test_with_two_runs_per_side_a_10_percent_change_is_mostly_found_and_nothing_else_is():
+    # Eight comparisons of two twins against two, B's minor_fault 10% slower. Its detectable
+    # change is stated at 80% power: most, not all, find it; no other rung is ever called.
+    found, false_calls = 0, 0
+    for first in range(1, 30, 4):
+        a = [runs.identical_twin(k) for k in (first, first + 1)]
+        b = [runs.identical_twin(k) for k in (first + 2, first + 3)]
+        for run in b:
+            for r in runs.rows_of(run, "minor_fault"):
+                r["real_time"] *= 1.10
+        v = verdicts(compare.compare([a, [runs.rebuild(run) for run in b]]))
+        found += v.pop("minor_fault") == "slower"
+        false_calls += sum(verdict in ("faster", "slower") for verdict in v.values())
+    assert found >= 5 and false_calls == 0, (found, false_calls)
+
+
+def test_detectable_is_stated_at_80_percent_power_after_the_adjustment():
+    result = {"noise": 0.01, "error": 0.01, "dof": None}
+    one = stats.detectable(result, 1)
+    many = stats.detectable(result, 30)
+    assert one == pytest.approx(math.expm1((1.959964 + 0.841621) * 0.01), rel=1e-4)
+    assert many > one                      # testing thirty rungs asks more of each
+    assert stats.detectable({"noise": 0.5, "error": 0.01, "dof": None}, 30) == 0.5
+
+
+def test_most_rungs_moving_together_is_said_first_and_what_moved_beyond_it_is_named():
+    shifted = runs.whole_run_shifted(0.25)
+    for r in runs.rows_of(shifted, "minor_fault"):
+        r["real_time"] *= 1.25
+    result = compare.compare([[runs.kernel_a()], [runs.rebuild(shifted)]])
+    shift = result["comparisons"][0]["common_shift"]
+    assert shift["direction"] == "slower" and shift["ratio"] == pytest.approx(1.25, rel=0.03)
+    assert shift["beyond"] == ["minor_fault"]
+    assert rungs(result)["minor_fault"]["net_ratio"] == pytest.approx(1.25, rel=0.03)
+    text = compare.render_markdown(result)
+    assert text.index("Most rungs moved together") < text.index("| rung |")
+    assert "no memory-speed reference" in text
+    jsonschema.validate(compare.to_json(result), json.loads(SCHEMA.read_text()))
+
+
+def test_no_common_shift_between_identical_runs():
+    result = compare.compare([[runs.kernel_a()], [runs.identical_twin(2)]])
+    assert result["comparisons"][0]["common_shift"] is None
+    assert "Most rungs moved together" not in compare.render_markdown(result)
