@@ -18,18 +18,24 @@ constexpr size_t kRegionBytes = size_t{128} << 20;
 constexpr char kMark = 0x33;     // written into each destination page before a batch
 constexpr char kSource = 0x5a;   // what every source page holds
 
-Mapping populated(size_t bytes, char value) {
-  Mapping mapping = Mapping::anonymous(bytes, Backing::kBasePages);
-  std::memset(mapping.data(), value, bytes);
-  return mapping;
+// A region filled with `value`, made once per process and per purpose: Google Benchmark calls a
+// row several times per repetition, and filling 128 MiB each time cost seconds per invocation.
+const Mapping& populated(PageWork purpose, bool source) {
+  static Mapping regions[2][2];
+  Mapping& region = regions[purpose == PageWork::kCopy][source];
+  if (!region) {
+    region = Mapping::anonymous(kRegionBytes, Backing::kBasePages);
+    std::memset(region.data(), source ? kSource : 0, kRegionBytes);
+  }
+  return region;
 }
 
 }  // namespace
 
 void page_work_row(benchmark::State& state, PageWork work) {
   const size_t page = page_size(), pages = kRegionBytes / page;
-  Mapping target = populated(kRegionBytes, 0);
-  Mapping source = work == PageWork::kCopy ? populated(kRegionBytes, kSource) : Mapping();
+  const Mapping& target = populated(work, false);
+  const Mapping& source = work == PageWork::kCopy ? populated(work, true) : target;
   const char expected = work == PageWork::kCopy ? kSource : 0;
   EventRun run(state);
   run_batched_events(
