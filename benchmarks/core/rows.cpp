@@ -80,7 +80,7 @@ std::string rows_json() {
                     {"defined_by", r.defined_by}, {"ladder_rank", r.ladder_rank}, {"headline", r.headline},
                     {"anatomy", r.anatomy}, {"family_rank", family_rank(r.family)},
                     {"swap_device", r.swap_device}, {"min_kernel", r.min_kernel},
-                    {"memory_reference", r.memory_reference}});
+                    {"memory_reference", r.memory_reference}, {"control", r.control}});
   }
   return rows.dump();
 }

@@ -59,6 +59,8 @@ struct RowSpec {
                                   // every supported kernel has it
   bool memory_reference = false;  // measures the machine's memory speed (zeroing, copying a
                                   // page): compare names it when most rungs move together
+  std::string control = "";       // the row measured the same way without the mechanism: the
+                                  // run reports this row minus it, with its interval
 };
 
 // The families, in the order the charts show them.

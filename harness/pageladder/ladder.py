@@ -157,7 +157,7 @@ def build(results_by_benchmark, already_skipped=()):
 
     Returns (ladder, skipped). Rungs of benchmarks not in the mapping are not mentioned.
     """
-    ladder, skipped = [], []
+    ladder, skipped, measured = [], [], {}
     for name, result in results_by_benchmark.items():
         if "failed" in result:
             skipped.append({"benchmark": name, "reason": result["failed"]})
@@ -183,8 +183,26 @@ def build(results_by_benchmark, already_skipped=()):
                 continue
             try:
                 ladder.append(build_rung(spec, rows, result["file"]))
+                measured[spec["id"]] = rows
             except ValueError as e:
                 skipped.append({"rung": spec["id"], "reason": str(e)})
     described = {i: spec for result in results_by_benchmark.values() for i, spec in result.get("specs", {}).items()}
+    add_minus_control(ladder, described, measured)
     ladder.sort(key=lambda e: ladder_position(described.get(e["id"]), e["id"]))
     return ladder, skipped
+
+
+def add_minus_control(ladder, described, measured):
+    """Each valid rung whose binary names a control (the same measurement without the
+    mechanism: tlb_shootdown's ref_local_flush) gets `minus_control`: the rung's median minus
+    the control's, with its 95% interval, when the control is valid in the run too. A derived
+    value, computed once here, at collect time."""
+    from pageladder import stats
+
+    entries = {e["id"]: e for e in ladder}
+    for entry in ladder:
+        control = (described.get(entry["id"]) or {}).get("control")
+        if not control or not entry["valid"] or not (entries.get(control) or {}).get("valid"):
+            continue
+        ns, lo, hi = stats.difference(times_by_invocation(measured[control]), times_by_invocation(measured[entry["id"]]))
+        entry["minus_control"] = {"control": control, "ns": ns, "ci_lo_ns": lo, "ci_hi_ns": hi}

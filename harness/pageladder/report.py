@@ -249,6 +249,12 @@ def render(run, anatomy=None):
     overhead = timer_overhead_line(block)
     if overhead:
         lines += ["", overhead]
+    for r in block["ladder"]:
+        if r.get("minus_control"):
+            d = r["minus_control"]
+            lines += ["", f"`{r['id']}` minus its control `{d['control']}`: {format_ns(d['ns'])} per event "
+                          f"(95% interval {format_ns(d['ci_lo_ns'])} to {format_ns(d['ci_hi_ns'])}): "
+                          "the mechanism's own cost."]
     tlb = tlb_section(block)
     if tlb:
         lines += ["", "## TLB reach", ""] + tlb

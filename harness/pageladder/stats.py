@@ -246,6 +246,15 @@ def detectable(result, tested):
     return max(result["noise"], math.expm1(z * result["error"]))
 
 
+def difference(control, row, samples=BOOTSTRAP_SAMPLES, seed=SEED):
+    """(row median - control median, 95% interval low, high) in ns, one run each: [invocation]
+    [repetition ns]; the interval from the same hierarchical bootstrap as compare's."""
+    rng = np.random.default_rng(seed)
+    boot = _bootstrap_medians([row], samples, rng) - _bootstrap_medians([control], samples, rng)
+    lo, hi = np.quantile(boot, [ALPHA / 2, 1 - ALPHA / 2])
+    return pooled_median([row]) - pooled_median([control]), float(lo), float(hi)
+
+
 def welch(parts, df_when_none):
     """(standard error, Welch-Satterthwaite degrees of freedom) of a sum of variance parts, each
     (variance, its degrees of freedom); df_when_none when every part is 0. compare.py's phase

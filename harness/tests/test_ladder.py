@@ -251,3 +251,16 @@ def test_a_run_made_before_rows_said_their_place_keeps_its_saved_order_headline_
     families = [r["family"] for r in run["pageladder"]["ladder"]]
     assert rows.families(described, stored=families) == list(dict.fromkeys(families))
     assert [i for i in compare._ordered_rung_ids([run]) if i in saved] == saved
+
+
+def test_a_rung_with_a_control_reports_itself_minus_the_control_with_an_interval():
+    rows = fixture_rows("minor_fault_bench.json")
+    specs = fixture_result("minor_fault_bench.json")["specs"]
+    specs["minor_fault_read_then_write"] = dict(specs["minor_fault_read_then_write"], control="minor_fault")
+    rungs, _ = ladder.build({"minor_fault": {"file": "minor_fault_bench.json", "rows": rows, "specs": specs}})
+    entries = {r["id"]: r for r in rungs}
+    d = entries["minor_fault_read_then_write"]["minus_control"]
+    assert d["control"] == "minor_fault"
+    assert d["ns"] == pytest.approx(entries["minor_fault_read_then_write"]["median_ns"] - entries["minor_fault"]["median_ns"])
+    assert d["ci_lo_ns"] <= d["ns"] <= d["ci_hi_ns"]
+    assert "minus_control" not in entries["minor_fault"]
