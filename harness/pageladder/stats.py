@@ -26,9 +26,10 @@ each a list of invocations, each the list of its repetitions' per-event times:
   borrowed across the rungs of the comparison, as genomics tools do for many features and few
   samples (Smyth, "Linear models and empirical Bayes methods for assessing differential
   expression in microarray experiments", 2004): each rung's variance is moderated towards the
-  typical variance of its family's rungs (the median, scaled to a variance), worth PRIOR_DOF
-  degrees of freedom; never lowered by it (a rung noisier than its family keeps its own), and
-  never below what the spread between invocations alone puts on a run's median. The p-value and interval then come from a t-test on the runs' log medians with that
+  typical variance of its family's rungs (the median, scaled to a variance), with a weight in
+  degrees of freedom estimated, as limma does, from how much the rungs' variances differ beyond
+  what sampling explains (alike rungs borrow much, unlike ones little); and never below what the
+  spread between invocations alone puts on a run's median. The p-value and interval then come from a t-test on the runs' log medians with that
   variance, and the noise band is two of its standard errors;
 - `detectable` is the smallest change this comparison would call with 80% power, at the
   strictest level the Benjamini-Hochberg adjustment asks of the largest change (alpha over the
@@ -48,10 +49,11 @@ NOISE_FLOOR = 0.01  # timer and host jitter: 1% is never a finding on its own
 SINGLE_RUN_FLOOR = 0.03
 SIGMAS = 2.0  # the band is +-2 standard deviations: where about 95% of identical runs land
 SEED = 20130620
-# What the variance borrowed from a family's rungs is worth, in degrees of freedom: as much as
-# two more runs a side would give. limma estimates it from thousands of genes; a comparison has
-# about thirty rungs, too few to estimate it well, so it is fixed.
+# What the variance borrowed from a family's rungs is worth, in degrees of freedom, estimated
+# from the comparison's rungs (stats._prior_dof); PRIOR_DOF where fewer than three rungs have
+# a variance, and never more than MAX_PRIOR_DOF.
 PRIOR_DOF = 4.0
+MAX_PRIOR_DOF = 50.0
 POWER = 0.8
 
 
@@ -99,14 +101,31 @@ def run_variance(*sides):
     return (squares / dof, dof) if dof else (float("nan"), 0)
 
 
+def _prior_dof(log_ratios, dofs):
+    """limma's estimate of the prior's degrees of freedom (Smyth 2004, by moments): log(s^2 / s0^2)
+    spreads by trigamma(d/2) from sampling alone and by trigamma(d0/2) more from how much the
+    rungs' true variances differ; whatever spread is left over gives d0 (MAX_PRIOR_DOF where
+    there is none)."""
+    from scipy.optimize import brentq
+    from scipy.special import polygamma
+
+    if len(log_ratios) < 3:
+        return PRIOR_DOF
+    excess = float(np.var(log_ratios, ddof=1)) - float(np.mean([polygamma(1, d / 2) for d in dofs]))
+    if excess <= float(polygamma(1, MAX_PRIOR_DOF / 2)):
+        return MAX_PRIOR_DOF
+    return 2 * brentq(lambda x: float(polygamma(1, x)) - excess, 1e-6, MAX_PRIOR_DOF / 2)
+
+
 def moderate(variances, groups):
     """Each rung's run variance moderated towards its group's (empirical Bayes, see the module's
     docstring). variances: {rung: (variance, dof)}; groups: {rung: group} (a family). Returns
-    {rung: (moderated variance, dof + PRIOR_DOF)} for rungs with dof > 0. A group of fewer than
-    three such rungs borrows from every rung of the comparison."""
+    {rung: (moderated variance, dof + d0)} for rungs with dof > 0, d0 estimated from how much the
+    rungs' variances differ beyond sampling (_prior_dof). A group of fewer than three such rungs
+    borrows from every rung of the comparison."""
     from scipy.stats import chi2
 
-    known = {r: (v, d) for r, (v, d) in variances.items() if d > 0 and math.isfinite(v)}
+    known = {r: (v, d) for r, (v, d) in variances.items() if d > 0 and math.isfinite(v) and v > 0}
 
     def prior(members):
         # The median of s^2 estimates sigma^2 * median(chi2_d) / d: scaled back to sigma^2.
@@ -117,17 +136,9 @@ def moderate(variances, groups):
     by_group = {}
     for r in known:
         by_group.setdefault(groups.get(r), []).append(r)
-    moderated = {}
-    for members in by_group.values():
-        s0 = prior(members) if len(members) >= 3 else everyone
-        for r in members:
-            v, d = known[r]
-            shrunk = (PRIOR_DOF * s0 + d * v) / (PRIOR_DOF + d)
-            # Borrowing may raise a rung's variance (one small by chance) but never lower it: with
-            # a prior of fixed weight, a rung noisier than its family would otherwise be called
-            # faster or slower too often. A rung left at its own variance keeps its own dof.
-            moderated[r] = (shrunk, d + PRIOR_DOF) if shrunk >= v else (v, d)
-    return moderated
+    s0 = {r: prior(members) if len(members) >= 3 else everyone for members in by_group.values() for r in members}
+    d0 = _prior_dof([math.log(known[r][0] / s0[r]) for r in known], [known[r][1] for r in known])
+    return {r: ((d0 * s0[r] + d * v) / (d0 + d), d + d0) for r, (v, d) in known.items()}
 
 
 def noise_band(a, b):

@@ -355,15 +355,16 @@ def test_welch_adds_variances_and_gives_satterthwaite_degrees_of_freedom():
     assert stats.welch([(0.0, 1.0)], df_when_none=1000.0) == (0.0, 1000.0)
 
 
-def test_a_run_variance_that_is_small_by_chance_is_moderated_towards_its_family():
-    variances = {"a": (1e-6, 2), "b": (4e-4, 2), "c": (5e-4, 2), "d": (6e-4, 2), "lone": (1e-2, 2)}
-    groups = {"a": "anonymous", "b": "anonymous", "c": "anonymous", "d": "anonymous", "lone": "tlb"}
-    moderated = stats.moderate(variances, groups)
-    assert moderated["a"][0] > 100 * variances["a"][0]          # pulled up towards its family
-    assert moderated["a"][1] == 2 + stats.PRIOR_DOF
-    assert moderated["lone"] == variances["lone"]               # never lowered: keeps its own
-    variances["lone"] = (1e-7, 2)                               # a family of one borrows from all
-    assert stats.moderate(variances, groups)["lone"][0] > 100 * 1e-7
+def test_rungs_whose_variances_agree_borrow_much_and_unlike_ones_little():
+    alike = {f"r{k}": (v, 2) for k, v in enumerate((4e-4, 5e-4, 6e-4, 5.5e-4, 4.5e-4, 5e-4))}
+    alike["small"] = (3e-4, 2)
+    groups = {r: "anonymous" for r in alike}
+    moderated = stats.moderate(alike, groups)
+    assert moderated["small"][1] == 2 + stats.MAX_PRIOR_DOF       # as alike as sampling allows
+    assert moderated["small"][0] > 4e-4                            # pulled up towards its family
+    unlike = {"a": (1e-6, 2), "b": (1e-2, 2), "c": (1e-5, 2), "d": (3e-2, 2), "e": (1e-4, 2)}
+    loose = stats.moderate(unlike, {r: "cow" for r in unlike})
+    assert loose["a"][1] < 2 + stats.PRIOR_DOF                     # little to borrow
     assert stats.moderate({"x": (float("nan"), 0)}, {}) == {}
 
 
