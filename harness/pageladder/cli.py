@@ -138,8 +138,10 @@ def _bench(config):
     print(report.render(run).split("## Ladder", 1)[1].split("\n## ", 1)[0].strip())
     noisy = report.too_noisy(run["pageladder"])
     if noisy:
-        print(f"\npageladder: too noisy for compare to see {stats.USABLE_BAND:.0%} with one run a side: "
-              + ", ".join(f"{i} (±{b:.0%})" for i, b in noisy) + f". What helps: {report.NOISE_ADVICE}.")
+        shown = ", ".join(f"{i} (±{b:.0%})" for i, b in noisy[:6])
+        more = f" and {len(noisy) - 6} more (report.md, Noise)" if len(noisy) > 6 else ""
+        print(f"\npageladder: {len(noisy)} rungs too noisy for compare to see {stats.USABLE_BAND:.0%} with one "
+              f"run a side: {shown}{more}. What helps: {report.NOISE_ADVICE}.")
     if run["pageladder"]["skipped"]:
         print("\nSkipped:\n" + "\n".join(report.skip_summary(run["pageladder"])))
     print(f"\npageladder: {run_dir} ({harness_settings['benchmark_seconds']:.1f} s of benchmarking)")

@@ -1,6 +1,7 @@
 """report.md and the ladder chart."""
 import hashlib
 
+import runs
 from conftest import fixture_text
 
 from pageladder import collect, plot, report
@@ -116,3 +117,16 @@ def test_two_charts_the_headline_ladder_and_every_row_by_family(tmp_path):
     first = (tmp_path / "all.svg").read_bytes()
     plot.draw_ladder_all(run, str(tmp_path / "all"))
     assert (tmp_path / "all.svg").read_bytes() == first
+
+
+def test_the_report_gives_each_rungs_noise_and_names_the_rungs_too_noisy_for_compare():
+    run = runs.base()
+    steady = next(r for r in run["pageladder"]["ladder"] if r["id"] == "minor_fault")
+    noisy = next(r for r in run["pageladder"]["ladder"] if r["id"] == "cow_fault")
+    steady["invocation_medians_ns"] = [1000.0, 1001.0, 999.0, 1000.5, 999.5]
+    noisy["invocation_medians_ns"] = [1000.0, 1400.0, 800.0, 1200.0, 900.0]
+    text = report.render(run)
+    assert "## Noise" in text and "| `minor_fault` | 5 |" in text
+    assert [i for i, _ in report.too_noisy(run["pageladder"])].count("cow_fault") == 1
+    assert "minor_fault" not in [i for i, _ in report.too_noisy(run["pageladder"])]
+    assert "Too noisy to see a 5% change" in text and "`cow_fault`" in text.split("Too noisy", 1)[1]
