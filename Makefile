@@ -79,7 +79,8 @@ compare:
 	@test -z "$(RUNS)" -o \( -z "$(A)" -a -z "$(B)" \) || \
 	  { echo "make compare: give either A= and B=, or RUNS=, not both" >&2; exit 2; }
 	@$(HARNESS) compare $(if $(RUNS),--runs $(RUNS),--side "$(A)" --side "$(B)") \
-	  $(if $(filter 1 true yes,$(FAIL_ON_SLOWER)),--fail-on-slower) --results "$(RESULTS)"
+	  $(if $(filter 1 true yes,$(FAIL_ON_SLOWER)),--fail-on-slower) $(if $(ORDER),--order "$(ORDER)") \
+	  --results "$(RESULTS)"
 
 restore:
 	@$(HARNESS) restore

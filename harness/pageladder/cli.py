@@ -198,6 +198,30 @@ def compare_sides(args):
     return sides
 
 
+def _write_matrix(result, sides, out, order):
+    """matrix.md, matrix.json and matrix.svg/png of a comparison of more than two sides (with
+    ORDER=kernel, kernels.svg/png too); the exit status for the charts."""
+    from pageladder import matrix, rows
+    table = matrix.build(result, sides)
+    (out / "matrix.md").write_text(matrix.render_markdown(table))
+    collect.write_json_atomically(out / "matrix.json", table)
+    written = ["matrix.md", "matrix.json"]
+    status = 0
+    try:
+        from pageladder import plot
+        runs = [run for side in sides for run in side]
+        plot.draw_matrix(table, runs, str(out / "matrix"))
+        written.append("matrix.svg/png")
+        described = {i: s for run in runs for i, s in (run["pageladder"].get("rows") or {}).items()}
+        if order == "kernel" and plot.draw_kernels(table, rows.headline(described), str(out / "kernels")):
+            written.append("kernels.svg/png")
+    except ImportError as e:
+        print(f"pageladder: matrix chart not drawn: {e} (install python3-matplotlib)", file=sys.stderr)
+        status = EXIT_PLOT
+    print(f"pageladder: wrote {out}/" + ", ".join(written))
+    return status
+
+
 def cmd_compare(args):
     from pageladder import compare
     sides = compare_sides(args)
@@ -210,6 +234,11 @@ def cmd_compare(args):
     except collect.RunError as e:
         print(f"pageladder: {e}", file=sys.stderr)
         return EXIT_USAGE
+    if args.order == "kernel":  # oldest kernel first: the baseline
+        from pageladder import matrix
+        order = sorted(range(len(sides)),
+                       key=lambda k: matrix.kernel_key(loaded[k][0]["pageladder"]["kernel"].get("release")))
+        sides, loaded = [sides[k] for k in order], [loaded[k] for k in order]
     from pageladder import anatomy
     anatomies = []
     for side in sides:
@@ -243,6 +272,8 @@ def cmd_compare(args):
         return EXIT_USAGE
     print(compare.render_markdown(result))
     print(f"pageladder: wrote {out}/compare.md, compare.json, compare.svg, compare.png")
+    if len(sides) > 2:
+        status = max(status, _write_matrix(result, loaded, out, args.order))
     slower = compare.slower_rungs(result)
     if args.fail_on_slower and slower:
         print(f"pageladder: slower: {', '.join(sorted(set(slower)))} (FAIL_ON_SLOWER)", file=sys.stderr)
@@ -303,6 +334,8 @@ def build_parser():
     comp.add_argument("--runs", nargs="+", help="runs, each a side; the first is the baseline")
     comp.add_argument("--fail-on-slower", action="store_true",
                       help=f"exit {EXIT_SLOWER} when any rung's verdict is slower")
+    comp.add_argument("--order", choices=("given", "kernel"), default="given",
+                      help="the sides' order: as given, or by kernel version, oldest first (the baseline)")
     comp.add_argument("--results", default="results")
     comp.set_defaults(func=cmd_compare)
     restore = sub.add_parser("restore", help="undo system changes an interrupted run left behind")

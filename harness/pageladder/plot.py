@@ -449,3 +449,91 @@ def draw_anatomy(anatomy, run, stem):
     fig.text(0.01, 0.005, footer_text(run["pageladder"]), fontsize=6.5, color="#555555")
     save(fig, stem)
     return True
+
+
+def draw_matrix(matrix, runs, stem):
+    """matrix.svg/png: a row per rung, a column per side; each cell the ratio to the first side,
+    filled only where compare called it faster (blue) or slower (red), a mark where there is no
+    ratio (invalid, – missing, n/c not comparable). Sized for a documentation page: about 1000
+    pixels wide for up to six sides, wider past that; every rung's id whole."""
+    from pageladder.matrix import MARKS
+
+    style()
+    sides, rungs = matrix["sides"], matrix["rungs"]
+    id_w, cell_w, row_h = 2.3, 1.1, 0.24
+    width = max(6.7, id_w + 1.1 + cell_w * (len(sides) - 1) + 0.2)
+    chars = int(width * 15)  # characters of 8-point text a line holds
+    header = [_wrap(s["name"], 16, 3) for s in sides]
+    title = _wrap(f"Each side against {sides[0]['name']}: the ratio of medians, filled where compare called "
+                  "it faster (blue) or slower (red); – missing, n/c not comparable", chars, 3)
+    diff = _wrap("Settings differ: " + "; ".join(
+        f"{d['setting']}: " + " / ".join(str(v) for v in d["values"]) for d in matrix["differing_settings"]),
+        int(chars * 1.1), 3) if matrix["differing_settings"] else ""
+    title_h = 0.17 * (title.count("\n") + 1) + 0.15
+    diff_h = 0.15 * (diff.count("\n") + 1) + 0.1 if diff else 0
+    top = title_h + diff_h + 0.15 * 3 + 0.15
+    height = top + row_h * len(rungs) + 0.5
+    fig = plt.figure(figsize=(width, height))
+    ax = fig.add_axes((0, 0, 1, 1))
+    ax.set_xlim(0, width)
+    ax.set_ylim(height, 0)
+    ax.axis("off")
+    ax.text(0.15, 0.1, title, fontsize=8, va="top")
+    if diff:
+        ax.text(0.15, title_h + 0.05, diff, fontsize=7, va="top", color=NEUTRAL)
+    columns = [id_w + 0.55] + [id_w + 1.1 + cell_w * (k - 0.5) for k in range(1, len(sides))]
+    for x, text in zip(columns, header):
+        ax.text(x, top - 0.06, text, fontsize=7, ha="center", va="bottom")
+    for i, rung in enumerate(rungs):
+        y = top + row_h * (i + 0.5)
+        ax.text(0.15, y, rung["id"], fontsize=7.5, va="center", family="monospace")
+        ax.text(columns[0], y, format_ns(rung["baseline_ns"]) if rung["baseline_ns"] else "–", fontsize=7.5,
+                ha="center", va="center")
+        for x, cell in zip(columns[1:], rung["cells"]):
+            colour = {"slower": SLOWER, "faster": FASTER}.get(cell["verdict"])
+            if colour:
+                ax.add_patch(matplotlib.patches.Rectangle((x - cell_w / 2 + 0.03, y - row_h / 2 + 0.02),
+                                                          cell_w - 0.06, row_h - 0.04, color=colour, alpha=0.85))
+            text = f"×{cell['ratio']:.2f}" if cell["ratio"] is not None else MARKS.get(cell["verdict"], "?")
+            ax.text(x, y, text, fontsize=7.5, ha="center", va="center",
+                    color="white" if colour else (INVALID_COLOUR if cell["verdict"] == "invalid" else "black"))
+    footer = _wrap(footer_text(runs[0]["pageladder"]) + (f" (and {len(runs) - 1} more runs)" if len(runs) > 1 else ""),
+                   int(chars * 1.3), 2)
+    ax.text(0.1, height - 0.08, footer, fontsize=5.5, color=NEUTRAL, va="bottom")
+    save(fig, stem)
+
+
+def draw_kernels(matrix, headline_ids, stem):
+    """kernels.svg/png: each headline rung's median across the sides in kernel order, with the
+    95% interval compare gives each side's ratio (scaled by the baseline's median); the
+    baseline's own point has none."""
+    style()
+    chosen = [r for r in matrix["rungs"] if r["id"] in headline_ids and r["baseline_ns"]]
+    if not chosen:
+        return False
+    names = [s["name"] for s in matrix["sides"]]
+    columns = 3
+    rows = (len(chosen) + columns - 1) // columns
+    fig, axes = plt.subplots(rows, columns, figsize=(10.0, 2.3 * rows + 0.6), squeeze=False, layout="constrained")
+    for ax, rung in zip(axes.flat, chosen):
+        base = rung["baseline_ns"]
+        ys, lo, hi, xs = [base], [0.0], [0.0], [0]
+        for k, cell in enumerate(rung["cells"], 1):
+            if cell["ratio"] is None:
+                continue
+            xs.append(k)
+            ys.append(cell["ratio"] * base)
+            lo.append((cell["ratio"] - cell["ci_lo"]) * base)
+            hi.append((cell["ci_hi"] - cell["ratio"]) * base)
+        ax.errorbar(xs, ys, yerr=[lo, hi], fmt="o-", color=FASTER, ms=4, capsize=3, lw=1)
+        ax.set_title(rung["id"], fontsize=8.5, family="monospace")
+        ax.set_xticks(range(len(names)))
+        ax.set_xticklabels([_wrap(n, max(8, 44 // len(names)), 4) for n in names], fontsize=6.5)
+        ax.yaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: format_ns(v)))
+        ax.tick_params(axis="y", labelsize=7)
+        ax.set_ylim(bottom=0)
+    for ax in list(axes.flat)[len(chosen):]:
+        ax.axis("off")
+    fig.suptitle("Headline rungs across kernels: median per event, 95% interval", fontsize=9.5)
+    save(fig, stem)
+    return True
