@@ -14,6 +14,7 @@ EXIT_USAGE = 2
 EXIT_SLOWER = 3     # compare with --fail-on-slower (FAIL_ON_SLOWER=1): a rung got slower
 EXIT_PLOT = 4       # results written, charts not drawn (no matplotlib)
 EXIT_JOURNAL = 5    # restore stopped at a journal line it cannot read (docs/journal.md)
+EXIT_BUSY = 7       # another pageladder run holds this machine (the run lock): refused
 
 
 def prepare_results_dir(root):
@@ -94,12 +95,18 @@ def _bench_restoring(config):
         with contextlib.suppress(system.SystemChangeError), system.run_lock():
             system.restore(out=sys.stdout)
     with contextlib.ExitStack() as stack:
-        if changes_system:
-            try:
-                stack.enter_context(system.run_lock())
-            except system.SystemChangeError as e:
-                print(f"pageladder: {e}", file=sys.stderr)
+        # One run a machine: two at once would time each other (and a fleet may name one machine
+        # twice). A user who may not create the lock changes nothing and runs without it.
+        try:
+            stack.enter_context(system.run_lock())
+        except system.SystemChangeError as e:
+            print(f"pageladder: {e}", file=sys.stderr)
+            return EXIT_BUSY
+        except OSError as e:
+            if changes_system:
+                print(f"pageladder: cannot take the run lock: {e}", file=sys.stderr)
                 return EXIT_USAGE
+        if changes_system:
             system.restore(out=sys.stdout)  # what an earlier, killed run left behind
             stack.callback(system.restore)     # nothing should be pending; tidies the journal
             stack.enter_context(system.terminate_as_interrupt())

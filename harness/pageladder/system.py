@@ -218,7 +218,7 @@ def run_lock():
         except BlockingIOError:
             holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
             raise SystemChangeError(
-                f"another pageladder run (pid {holder}) is making system changes; wait for it to "
+                f"another pageladder run (pid {holder}) is running on this machine; wait for it to "
                 f"finish, or run `make restore` if it died") from None
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)

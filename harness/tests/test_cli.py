@@ -100,3 +100,11 @@ def test_the_cpu_is_passed_down_from_the_command_line_not_set_in_a_global(tmp_pa
     assert not hasattr(runner, "PIN_CPU")
     run = json.loads((tmp_path / "r" / "latest" / "run.json").read_text())
     assert run["pageladder"]["harness"]["cpu"] == cpu
+
+
+def test_a_second_run_on_one_machine_is_refused_even_when_it_changes_nothing(tmp_path, monkeypatch):
+    # A fleet may name one machine twice: the second run must not time the first's machine.
+    from pageladder import system
+    with system.run_lock():
+        assert cli.main(["bench", "--only", "minor_fault", "--no-system-changes",
+                         "--results", str(tmp_path / "r")]) == cli.EXIT_BUSY == 7

@@ -52,7 +52,7 @@ def main():
         second = subprocess.run(harness + ["bench", "--quick", "--only", "swap_in", "--build-dir", build,
                                            "--results", results],
                                 env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        check("a second concurrent run is refused", second.returncode == 2 and
+        check("a second concurrent run is refused (exit 7)", second.returncode == 7 and
               "another pageladder run" in second.stdout, second.stdout.strip()[-200:])
 
         os.killpg(run.pid, signal.SIGKILL)
