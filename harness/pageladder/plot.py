@@ -111,7 +111,9 @@ def draw_ladder(run, stem):
         row_descriptions.headline(described, stored=[r["id"] for r in block["ladder"]]))}
     rungs = sorted((r for r in block["ladder"] if r["valid"] and r["id"] in order), key=lambda r: order[r["id"]])
     invalid = [r for r in block["ladder"] if not r["valid"] and r["id"] in order]
-    skipped = [s for s in block["skipped"] if s.get("rung") in order or not s.get("rung")]
+    # A headline rung skipped, or a whole benchmark that failed; a skipped series of supporting
+    # rows (the TLB sweep's hugetlb points) belongs in the all-rows chart, not here.
+    skipped = [s for s in block["skipped"] if s.get("rung") in order or (not s.get("rung") and not _series(s))]
     _draw_rungs(block, stem, rungs, invalid, skipped,
                 "What the virtual-memory system costs on this machine: the ladder")
 
@@ -130,13 +132,28 @@ def draw_ladder_all(run, stem):
                 "Every row pageladder measured on this machine, by family", grouped=True)
 
 
+def _series(skip):
+    """The series a skip entry stands for ("tlb_sweep/hugetlb"), or None for a rung or a binary."""
+    head = skip["reason"].split(": ", 1)[0]
+    return head if "/" in head and not skip.get("rung") else None
+
+
+LABEL_CHARS, REASON_CHARS = 38, 80  # characters a line of a row's label, of a reason
+
+
 def _draw_rungs(block, stem, rungs, invalid, skipped, title, grouped=False):
     """Valid rungs on one log time axis, in the given order from the bottom up; invalid and
-    skipped ones in a strip above them, with their reasons and never a time."""
+    skipped ones in a strip above them, with their reasons and never a time. Sized for a page
+    about 1000 pixels wide: every label and reason whole, wrapped, never cut short."""
     style()
     rows = len(rungs) + len(invalid) + len(skipped)
-    height = 2.4 + 0.36 * max(rows, 1)
-    fig, ax = figure(11.0, height)
+    texts = [r["label"] for r in rungs + invalid] + [s["reason"] for s in skipped] + \
+            [r["why_invalid"] for r in invalid]
+    most_lines = max([1] + [len(_wrap(t, LABEL_CHARS, None).splitlines()) for t in texts[:len(rungs) + len(invalid)]]
+                     + [len(_wrap(t, REASON_CHARS, None).splitlines()) for t in texts[len(rungs) + len(invalid):]])
+    row_h = max(0.36, 0.13 * (most_lines + 1))
+    height = 2.4 + row_h * max(rows, 1)
+    fig, ax = figure(9.0, height)
     lo_s, hi_s = axis_limits([v for r in rungs for v in (r["lo_ns"], r["hi_ns"])])
     draw_time_axis(ax, lo_s, hi_s)
 
@@ -153,7 +170,7 @@ def _draw_rungs(block, stem, rungs, invalid, skipped, title, grouped=False):
                        if r.get("family") == "tlb" and r.get("translation_penalty_ns") is not None else "")
         ax.text(hi * 1.15, y, format_ns(r["median_ns"]) + translation + unchecked, va="center", fontsize=8,
                 color="#222222")
-        labels.append(f"{r['id']}\n{_wrap(r['label'])}")
+        labels.append(f"{r['id']}\n{_wrap(r['label'], LABEL_CHARS, None)}")
         if grouped and y and rungs[y - 1].get("family") != r.get("family"):
             ax.axhline(y - 0.5, color="#cccccc", lw=0.6)
     if grouped:
@@ -166,24 +183,25 @@ def _draw_rungs(block, stem, rungs, invalid, skipped, title, grouped=False):
     if invalid or skipped:
         ax.axhline(len(rungs) - 0.5, color="#999999", lw=0.6)
     for i, r in enumerate(invalid):
-        ax.text(lo_s * 1.3, len(rungs) + i, f"INVALID (no time shown): {_wrap(r['why_invalid'], 90, 2)}",
+        ax.text(lo_s * 1.3, len(rungs) + i, _wrap(f"INVALID (no time shown): {r['why_invalid']}", REASON_CHARS, None),
                 va="center", fontsize=7, color=INVALID_COLOUR)
-        labels.append(f"{r['id']}\n{_wrap(r['label'])}")
+        labels.append(f"{r['id']}\n{_wrap(r['label'], LABEL_CHARS, None)}")
     for i, s in enumerate(skipped):
         y = len(rungs) + len(invalid) + i
-        ax.text(lo_s * 1.3, y, "skipped: " + _wrap(s["reason"], 90, 2), va="center", fontsize=7,
+        ax.text(lo_s * 1.3, y, _wrap("skipped: " + s["reason"], REASON_CHARS, None), va="center", fontsize=7,
                 color="#777777", style="italic")
         # A skipped series of a measured benchmark (the TLB sweep's hugetlb points) is named
         # for itself, not for its benchmark, which was measured.
-        series = s["reason"].split(": ", 1)[0] if "/" in s["reason"].split(": ", 1)[0] else None
+        series = _series(s)
         labels.append(f"{series}\n(series skipped)" if series and not s.get("rung")
                       else f"{s.get('rung') or s.get('benchmark')}\n(not measured)")
-    ax.set_yticks(range(rows), labels=labels, fontsize=6.5)
+    ax.set_yticks(range(rows), labels=labels, fontsize=7)
     ax.set_ylim(-0.7, rows - 0.3)
     ax.set_xlabel("time per event, log scale; dot = the median over every repetition of its mean time "
-                  "per event; whiskers = fastest and slowest repetition")
+                  "per event;\nwhiskers = fastest and slowest repetition", fontsize=8)
     ax.set_title(title, loc="left", fontsize=11, pad=20)
-    fig.text(0.01, 0.06 / height, footer_text(block), fontsize=6, color="#555555", ha="left", va="bottom")
+    fig.text(0.01, 0.06 / height, _wrap(footer_text(block), 190, None), fontsize=6, color="#555555", ha="left",
+             va="bottom")
     save(fig, stem)
 
 
@@ -390,8 +408,11 @@ def draw_tlb_sweep(run, stem):
 
 
 def _wrap(text, width=46, lines=2):
+    """Text wrapped at `width`; `lines` at most (the last cut with "…"), or every line (None)."""
     import textwrap
 
+    if lines is None:
+        return "\n".join(textwrap.wrap(text or "", width))
     return "\n".join(textwrap.wrap(text or "", width, max_lines=lines, placeholder="…"))
 
 

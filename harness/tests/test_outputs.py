@@ -130,3 +130,19 @@ def test_the_report_gives_each_rungs_noise_and_names_the_rungs_too_noisy_for_com
     assert [i for i, _ in report.too_noisy(run["pageladder"])].count("cow_fault") == 1
     assert "minor_fault" not in [i for i, _ in report.too_noisy(run["pageladder"])]
     assert "Too noisy to see a 5% change" in text and "`cow_fault`" in text.split("Too noisy", 1)[1]
+
+
+def test_a_docs_page_gets_every_label_whole_and_the_headline_ladder_only_headline_rows(tmp_path):
+    run = runs.base()
+    block = run["pageladder"]
+    minor = next(r for r in block["ladder"] if r["id"] == "minor_fault")
+    minor["label"] = ("first write to a private anonymous 4 KiB page, the demand-zero fault, told at "
+                      "length so that no chart can show it on two short lines: its last word is endmark")
+    block["skipped"].append({"benchmark": "tlb", "reason": "tlb_sweep/hugetlb: no hugetlb pool: 0 free huge "
+                             "pages, 1 needed (vm.nr_hugepages) and a reason long enough to wrap twice over"})
+    plot.draw_ladder(run, str(tmp_path / "ladder"))
+    plot.draw_ladder_all(run, str(tmp_path / "ladder-all"))
+    headline, every = (tmp_path / "ladder.svg").read_text(), (tmp_path / "ladder-all.svg").read_text()
+    assert "…" not in headline and "…" not in every
+    assert "endmark" in headline
+    assert "tlb_sweep/hugetlb" not in headline and "tlb_sweep/hugetlb" in every
