@@ -36,12 +36,20 @@ GUEST_ARGS = --build-dir $(BUILD_DIR) --results "$(RESULTS)" --python "$$($(FIND
   $(if $(ACCEL),--accel "$(ACCEL)")
 # What guests need (qemu, busybox ...) is installed only when a guest is asked for.
 GUEST_DEPS ?= $(if $(KERNEL)$(filter test-kernels,$(MAKECMDGOALS)),1)
+# A lab (fleet/): INVENTORY=<Ansible inventory>, LIMIT=<pattern>, FORKS=<n>, FLEET=<fleet folder>.
+INVENTORY ?=
+LIMIT     ?=
+FORKS     ?= 5
+FLEET     ?=
+FLEET_DEPS ?= $(if $(INVENTORY),1)
+# make bench's own variables, as each fleet host gets them.
+FLEET_BENCH_ARGS = $(if $(QUICK),QUICK=1) $(if $(ONLY),ONLY="$(ONLY)") $(if $(filter 1 true yes,$(ANATOMY)),ANATOMY=1)
 
-.PHONY: all build deps bench test test-kernels plot compare restore clean
+.PHONY: all build deps bench fleet test test-kernels plot compare restore clean
 all: build
 
 deps:
-	@V="$(V)" GUEST_DEPS="$(GUEST_DEPS)" scripts/deps.sh
+	@V="$(V)" GUEST_DEPS="$(GUEST_DEPS)" FLEET_DEPS="$(FLEET_DEPS)" scripts/deps.sh
 
 build:
 	@# A build folder configured for another source folder (a moved or copied checkout) is
@@ -73,12 +81,17 @@ plot:
 	@test -n "$(RUN)" || { echo "usage: make plot RUN=<results/run-folder>" >&2; exit 2; }
 	@$(HARNESS) plot "$(RUN)"
 
+fleet: deps
+	@test -n "$(INVENTORY)" || { echo "usage: make fleet INVENTORY=<Ansible inventory> [QUICK=1] [ONLY=...] [ANATOMY=1] [LIMIT=<pattern>] [FORKS=<n>] [FLEET=results/fleet-<id>]" >&2; exit 2; }
+	@$$($(FIND_PYTHON)) fleet/fleet.py --inventory "$(INVENTORY)" --results "$(RESULTS)" --forks "$(FORKS)" \
+	  $(if $(LIMIT),--limit "$(LIMIT)") $(if $(FLEET),--fleet "$(FLEET)") --bench-args '$(strip $(FLEET_BENCH_ARGS))'
+
 compare:
-	@test -n "$(RUNS)" -o \( -n "$(A)" -a -n "$(B)" \) || \
-	  { echo "usage: make compare A=<run> B=<run>  (or RUNS=\"<run> <run> ...\")" >&2; exit 2; }
+	@test -n "$(RUNS)$(FLEET)" -o \( -n "$(A)" -a -n "$(B)" \) || \
+	  { echo "usage: make compare A=<run> B=<run>  (or RUNS=\"<run> <run> ...\", or FLEET=results/fleet-<id>)" >&2; exit 2; }
 	@test -z "$(RUNS)" -o \( -z "$(A)" -a -z "$(B)" \) || \
 	  { echo "make compare: give either A= and B=, or RUNS=, not both" >&2; exit 2; }
-	@$(HARNESS) compare $(if $(RUNS),--runs $(RUNS),--side "$(A)" --side "$(B)") \
+	@$(HARNESS) compare $(if $(FLEET),--fleet "$(FLEET)",$(if $(RUNS),--runs $(RUNS),--side "$(A)" --side "$(B)")) \
 	  $(if $(filter 1 true yes,$(FAIL_ON_SLOWER)),--fail-on-slower) $(if $(ORDER),--order "$(ORDER)") \
 	  --results "$(RESULTS)"
 

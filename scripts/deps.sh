@@ -8,6 +8,10 @@ nlohmann-json3-dev python3 python3-matplotlib python3-pytest python3-scipy pytho
 if [ -n "${GUEST_DEPS:-}" ]; then
   PACKAGES="$PACKAGES qemu-system-x86 busybox-static cpio kmod e2fsprogs file"
 fi
+# A lab (make fleet INVENTORY=..., CI's fleet check: an SSH server on loopback).
+if [ -n "${FLEET_DEPS:-}" ]; then
+  PACKAGES="$PACKAGES ansible-core openssh-client openssh-server git tar"
+fi
 
 missing=""
 for p in $PACKAGES; do

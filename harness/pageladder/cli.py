@@ -1,5 +1,6 @@
 """Command line of the harness: `python3 -m pageladder bench|plot ...` (the Makefile calls it)."""
 import argparse
+import json
 import os
 import sys
 from pathlib import Path
@@ -202,7 +203,20 @@ def compare_sides(args):
     sides = [side.split() for side in args.side or [] if side.split()]
     sides += [[r] for r in args.runs or []]
     sides += [[r] for r in (args.a, args.b) if r]
+    if args.fleet:
+        sides += [[run] for run in fleet_runs(args.fleet)]
     return sides
+
+
+def fleet_runs(fleet_dir):
+    """The run folders of a fleet's hosts that measured (ok or partial), in its fleet.json's
+    order (fleet/fleet.py writes it)."""
+    try:
+        hosts = json.loads((Path(fleet_dir) / "fleet.json").read_text())["hosts"]
+    except (OSError, ValueError, KeyError) as e:
+        print(f"pageladder: {fleet_dir} is not a fleet folder (no fleet.json): {e}", file=sys.stderr)
+        return []
+    return [str(Path(fleet_dir) / e["run"]) for e in hosts.values() if e.get("status") in ("ok", "partial")]
 
 
 def _write_matrix(result, sides, out, order):
@@ -339,6 +353,7 @@ def build_parser():
     comp.add_argument("--side", action="append",
                       help="one side: its runs separated by spaces (give it twice: A, then B)")
     comp.add_argument("--runs", nargs="+", help="runs, each a side; the first is the baseline")
+    comp.add_argument("--fleet", help="a fleet folder (make fleet): each host's run a side")
     comp.add_argument("--fail-on-slower", action="store_true",
                       help=f"exit {EXIT_SLOWER} when any rung's verdict is slower")
     comp.add_argument("--order", choices=("given", "kernel"), default="given",

@@ -1,0 +1,164 @@
+"""make fleet: the ladder on every machine of an Ansible inventory, their run folders brought back
+under results/fleet-<fleet-id>/<inventory host>/<run-id>/, and one account of the lot.
+
+Ansible does what it does well (SSH to many hosts at once, become, async tasks polled past SSH
+time-outs, fetching files): fleet/playbook.yml, one play. This script prepares the checkout
+(tracked files only), runs the play, and reads what each host left behind into fleet.json and
+fleet.md: per host its status (ok; partial, with the rungs it skipped and why; unreachable;
+failed, with its log's last lines; refused, when another pageladder run held the machine), its
+run folder and its machine and kernel in one line. A host that fails never costs another its
+results. Exit status 0 when every host is ok, 4 when any is not; the last line says which.
+FLEET=<a fleet folder> runs again into it (with LIMIT=, only the hosts named), keeping the
+other hosts' results.
+"""
+import argparse
+import datetime
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+SCHEMA_VERSION = 1
+EXIT_NOT_ALL_OK = 4
+EXIT_USAGE = 2
+REFUSED_STATUS = 7  # the harness's EXIT_BUSY: another run holds that machine (docs/names.md)
+ROOT = Path(__file__).resolve().parents[1]
+PLAYBOOK = Path(__file__).resolve().parent / "playbook.yml"
+
+
+def hosts_of(inventory, limit):
+    """The inventory's hosts (after LIMIT), in its order, as Ansible names them."""
+    cmd = ["ansible", "all", "-i", str(inventory), "--list-hosts"] + (["--limit", limit] if limit else [])
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise ValueError(f"the inventory cannot be read: {(done.stderr or done.stdout).strip()[-300:]}")
+    return [line.strip() for line in done.stdout.splitlines()[1:] if line.strip()]
+
+
+def pack_checkout(dest):
+    """A .tar.gz of the tracked files as they are in the working tree (no build/, no results/)."""
+    files = subprocess.run(["git", "-C", str(ROOT), "ls-files", "-z"], capture_output=True, check=True).stdout
+    subprocess.run(["tar", "-C", str(ROOT), "--null", "-T", "-", "-czf", str(dest)], input=files, check=True)
+    return dest
+
+
+def machine_line(run):
+    """Machine and kernel in one line, from a run.json."""
+    block = run["pageladder"]
+    m, k = block["machine"], block["kernel"]
+    return (f"{m.get('hostname')}: {m.get('cpu_model')}, {m.get('cpus')} CPUs, kernel {k.get('release')}")
+
+
+def host_entry(host_dir):
+    """What one host left in its folder, as fleet.json's entry."""
+    outcome_path = host_dir / "outcome.json"
+    if not outcome_path.is_file():
+        return {"status": "unreachable", "why": "no answer over SSH (see ansible.log)"}
+    outcome = json.loads(outcome_path.read_text())
+    tail = outcome.get("log_tail") or []
+    # Refused before sending anything (the play's check of the run lock), or by make bench
+    # itself (make exits 2 whatever its recipe's status; it names that status, "Error 7", last).
+    refused = outcome.get("status") == REFUSED_STATUS or any(line.rstrip().endswith(f"Error {REFUSED_STATUS}")
+                                                             for line in tail[-3:])
+    if refused:
+        return {"status": "refused", "why": "another pageladder run held the machine (the run lock)",
+                "log_tail": tail}
+    if outcome.get("stage") != "bench":
+        return {"status": "failed", "why": f"{outcome.get('stage')}: {outcome.get('message')}", "log_tail": tail}
+    run_dir = host_dir / outcome.get("run", "") if outcome.get("run") else None
+    if outcome.get("status") != 0 or not run_dir or not (run_dir / "run.json").is_file():
+        return {"status": "failed", "why": f"make bench exited with status {outcome.get('status')}", "log_tail": tail}
+    run = json.loads((run_dir / "run.json").read_text())
+    skipped = [s for s in run["pageladder"]["skipped"] if s.get("rung")]
+    entry = {"status": "partial" if skipped else "ok", "run": str(run_dir.relative_to(host_dir.parent)),
+             "machine": machine_line(run) + ("" if outcome.get("as_root", True) else " (without root or sudo)")}
+    if skipped:
+        entry["skipped"] = [{"rung": s["rung"], "reason": s["reason"]} for s in skipped]
+    return entry
+
+
+def render_markdown(fleet):
+    lines = [f"# pageladder fleet `{fleet['fleet_id']}`", "", f"Inventory `{fleet['inventory']}`, "
+             f"`make bench {fleet['bench_args']}`.", "", "| host | status | run | machine and kernel, or why |",
+             "|---|---|---|---|"]
+    for host, e in fleet["hosts"].items():
+        detail = e.get("machine") or e.get("why", "")
+        if e.get("skipped"):
+            detail += "; skipped: " + "; ".join(f"`{s['rung']}` ({s['reason']})" for s in e["skipped"])
+        lines.append(f"| `{host}` | {e['status']} | {('`' + e['run'] + '`') if e.get('run') else '–'} | {detail} |")
+    failed = [(h, e) for h, e in fleet["hosts"].items() if e.get("log_tail") and e["status"] != "ok"]
+    for host, e in failed:
+        lines += ["", f"## `{host}`: the last lines of its log", "", "```", *e["log_tail"][-20:], "```"]
+    return "\n".join(lines) + "\n"
+
+
+def summary(fleet):
+    """The last line: all ok, or which hosts are not."""
+    bad = [f"{h} ({e['status']})" for h, e in fleet["hosts"].items() if e["status"] != "ok"]
+    if not bad:
+        return f"pageladder fleet: all {len(fleet['hosts'])} hosts ok"
+    return f"pageladder fleet: not ok: {', '.join(bad)}"
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="make fleet", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--inventory", required=True)
+    parser.add_argument("--limit", default="")
+    parser.add_argument("--forks", type=int, default=5)
+    parser.add_argument("--fleet", default="", help="a fleet folder to run again into")
+    parser.add_argument("--results", default="results")
+    parser.add_argument("--bench-args", default="", help="make bench's variables, as one string")
+    parser.add_argument("--remote-dir", default="/var/tmp/pageladder-fleet")
+    parser.add_argument("--min-free-mib", type=int, default=2048)
+    parser.add_argument("--timeout", type=int, default=4 * 3600, help="seconds one host's make bench may take")
+    args = parser.parse_args(argv)
+    if not shutil.which("ansible-playbook"):
+        print("pageladder fleet: ansible-playbook not found (make deps INVENTORY=... installs ansible-core)",
+              file=sys.stderr)
+        return EXIT_USAGE
+    if not Path(args.inventory).is_file():
+        print(f"pageladder fleet: no inventory file {args.inventory}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        hosts = hosts_of(args.inventory, args.limit)
+    except ValueError as e:
+        print(f"pageladder fleet: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    if not hosts:
+        print("pageladder fleet: the inventory (after LIMIT) names no host", file=sys.stderr)
+        return EXIT_USAGE
+    fleet_dir = Path(args.fleet) if args.fleet else \
+        Path(args.results) / f"fleet-{datetime.datetime.now():%Y%m%d-%H%M%S}"
+    fleet_dir = fleet_dir.resolve()
+    fleet_dir.mkdir(parents=True, exist_ok=True)
+    previous = json.loads((fleet_dir / "fleet.json").read_text()) if (fleet_dir / "fleet.json").is_file() else {}
+    for host in hosts:  # this run's hosts start afresh; the others keep what they had
+        shutil.rmtree(fleet_dir / host, ignore_errors=True)
+    checkout = pack_checkout(fleet_dir / "checkout.tar.gz")
+    variables = {"fleet_dir": str(fleet_dir), "checkout": str(checkout), "bench_args": args.bench_args,
+                 "remote_dir": f"{args.remote_dir}/{{{{ inventory_hostname }}}}",
+                 "min_free_mib": args.min_free_mib, "bench_timeout": args.timeout}
+    (fleet_dir / "vars.json").write_text(json.dumps(variables))
+    cmd = ["ansible-playbook", "-i", str(Path(args.inventory).resolve()), str(PLAYBOOK), "--forks", str(args.forks),
+           "-e", f"@{fleet_dir / 'vars.json'}"] + (["--limit", args.limit] if args.limit else [])
+    print(f"pageladder fleet: {len(hosts)} hosts into {fleet_dir} (Ansible's log: ansible.log)", flush=True)
+    with open(fleet_dir / "ansible.log", "a") as log:
+        subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=str(ROOT),
+                       env=dict(os.environ, ANSIBLE_RETRY_FILES_ENABLED="0"))
+    checkout.unlink(missing_ok=True)
+    (fleet_dir / "vars.json").unlink(missing_ok=True)
+    entries = dict(previous.get("hosts") or {})
+    entries.update({host: host_entry(fleet_dir / host) for host in hosts})
+    fleet = {"schema_version": SCHEMA_VERSION, "fleet_id": fleet_dir.name.removeprefix("fleet-"),
+             "inventory": str(args.inventory), "bench_args": args.bench_args, "hosts": entries}
+    (fleet_dir / "fleet.json").write_text(json.dumps(fleet, indent=1) + "\n")
+    (fleet_dir / "fleet.md").write_text(render_markdown(fleet))
+    print(render_markdown(fleet))
+    print(summary(fleet))
+    return 0 if all(e["status"] == "ok" for e in entries.values()) else EXIT_NOT_ALL_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())
