@@ -1,6 +1,5 @@
 """report.md: the ladder as a table, with the machine it was measured on."""
 import math
-import statistics
 
 from pageladder import ladder, metadata, stats
 from pageladder.anatomy import phase_ns
@@ -167,12 +166,25 @@ def anatomy_section(anatomy, block):
     return lines
 
 
-def too_noisy(block):
-    """[(rung id, its one-run noise band)] of valid rungs too noisy for compare to see
-    stats.USABLE_BAND, noisiest first."""
+def rung_noise(block):
+    """[(rung id, invocations, spread between them, the change a one-run-a-side compare could
+    call)] of the valid rungs with two invocations or more, computed once for the report and the
+    console (stats: the spread as compare measures it, the band as it would call it)."""
     valid = [r for r in block["ladder"] if r["valid"]]
-    bands = [(r["id"], stats.single_run_band(r.get("invocation_medians_ns") or [], len(valid))) for r in valid]
-    return sorted(((i, b) for i, b in bands if b > stats.USABLE_BAND), key=lambda x: -x[1])
+    noise = []
+    for r in valid:
+        medians = r.get("invocation_medians_ns") or []
+        if len(medians) >= 2:
+            spread = stats.invocation_spread([[[m] for m in medians]])
+            noise.append((r["id"], len(medians), math.expm1(spread), stats.single_run_band(medians, len(valid))))
+    return noise
+
+
+def too_noisy(block, noise=None):
+    """[(rung id, its one-run noise band)] of valid rungs too noisy for compare to see
+    stats.USABLE_BAND, noisiest first (noise: rung_noise(block), when already at hand)."""
+    noise = rung_noise(block) if noise is None else noise
+    return sorted(((i, band) for i, _, _, band in noise if band > stats.USABLE_BAND), key=lambda x: -x[1])
 
 
 NOISE_ADVICE = ("an idle machine, the benchmark pinned to one CPU (`CPU=<n>`), the `performance` "
@@ -188,16 +200,9 @@ def noise_section(block):
              f"{stats.SINGLE_RUN_FLOOR:.0%}).", "",
              "| rung | invocations | spread between invocations | a compare of one run a side sees |",
              "|---|---:|---:|---:|"]
-    tested = sum(1 for r in block["ladder"] if r["valid"])
-    for r in block["ladder"]:
-        medians = r.get("invocation_medians_ns") or []
-        if not r["valid"] or len(medians) < 2:
-            continue
-        logs = [math.log(m) for m in medians]
-        spread = statistics.stdev(logs)
-        lines.append(f"| `{r['id']}` | {len(medians)} | ±{math.expm1(spread):.1%} | "
-                     f"±{stats.single_run_band(medians, tested):.1%} |")
-    noisy = too_noisy(block)
+    noise = rung_noise(block)
+    lines += [f"| `{i}` | {n} | ±{spread:.1%} | ±{band:.1%} |" for i, n, spread, band in noise]
+    noisy = too_noisy(block, noise)
     if noisy:
         lines += ["", f"**Too noisy to see a {stats.USABLE_BAND:.0%} change** with one run a side: "
                   + ", ".join(f"`{i}` (±{b:.0%})" for i, b in noisy) + f". What helps: {NOISE_ADVICE}."]
