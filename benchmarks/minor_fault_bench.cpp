@@ -11,6 +11,8 @@
 //                                one fault that allocates and zeroes a whole huge page
 //   ref_zero_page                zeroing one 4 KiB page in user space, no fault (core/page_work):
 //                                the memory-speed floor of the rows above, in their invocations
+//   ref_memory_latency           one dependent load from a random line of 256 MiB on huge pages
+//                                (core/page_work): memory latency, beside the bandwidth above
 // Page-table pages are allocated before timing and kept alive (one resident anchor page per
 // page table), so the rows measure the fault, not the allocation of page tables; pages are
 // released with MADV_DONTNEED between batches, outside the timed and counted regions.
@@ -157,6 +159,19 @@ void register_rows() {
            .unit = benchmark::kNanosecond,
            .ladder_rank = 45, .memory_reference = true},
           [](benchmark::State& s) { page_work_row(s, PageWork::kZero); });
+  std::vector<Claim> latency_claims = fault_claims({0, 0}, {0, 0});
+  latency_claims.push_back({"thp_backed_fraction", {0.9, kUnbounded}});
+  add_row({.id = "ref_memory_latency",
+           .label = "dependent load from a random cache line of 256 MiB on huge pages, missing the "
+                    "caches (memory-latency reference)",
+           .family = "reference",
+           .event = "one dependent load",
+           .claims = latency_claims,
+           .unit = benchmark::kNanosecond,
+           .manual_time = false,
+           .ladder_rank = 35, .memory_reference = true},
+          memory_latency_row)
+      ->MinTime(0.05);
 }
 
 const Registrar registrar(register_rows);

@@ -1,12 +1,18 @@
 #include "core/page_work.hpp"
 
 #include <sys/mman.h>
+#include <unistd.h>
 
+#include <cstdint>
 #include <cstring>
+#include <random>
+#include <vector>
 
 #include <fmt/format.h>
 
+#include "core/backing.hpp"
 #include "core/event_run.hpp"
+#include "core/machine_context.hpp"
 #include "core/mapping.hpp"
 
 namespace pageladder {
@@ -17,6 +23,7 @@ namespace {
 constexpr size_t kRegionBytes = size_t{128} << 20;
 constexpr char kMark = 0x33;     // written into each destination page before a batch
 constexpr char kSource = 0x5a;   // what every source page holds
+constexpr size_t kLineBytes = 64;
 
 // A region filled with `value`, made once per process and per purpose: Google Benchmark calls a
 // row several times per repetition, and filling 128 MiB each time cost seconds per invocation.
@@ -30,7 +37,67 @@ const Mapping& populated(PageWork purpose, bool source) {
   return region;
 }
 
+// The latency chase: 256 MiB, four million cache lines, every one a node of one random cycle
+// (Sattolo's algorithm, seeded: every run builds the same cycle). Built once per process: it
+// takes a few hundred ms, and Google Benchmark calls a row several times per repetition.
+constexpr size_t kLatencyBytes = size_t{256} << 20;
+
+struct LatencyChase {
+  Mapping region;
+  void* position = nullptr;  // where the chase stands: each call goes on from the last
+};
+
+LatencyChase& latency_chase() {
+  static LatencyChase chase;
+  if (chase.region) return chase;
+  chase.region = Mapping::anonymous(kLatencyBytes, Backing::kHugePages);
+  const size_t lines = kLatencyBytes / kLineBytes;
+  std::vector<uint32_t> next(lines);
+  for (size_t i = 0; i < lines; ++i) next[i] = static_cast<uint32_t>(i);
+  std::mt19937_64 random(42);
+  for (size_t i = lines - 1; i > 0; --i)  // Sattolo: a single cycle through every line
+    std::swap(next[i], next[std::uniform_int_distribution<size_t>(0, i - 1)(random)]);
+  char* base = chase.region.data();
+  for (size_t i = 0; i < lines; ++i)
+    *reinterpret_cast<void**>(base + i * kLineBytes) = base + size_t{next[i]} * kLineBytes;
+  chase.position = base;
+  return chase;
+}
+
 }  // namespace
+
+void memory_latency_row(benchmark::State& state) {
+  if (auto why = why_no_thp()) {
+    skip(state, *why + ": each load would also time a page walk");
+    return;
+  }
+  LatencyChase& chase = latency_chase();
+  EventRun run(state, {"cycles"}, Timing::kBatched);
+  const auto huge_kb = anon_huge_kb(chase.region.data());
+  if (huge_kb)
+    run.add_evidence("thp_backed_fraction", static_cast<double>(*huge_kb), kLatencyBytes / 1024.0);
+  else
+    run.cannot_verify("thp_backed_fraction", "smaps shows no AnonHugePages here");
+  void* p = chase.position;
+  run.begin_batch();
+  const uint64_t t0 = run.clock().start();
+  while (state.KeepRunningBatch(16)) {
+    for (int k = 0; k < 16; ++k) p = *static_cast<void**>(p);
+  }
+  const uint64_t t1 = run.clock().stop();
+  run.end_batch();
+  benchmark::DoNotOptimize(p);
+  chase.position = p;
+  const double loads = static_cast<double>(state.iterations());
+  run.set_counter("region_mib", kLatencyBytes >> 20);
+  run.set_counter("cycles_per_event_estimated", run.clock().to_ns(t1 - t0) / loads * estimate_core_ghz());
+  const long l3 = sysconf(_SC_LEVEL3_CACHE_SIZE);
+  run.note(fmt::format("a random cycle through every cache line of {} MiB on huge pages; the C library "
+                       "reports {} of last-level cache{}",
+                       kLatencyBytes >> 20, l3 > 0 ? fmt::format("{} MiB", l3 >> 20) : std::string("no size"),
+                       l3 > static_cast<long>(kLatencyBytes / 4) ? ": part of the loads hit there" : ""));
+  run.finish();
+}
 
 void page_work_row(benchmark::State& state, PageWork work) {
   const size_t page = page_size(), pages = kRegionBytes / page;
