@@ -13,9 +13,11 @@
 
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/event_clock.hpp"
@@ -48,6 +50,8 @@ class EventRun {
 
   void begin_batch();
   void end_batch();  // no-op outside a batch
+  // Ends the batch without adding its counts: a batch thrown away (run_clean_batches).
+  void discard_batch() { in_batch_ = false; }
 
   // One event, timed from t0 to t1 (EventClock ticks); its window goes to the anatomy pass's
   // log when one is kept (core/event_windows.hpp).
@@ -136,6 +140,52 @@ void run_batched_events(benchmark::State& state, EventRun& run, Arm&& arm, Event
   }
   run.end_batch();
   if (next) check(next);
+}
+
+// For rows whose batches something outside the measured path can spoil (a spinner the scheduler
+// took off its CPU during the batch): each batch runs ahead of Google Benchmark's loop, its events
+// timed into a buffer, and `clean(n)` judges it before its count ends (it must neither fault nor
+// allocate: a few atomic loads). A spoilt batch is thrown away, its times and counts never reach
+// the row, and armed again, up to `tries` tries in all; the last try is kept whatever it was,
+// for the row's own check to judge. `arm(n)` prepares a batch of exactly n events (n <= `batch`;
+// the last batch is as short as Google Benchmark's remaining iterations), `event(i)` performs
+// event i (timed), `check(n, kept)` follows every batch, kept or thrown away, untimed and
+// uncounted. Returns how many batches were thrown away.
+template <class Arm, class Event, class Clean, class Check>
+size_t run_clean_batches(benchmark::State& state, EventRun& run, size_t batch, int tries, Arm&& arm,
+                         Event&& event, Clean&& clean, Check&& check) {
+  const EventClock& clock = run.clock();
+  std::vector<std::pair<uint64_t, uint64_t>> ticks(batch);
+  const auto total = static_cast<uint64_t>(state.max_iterations);
+  uint64_t done = 0;
+  size_t next = 0, ready = 0, thrown_away = 0;
+  for (auto _ : state) {
+    if (next == ready) {
+      ready = static_cast<size_t>(std::min<uint64_t>(batch, total - done));
+      for (int attempt = 1;; ++attempt) {
+        arm(ready);
+        run.begin_batch();
+        for (size_t i = 0; i < ready; ++i) {
+          const uint64_t t0 = clock.start();
+          event(i);
+          ticks[i] = {t0, clock.stop()};
+        }
+        const bool kept = clean(ready) || attempt >= tries;
+        if (kept)
+          run.end_batch();
+        else
+          run.discard_batch();
+        check(ready, kept);
+        if (kept) break;
+        ++thrown_away;
+      }
+      next = 0;
+    }
+    run.record(ticks[next].first, ticks[next].second);
+    ++next;
+    ++done;
+  }
+  return thrown_away;
 }
 
 }  // namespace pageladder

@@ -121,6 +121,39 @@ TEST(EventRunClaims, ALoopThatForksBetweenBatchesCountsNoFaultsOfItsOwn) {
   EXPECT_EQ(row.counters.at("valid"), 1) << row.label;
 }
 
+// One write per event to a fresh page, in batches of 8, every batch's first try spoilt: the try
+// thrown away faults too, and neither its faults nor its times may reach the row.
+void spoilt_first_tries(benchmark::State& state, size_t* thrown_away, size_t* checked_kept) {
+  Mapping m = Mapping::anonymous(8192 * page_size(), Backing::kBasePages);
+  EventRun run(state, {});
+  size_t fresh = 0, base = 0;
+  int attempt = 0;
+  *thrown_away += run_clean_batches(
+      state, run, 8, 2, [&](size_t) { base = fresh; },
+      [&](size_t i) { touch_write(m.data() + (base + i) % 8192 * page_size()); },
+      [&](size_t n) {
+        fresh += n;
+        return ++attempt % 2 == 0;  // the second try of every batch is clean
+      },
+      [&](size_t, bool kept) { *checked_kept += kept; });
+  run.finish();
+}
+
+TEST(EventRunClaims, ABatchThrownAwayAndRunAgainLeavesNeitherItsFaultsNorItsTimesToTheRow) {
+  size_t thrown_away = 0, kept = 0;
+  add_row({.id = "test_clean_batches", .label = "retried", .family = "reference", .event = "one write",
+           .claims = one_minor_fault()},
+          [&](benchmark::State& s) { spoilt_first_tries(s, &thrown_away, &kept); })
+      ->Iterations(1000);
+  Capture capture;
+  benchmark::RunSpecifiedBenchmarks(&capture, "^test_clean_batches");
+  const auto& row = capture.rows.at("test_clean_batches");
+  EXPECT_EQ(row.counters.at("minor_faults_per_event"), 1) << row.label;
+  EXPECT_EQ(row.counters.at("valid"), 1) << row.label;
+  EXPECT_EQ(kept, 125u);  // 1000 events in batches of 8
+  EXPECT_EQ(thrown_away, 125u);
+}
+
 TEST(RowDescriptions, AFamilyTheChartsDoNotKnowIsRefusedAndEveryRowSaysWhereItStands) {
   EXPECT_THROW(add_row({.id = "test_family_unknown", .label = "unknown family", .family = "misc",
                         .event = "one write", .claims = {}},
