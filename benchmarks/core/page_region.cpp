@@ -22,9 +22,8 @@ void BasePageRegion::populate(char value) const {
   for (size_t i = 0; i < events(); ++i) touch_write(page(i), value);
 }
 
-void BasePageRegion::discard_event_pages() const {
-  for (size_t t = 0; t < tables_; ++t)
-    mapping_.advise(t * span_ + page_size(), span_ - page_size(), MADV_DONTNEED);
+void BasePageRegion::discard_event_pages(int advice) const {
+  for (size_t t = 0; t < tables_; ++t) mapping_.advise(t * span_ + page_size(), span_ - page_size(), advice);
 }
 
 void BasePageRegion::verify_faulted_in(EventRun& run, size_t n, const Pagemap& pagemap) const {

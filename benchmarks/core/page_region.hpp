@@ -4,6 +4,8 @@
 // each measured fault is the fault itself, not a page-table allocation.
 #pragma once
 
+#include <sys/mman.h>
+
 #include <cstddef>
 #include <cstdint>
 
@@ -27,8 +29,9 @@ class BasePageRegion {
 
   // Writes `value` to the first byte of every event page (they become real anonymous pages).
   void populate(char value) const;
-  // Releases every event page; the anchors stay.
-  void discard_event_pages() const;
+  // Releases every event page with `advice` (MADV_DONTNEED; MADV_FREE, MADV_PAGEOUT); the anchors
+  // stay.
+  void discard_event_pages(int advice = MADV_DONTNEED) const;
   // The first n event pages must be present, and no part of the region THP-backed.
   void verify_faulted_in(EventRun& run, size_t n, const Pagemap& pagemap) const;
 
