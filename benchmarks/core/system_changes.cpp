@@ -209,9 +209,11 @@ void cancel_undo(int slot) {
 }
 
 ScopedSysctl::ScopedSysctl(const std::string& path, const std::string& value) : path_(path) {
-  const auto old = read_line(path);
-  if (!old) throw std::runtime_error("cannot read " + path);
-  old_ = *old;
+  // A selector ("always [madvise] never", THP's files) is written back as its chosen word.
+  const auto line = read_line(path);
+  if (!line) throw std::runtime_error("cannot read " + path);
+  const auto selected = line->find('[') != std::string::npos ? read_selected(path) : std::nullopt;
+  old_ = selected.value_or(*line);
   if (old_ == value) return;  // nothing to change, nothing to undo
   id_ = journal_change(ChangeKind::kSysctl, path, old_);
   try {

@@ -44,7 +44,8 @@ int register_undo_write(const std::string& path, const std::string& value);
 int register_undo_cgroup(const std::string& path);
 void cancel_undo(int slot);
 
-// Writes value to a sysctl/sysfs file for the lifetime of the object, journaled.
+// Writes value to a sysctl/sysfs file for the lifetime of the object, journaled. A selector file
+// ("always [madvise] never") is restored to the word that was chosen.
 class ScopedSysctl {
  public:
   ScopedSysctl(const std::string& path, const std::string& value);  // throws std::runtime_error

@@ -158,6 +158,21 @@ TEST_F(JournalTest, ScopedSysctlJournalsTheOldValueAndSettlesIt) {
   EXPECT_EQ(ordered_json::parse(lines[1]), (ordered_json{{"format", 1}, {"undone", entry.at("id")}}));
 }
 
+// THP's files read "always [madvise] never" and take one word: the word chosen is what goes back.
+TEST_F(JournalTest, ASelectorIsJournaledAndRestoredAsItsChosenWord) {
+  const std::string knob = root_ + "/enabled";
+  std::ofstream(knob) << "always inherit madvise [never]\n";
+  {
+    ScopedSysctl changed(knob, "madvise");
+    const auto entry = ordered_json::parse(journal_lines().at(0));
+    EXPECT_EQ(entry.at("old"), "never");
+    std::ofstream(knob, std::ios::trunc) << "always inherit [madvise] never\n";  // what sysfs would show
+  }
+  // A regular file keeps the longer line's tail after the word written at its start.
+  EXPECT_EQ(read_line(knob).value().substr(0, 5), "never");
+  EXPECT_EQ(journal_lines().size(), 2u);
+}
+
 // A signal handler undoes from fixed-size slots: a path that does not fit is refused, never cut.
 TEST_F(JournalTest, AnUndoThatDoesNotFitASlotIsRefused) {
   EXPECT_THROW(register_undo_cgroup(root_ + "/" + std::string(600, 'x')), std::runtime_error);
