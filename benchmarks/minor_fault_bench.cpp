@@ -9,6 +9,8 @@
 //                                it allocates on the read (zero page disabled) it is one
 //   thp_fault                    the first write to a 2 MiB aligned region under MADV_HUGEPAGE:
 //                                one fault that allocates and zeroes a whole huge page
+//   hugetlb_fault                the first write to a 2 MiB page of a MAP_HUGETLB region: the
+//                                same from the hugetlb pool (reserved for the row where needed)
 //   ref_zero_page                zeroing one 4 KiB page in user space, no fault (core/page_work):
 //                                the memory-speed floor of the rows above, in their invocations
 //   ref_memory_latency           one dependent load from a random line of 256 MiB on huge pages
@@ -20,12 +22,17 @@
 // mTHP sizes between 4 KiB and 2 MiB.
 #include <sys/mman.h>
 
+#include <optional>
+#include <system_error>
+#include <vector>
+
 #include <benchmark/benchmark.h>
 #include <fmt/format.h>
 
 #include "core/backing.hpp"
 #include "core/event_run.hpp"
 #include "core/flags.hpp"
+#include "core/hugetlb_pool.hpp"
 #include "core/mapping.hpp"
 #include "core/page_region.hpp"
 #include "core/page_work.hpp"
@@ -120,6 +127,54 @@ void BM_ThpFault(benchmark::State& state) {
   run.finish();
 }
 
+// The first write to a 2 MiB page of a private hugetlb mapping: one fault that takes a page from
+// the pool (reserved for the row where needed: core/hugetlb_pool.hpp) and zeroes it whole. The
+// pool's free count falls by one per event (HugePages_Free, system-wide: another process's use
+// of the pool during a batch is the only other cause) and, as root, kpageflags marks the frame
+// huge. MADV_DONTNEED returns the pages to the pool between batches (hugetlb supports it from
+// 5.18; before, the region is mapped afresh).
+void BM_HugetlbFault(benchmark::State& state) {
+  constexpr size_t kPages = 8, kHuge = size_t{2} << 20;
+  HugetlbPool pool(kPages);
+  if (pool.why_not()) {
+    skip(state, *pool.why_not());
+    return;
+  }
+  std::optional<Mapping> mapping;
+  Pagemap pagemap;
+  EventRun run(state);
+  size_t free_before = 0;
+  run_batched_events(
+      state, run,
+      [&] {
+        if (mapping) {
+          try {
+            mapping->discard();
+          } catch (const std::system_error&) {
+            mapping.reset();  // no MADV_DONTNEED for hugetlb before 5.18
+          }
+        }
+        if (!mapping) mapping = Mapping::anonymous(kPages * kHuge, Backing::kHugetlb);
+        free_before = free_huge_pages();
+        return kPages;
+      },
+      [&](size_t i) { touch_write(mapping->data() + i * kHuge); },
+      [&](size_t n) {
+        run.add_evidence("pool_pages_per_event", static_cast<double>(free_before) - double(free_huge_pages()),
+                         static_cast<double>(n));
+        for (size_t i = 0; i < n; ++i) {
+          char* page = mapping->data() + i * kHuge;
+          if (touch_read(page + kHuge - 1) != 0) run.invalidate("a huge page does not read zero at its end");
+          const uint64_t pfn = pagemap.at(page).value_or(PageState{}).pfn;
+          const auto flags = pfn ? kpageflags(pfn) : std::nullopt;
+          if (flags && !(*flags >> kKpfHuge & 1))
+            run.invalidate("kpageflags shows a faulted page's frame is not a hugetlb page");
+        }
+      });
+  if (pool.grown()) run.note("the hugetlb pool was grown for this row (vm.nr_hugepages), and shrunk back after");
+  run.finish();
+}
+
 // A row's claims plus the share of its region backed by transparent huge pages (smaps
 // AnonHugePages): none for the 4 KiB rows, all of it for the THP row.
 std::vector<Claim> with_backing(std::vector<Claim> claims, double thp_fraction) {
@@ -151,6 +206,16 @@ void register_rows() {
            .claims = with_backing(one_minor_fault(), 1),
            .ladder_rank = 70, .headline = true, .anatomy = true},
           BM_ThpFault);
+  std::vector<Claim> hugetlb_claims = one_minor_fault();
+  hugetlb_claims.push_back({"pool_pages_per_event", {0.99, 1.01}});
+  add_row({.id = "hugetlb_fault",
+           .label = "first write to a private 2 MiB hugetlb page (one fault takes a page from the pool "
+                    "and zeroes it)",
+           .family = "anonymous",
+           .event = "one write to a fresh 2 MiB hugetlb page",
+           .claims = hugetlb_claims,
+           .ladder_rank = 72, .anatomy = true},
+          BM_HugetlbFault);
   add_row({.id = "ref_zero_page",
            .label = "zeroing one 4 KiB page in user space, cold in the caches (memory-speed reference)",
            .family = "reference",

@@ -3,7 +3,8 @@
 //
 // A dependent pointer chase (core/pointer_chase.hpp) over N pages, one cache line per page, is
 // swept over N on a log scale, on 4 KiB pages (MADV_NOHUGEPAGE, verified), on 2 MiB THP
-// (verified), on hugetlb pages where a pool exists, and packed into few pages (the control: same
+// (verified), on hugetlb pages (the pool reserved for the run where it may be, see
+// core/hugetlb_pool.hpp), and packed into few pages (the control: same
 // lines, same cache footprint, almost no TLB footprint). One iteration is one load; Google
 // Benchmark times the loop. The translation penalty is 4k minus control at the same N; its
 // plateaus (core/plateaus.hpp) give the reach of each TLB level. The rungs are measured at fixed
@@ -31,6 +32,7 @@
 #include "core/backing.hpp"
 #include "core/event_run.hpp"
 #include "core/flags.hpp"
+#include "core/hugetlb_pool.hpp"
 #include "core/machine_context.hpp"
 #include "core/mapping.hpp"
 #include "core/plateaus.hpp"
@@ -73,16 +75,31 @@ const PointerChase& chase_for(ChaseLayout layout, size_t pages, bool fresh = fal
   return *cached;
 }
 
-std::optional<std::string> why_layout_unavailable(ChaseLayout layout, size_t pages) {
+// Huge pages of 2 MiB a hugetlb chase of `pages` base pages takes.
+size_t hugetlb_pages_for(size_t pages) {
+  return (pages * page_size() + (size_t{2} << 20) - 1) / (size_t{2} << 20);
+}
+
+// Why `layout` cannot be had at `pages`, or nothing. For hugetlb, with `reserve` the pool is grown
+// for the whole sweep (its largest point) the first time it is short, and kept until the process
+// exits (core/hugetlb_pool.hpp); without, only whether it exists or could be grown is said (the
+// rows are registered before any runs, and describing them must change nothing).
+std::optional<std::string> why_layout_unavailable(ChaseLayout layout, size_t pages, bool reserve = true) {
   if (layout == ChaseLayout::kHugePages) {
     if (auto why = why_no_thp()) return why;
   }
   if (layout == ChaseLayout::kHugetlb) {
-    const auto free_pages = read_keyed_integer("/proc/meminfo", "HugePages_Free").value_or(0);
-    const size_t need = (pages * page_size() + (size_t{2} << 20) - 1) / (size_t{2} << 20);
-    if (static_cast<size_t>(free_pages) < need)
-      return fmt::format("no hugetlb pool: {} free huge pages, {} needed (vm.nr_hugepages)",
-                         free_pages, need);
+    const size_t need = hugetlb_pages_for(pages);
+    if (free_huge_pages() >= need) return std::nullopt;
+    if (!reserve) {
+      if (flag("no_system_changes") || geteuid() != 0 || !read_integer("/proc/sys/vm/nr_hugepages"))
+        return HugetlbPool(need).why_not();  // says why, changes nothing in these cases
+      return std::nullopt;
+    }
+    static std::unique_ptr<HugetlbPool> pool;
+    if (!pool || pool->why_not())
+      pool = std::make_unique<HugetlbPool>(hugetlb_pages_for(std::max(pages, config().sizes.back())));
+    return pool->why_not();
   }
   return std::nullopt;
 }
@@ -344,7 +361,7 @@ void register_rows() {
   for (ChaseLayout layout : {ChaseLayout::kBasePages, ChaseLayout::kPacked,
                              ChaseLayout::kHugePages, ChaseLayout::kHugetlb}) {
     // A layout this machine cannot give at any size is one skipped row, not one per point.
-    if (auto why = why_layout_unavailable(layout, config().sizes.front())) {
+    if (auto why = why_layout_unavailable(layout, config().sizes.front(), /*reserve=*/false)) {
       add_point(sweep, layout_name(layout), [why = *why](benchmark::State& s) { skip(s, why); });
       continue;
     }

@@ -42,6 +42,7 @@ class Pagemap {
 // kpageflags bits of a frame (root only). nullopt when unreadable.
 std::optional<uint64_t> kpageflags(uint64_t pfn);
 constexpr int kKpfThp = 22;
+constexpr int kKpfHuge = 17;  // KPF_HUGE: a hugetlb page
 
 // The smaps fields (in kB) of the VMA containing `address`, e.g. "Rss", "AnonHugePages".
 std::map<std::string, int64_t> smaps_for(const void* address);

@@ -84,6 +84,12 @@ class RunConfig:
         extra = {"file_fault": [f"--pageladder_file_dir={self.file_dir}"]} if self.file_dir else {}
         if self.tlb_pages:
             extra["tlb"] = [f"--pageladder_tlb_pages={','.join(self.tlb_pages.replace(',', ' ').split())}"]
+        if self.no_system_changes:
+            # Every binary may change the system (a hugetlb pool, an mTHP size); swap_in's phases
+            # pass the flag themselves (swap_phases.run).
+            for bench in self.selected:
+                if bench.name != "swap_in":
+                    extra.setdefault(bench.name, []).append("--pageladder_no_system_changes")
         return extra
 
     def harness_settings(self, outcomes):

@@ -1,0 +1,71 @@
+#!/usr/bin/env python3
+"""As root: the settings a row switches for itself alone, an mTHP size's `enabled`
+(mthp_bench) and the hugetlb pool (`vm.nr_hugepages`, minor_fault_bench's hugetlb_fault), stay
+changed after a SIGKILL mid-row only until `pageladder restore`, which puts back what was found.
+Exit 77 (skip) if not root, or where the kernel has neither knob.
+"""
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from checklist import Checklist
+
+MTHP = "/sys/kernel/mm/transparent_hugepage/hugepages-64kB/enabled"
+POOL = "/proc/sys/vm/nr_hugepages"
+
+
+def read(path):
+    text = open(path).read().strip()
+    return text[text.index("[") + 1:text.index("]")] if "[" in text else text
+
+
+def killed_mid_row(binary, row, changed):
+    """Starts one row for far longer than it needs, SIGKILLs it once `changed()` holds; whether it did."""
+    proc = subprocess.Popen([binary, f"--benchmark_filter=^{row}", "--benchmark_min_time=60"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    seen = False
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and proc.poll() is None:
+        if changed():
+            seen = True
+            break
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    return seen
+
+
+def main():
+    if os.geteuid() != 0:
+        print("skipped: needs root")
+        return 77
+    if not os.path.exists(MTHP) or not os.path.exists(POOL):
+        print(f"skipped: this kernel has no {MTHP if not os.path.exists(MTHP) else POOL}")
+        return 77
+    source, build, python = sys.argv[1:4]
+    env = dict(os.environ, PYTHONPATH=os.path.join(source, "harness"), MPLBACKEND="Agg")
+    before = {MTHP: read(MTHP), POOL: read(POOL)}
+    checks = Checklist()
+    check = checks.check
+    benchmarks = os.path.join(build, "benchmarks")
+    if before[MTHP] in ("never", "inherit"):
+        check("mthp_fault_64k switched its size on and was killed mid-row",
+              killed_mid_row(os.path.join(benchmarks, "mthp_bench"), "mthp_fault_64k",
+                             lambda: read(MTHP) != before[MTHP]))
+    check("hugetlb_fault grew the pool and was killed mid-row",
+          killed_mid_row(os.path.join(benchmarks, "minor_fault_bench"), "hugetlb_fault",
+                         lambda: int(read(POOL)) > int(before[POOL])))
+    left = {MTHP: read(MTHP), POOL: read(POOL)}
+    check("SIGKILL left the changes behind (so restore has work)", left != before, str(left))
+    r = subprocess.run([python, "-m", "pageladder", "restore"], env=env, stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, text=True)
+    check("restore exits 0", r.returncode == 0, r.stdout.strip()[-300:])
+    for path, value in before.items():
+        check(f"restore put back {path}", read(path) == value, f"{value} -> {read(path)}")
+    return checks.finish()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
