@@ -93,7 +93,7 @@ compare:
 	  { echo "make compare: give either A= and B=, or RUNS=, not both" >&2; exit 2; }
 	@$(HARNESS) compare $(if $(FLEET),--fleet "$(FLEET)",$(if $(RUNS),--runs $(RUNS),--side "$(A)" --side "$(B)")) \
 	  $(if $(filter 1 true yes,$(FAIL_ON_SLOWER)),--fail-on-slower) $(if $(ORDER),--order "$(ORDER)") \
-	  --results "$(RESULTS)"
+	  $(if $(filter 0 no false,$(HISTORY)),--no-history) --results "$(RESULTS)"
 
 restore:
 	@$(HARNESS) restore

@@ -271,8 +271,10 @@ def cmd_compare(args):
             except ValueError as e:
                 print(f"pageladder: {e}; its anatomy is left out", file=sys.stderr)
                 anatomies[-1].append(None)
+    from pageladder import history
+    earlier = [] if args.no_history else history.groups(args.results, [r for side in loaded for r in side])
     try:
-        result = compare.compare(loaded, anatomies)
+        result = compare.compare(loaded, anatomies, earlier)
     except ImportError as e:
         print(f"pageladder: cannot compare: {e} (install python3-numpy and python3-statsmodels: "
               f"`make deps`)", file=sys.stderr)
@@ -360,6 +362,8 @@ def build_parser():
     comp.add_argument("--order", choices=("given", "kernel"), default="given",
                       help="the sides' order: as given, or by kernel version, oldest first (the baseline)")
     comp.add_argument("--results", default="results")
+    comp.add_argument("--no-history", action="store_true",
+                      help="leave out earlier identical runs of these machines (HISTORY=0)")
     comp.set_defaults(func=cmd_compare)
     restore = sub.add_parser("restore", help="undo system changes an interrupted run left behind")
     restore.set_defaults(func=cmd_restore)

@@ -100,9 +100,28 @@ def _family(runs, rung_id):
     return None
 
 
-def compare_pair(a_side, b_side, rung_ids):
-    """Rows for one comparison (B against A): a dict per rung with the contract's fields."""
-    rows, units = [], {}
+def _history_units(history, rung_id, definition):
+    """[group][run][invocation][repetition ns] of a rung in earlier identical runs (history.py):
+    the runs of each group where it was valid, measured the same way, with enough invocations."""
+    found = []
+    for group in history:
+        runs = []
+        for run in group:
+            entry = _entry(run, rung_id)
+            if entry and entry["valid"] and (entry.get("definition") or {}) == definition:
+                units = invocations(run, entry)
+                if len(units) >= MIN_INVOCATIONS and not stats.usable([units]):
+                    runs.append(units)
+        if len(runs) >= 2:
+            found.append(runs)
+    return found
+
+
+def compare_pair(a_side, b_side, rung_ids, history=()):
+    """Rows for one comparison (B against A): a dict per rung with the contract's fields.
+    history: groups of earlier identical runs of these machines (history.groups), whose spread
+    adds to what the sides' own repeated runs say about each rung's run-to-run variance."""
+    rows, units, earlier = [], {}, {}
     emulated = _emulation_mismatch(a_side, b_side)
     for rung_id in rung_ids:
         row = {"id": rung_id, "a_median_ns": None, "b_median_ns": None, "ratio": None, "ci_lo": None,
@@ -134,11 +153,16 @@ def compare_pair(a_side, b_side, rung_ids):
                               f"(made by an older pageladder?)")
             else:
                 units[rung_id] = (a_units, b_units)
+                earlier[rung_id] = _history_units(history, rung_id, a_def)
         rows.append(row)
-    # The run-to-run variance of each rung, borrowed across its family's rungs (stats.moderate).
+    # The run-to-run variance of each rung, from the sides' repeated runs and earlier identical
+    # runs, borrowed across its family's rungs (stats.moderate).
     runs = a_side + b_side
-    moderated = stats.moderate({r: stats.run_variance(a, b) for r, (a, b) in units.items()},
+    moderated = stats.moderate({r: stats.run_variance(a, b, *earlier[r]) for r, (a, b) in units.items()},
                                {r: _family(runs, r) for r in units})
+    for row in rows:
+        if row["id"] in earlier:
+            row["history_runs"] = sum(len(group) for group in earlier[row["id"]])
     tested = [row for row in rows if row["id"] in units]
     for row in tested:
         row.update(stats.compare_sides(*units[row["id"]], moderated=moderated.get(row["id"])))
@@ -340,16 +364,17 @@ def anatomy_changes(a_anatomies, b_anatomies, rung_rows):
     return changes
 
 
-def compare(sides, anatomies=None):
+def compare(sides, anatomies=None, history=()):
     """The comparison as data. sides: [[run, ...], ...]; the first side is the baseline and
     every other side is compared with it. anatomies: the same shape, each run's anatomy.json
-    (or None); with one on both sides, each comparison also says where the time moved."""
+    (or None); with one on both sides, each comparison also says where the time moved.
+    history: groups of earlier identical runs of these machines (history.groups)."""
     runs = [run for side in sides for run in side]
     ids = _ordered_rung_ids(runs)
     anatomies = anatomies or [[None] * len(side) for side in sides]
     comparisons = []
     for side, side_anatomies in zip(sides[1:], anatomies[1:]):
-        rows = compare_pair(sides[0], side, ids)
+        rows = compare_pair(sides[0], side, ids, history)
         comparisons.append({"b": [run_id(r) for r in side], "rungs": rows,
                             "common_shift": common_shift(rows, sides[0] + side),
                             "anatomy": anatomy_changes(anatomies[0], side_anatomies, rows)})
@@ -359,6 +384,7 @@ def compare(sides, anatomies=None):
         "labels": {i: _label(runs, i) for i in ids},
         "differences": fingerprint_differences(runs),
         "comparisons": comparisons,
+        "history": [run_id(r) for group in history for r in group],
     }
 
 
@@ -373,7 +399,7 @@ def to_json(result):
         return [{"id": r["id"], "label": result["labels"][r["id"]],
                  **{k: _finite(r[k]) for k in ("a_median_ns", "b_median_ns", "ratio", "ci_lo", "ci_hi",
                                                 "p_value", "p_adjusted", "noise", "detectable")},
-                 "net_ratio": _finite(r.get("net_ratio")),
+                 "net_ratio": _finite(r.get("net_ratio")), "history_runs": r.get("history_runs", 0),
                  "verdict": r["verdict"], "why": r["why"]} for r in comparison["rungs"]]
 
     sides = result["sides"]
@@ -387,6 +413,7 @@ def to_json(result):
                    "noise_floor": stats.NOISE_FLOOR, "single_run_noise_floor": stats.SINGLE_RUN_FLOOR,
                    "noise_sigmas": stats.SIGMAS, "min_invocations": MIN_INVOCATIONS},
         "differing_settings": [{"setting": f, "values": v} for f, v in result["differences"]],
+        "history": result.get("history", []),
         "common_shift": first.get("common_shift"),
         "rungs": rungs(first),
         "anatomy": first.get("anatomy") or [],
@@ -445,6 +472,18 @@ def render_markdown(result):
               "variance borrowed across its family's rungs (a moderated estimate: two or three runs alone "
               "say little about it). Take three or more runs per side for kernel comparisons: with one, the "
               "run-to-run variance is not observed.", ""]
+    history = result.get("history") or []
+    if history:
+        lines += [f"**Run-to-run noise from {len(history)} earlier identical runs** of these machines (same "
+                  "machine, settings, kernel and mode; found under the results folder): each rung's spread "
+                  "between them enters its run-to-run variance, and the test is a t-test on run medians even "
+                  "with one run per side (`HISTORY=0` leaves them out): " +
+                  ", ".join(f"`{r}`" for r in history) + ".", ""]
+    elif all(len(side) < 2 for side in sides):
+        lines += ["**Run-to-run noise unknown**: one run per side and no earlier identical runs of these "
+                  "machines under the results folder. A whole run can move by tens of percent on a shared "
+                  "host; run `make bench` two or three more times on each machine (compare finds those runs "
+                  "and measures how far identical runs land) or compare several runs per side.", ""]
     for name, comparison in zip(names[1:], result["comparisons"]):
         if len(sides) > 2:
             lines += [f"## {name} against side A", ""]

@@ -205,20 +205,29 @@ def compare_sides(a, b, samples=BOOTSTRAP_SAMPLES, seed=SEED, moderated=None):
     rung. a and b: [run][invocation][repetition ns], every time finite and positive (see
     usable). moderated: (variance, dof) of the rung's log run medians borrowed across rungs
     (moderate); with it, and several runs on both sides, the test is a t-test on the runs'
-    medians; otherwise the hierarchical bootstrap. `detectable` is filled in by detectable()
+    medians (also with one run a side, where earlier identical runs gave the variance:
+    history.py); otherwise the hierarchical bootstrap. `detectable` is filled in by detectable()
     once the number of rungs tested is known."""
     a_median, b_median = pooled_median(a), pooled_median(b)
     log_ratio = math.log(b_median / a_median)
-    if moderated and min(len(a), len(b)) >= 2:
-        # Never less than what the spread between invocations alone puts on a run's median; where
-        # that is the larger, it is the variance, known with the invocations' degrees of freedom.
+    if moderated:
+        # A run's median varies by what the spread between its invocations puts on it (known
+        # with many degrees of freedom) plus what whole runs add beyond that (known with few). The
+        # variance is the larger of the two estimates; its degrees of freedom are the parts'
+        # (Welch-Satterthwaite), so a rung whose runs land where its invocations alone say is
+        # known as well as its invocations, one whose runs wander as well as its runs.
         per_run = min(len(run) for side in (a, b) for run in side)
         floor = invocation_spread(a, b) ** 2 / per_run
         variance, dof = moderated
-        if math.isfinite(floor) and floor >= variance:
-            variance, dof = floor, sum(len(run) - 1 for side in (a, b) for run in side)
+        if math.isfinite(floor):
+            floor_dof = sum(len(run) - 1 for side in (a, b) for run in side)
+            _, dof = welch([(floor, floor_dof), (max(0.0, variance - floor), dof)], floor_dof)
+            variance = max(variance, floor)
         p, (lo, hi), error = _runs_t_test(a, b, log_ratio, variance, dof)
-        noise = max(NOISE_FLOOR, math.expm1(SIGMAS * error))
+        # One run a side keeps its floor even with the variance known from earlier runs: those
+        # may be days old, and the host's state drifts.
+        floor = SINGLE_RUN_FLOOR if min(len(a), len(b)) < 2 else NOISE_FLOOR
+        noise = max(floor, math.expm1(SIGMAS * error))
         return {"a_median_ns": a_median, "b_median_ns": b_median, "ratio": math.exp(log_ratio),
                 "ci_lo": math.exp(lo), "ci_hi": math.exp(hi), "p_value": p, "noise": noise,
                 "error": error, "dof": dof, "detectable": None}

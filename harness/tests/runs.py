@@ -57,7 +57,7 @@ def identical_twin(seed=1, run_shift=0.0):
     """Another run of the same configuration: every invocation of every rung moved by a factor
     drawn from that rung's own spread between invocations, every repetition by a little more,
     and the whole run by `run_shift` (a fraction; what a busy host does to a whole run)."""
-    run = renamed(base(), f"20260101-13{seed:02d}00-lab1-6.18.0")
+    run = renamed(base(), f"20260101-{13 + seed // 60:02d}{seed % 60:02d}00-lab1-6.18.0")
     rng = random.Random(seed)
     for entry in run["pageladder"]["ladder"]:
         logs = [math.log(m) for m in entry["invocation_medians_ns"]]

@@ -412,3 +412,47 @@ def test_no_common_shift_between_identical_runs():
     result = compare.compare([[runs.kernel_a()], [runs.identical_twin(2)]])
     assert result["comparisons"][0]["common_shift"] is None
     assert "Most rungs moved together" not in compare.render_markdown(result)
+
+
+# Earlier identical runs of the machine (history.py): the run-to-run spread one run per side
+# cannot show.
+
+def _wobbly_history():
+    """Three identical runs of the machine a whole run apart by up to +-15%: a host that moves."""
+    return [[runs.identical_twin(20 + k, run_shift=shift) for k, shift in enumerate((-0.15, 0.0, 0.15))]]
+
+
+def test_with_one_run_a_side_a_whole_run_shift_is_slower_unless_earlier_runs_show_the_host_moves_that_much():
+    a, b = runs.kernel_a(), runs.whole_run_shifted(0.12)
+    without = verdicts(compare.compare([[a], [b]]))
+    assert without["minor_fault"] == "slower"  # the 3% floor is all one run a side has
+    calibrated = compare.compare([[a], [b]], history=_wobbly_history())
+    assert set(verdicts(calibrated).values()) == {"same"}, verdicts(calibrated)
+    assert rungs(calibrated)["minor_fault"]["history_runs"] == 3
+    assert len(calibrated["history"]) == 3
+
+
+def test_earlier_steady_runs_leave_one_run_a_side_far_more_sensitive_than_a_moving_host_does():
+    steady = [[runs.identical_twin(30 + k) for k in range(4)]]
+    a, b = runs.kernel_a(), runs.identical_twin(1)
+    calm = compare.compare([[a], [b]], history=steady)
+    moving = compare.compare([[a], [b]], history=_wobbly_history())
+    assert set(verdicts(calm).values()) == {"same"}
+    assert rungs(calm)["minor_fault"]["detectable"] < rungs(moving)["minor_fault"]["detectable"] / 2
+    # Steady runs say a run's median wanders no further than its invocations put it: the
+    # variance is then known with the invocations' degrees of freedom, not the few runs'.
+    assert rungs(calm)["minor_fault"]["dof"] > 6  # the moderated estimate alone: about 4
+
+
+def test_history_finds_identical_runs_of_the_compared_machine_never_the_compared_runs(tmp_path):
+    from pageladder import history
+    a, b = runs.kernel_a(), runs.identical_twin(1)
+    for run in (a, b, runs.identical_twin(2), runs.identical_twin(3), runs.other_machine(),
+                runs.renamed(runs.identical_twin(4), "20260110-120000-lab1-6.19.0", kernel="6.19.0")):
+        runs.write(run, tmp_path / run["pageladder"]["run_id"])
+    (tmp_path / "latest").symlink_to(tmp_path / a["pageladder"]["run_id"])
+    found = history.groups(tmp_path, [a, b])
+    # The two other twins; the other machine and the lone 6.19 run make no group of two.
+    assert [sorted(r["pageladder"]["run_id"] for r in g) for g in found] == [
+        sorted(r["pageladder"]["run_id"] for r in (runs.identical_twin(2), runs.identical_twin(3)))]
+    assert history.groups(tmp_path / "nowhere", [a]) == []

@@ -1,0 +1,66 @@
+"""Earlier runs of the machines being compared: what one run per side cannot show.
+
+A whole run moves on a shared host (its memory speed, its neighbours): on the development VM,
+four identical quick runs put swap_in_zram at 19.6, 20.3, 13.8 and 14.3 µs, each run's own
+invocations agreeing within a few percent. Two runs, one a side, cannot tell that from a kernel
+change. Identical runs made earlier on the same machine can: the spread between their medians is
+the rung's run-to-run variance there, which compare then uses as a side's own repeated runs
+would be used (stats.run_variance, moderated across rungs), so one run per side is judged against
+how far identical runs actually land. This is the calibration a lab does anyway (mmtests and
+LKP keep every run of a machine for this): `make bench` a few times on a machine, keep the runs
+under results/, and every later comparison of that machine uses them.
+
+Identical means: the same machine (hostname, CPU model, CPUs, memory), the same fingerprint
+(kernel and every setting that decides these costs), quick or full, and the same pinning. Runs
+of other kernels on that machine make groups of their own: each group's spread about its own
+median is what is pooled, never the differences between groups. The runs being compared are
+never their own calibration.
+"""
+import json
+from pathlib import Path
+
+# The newest run folders looked at (run ids sort by time): a results folder of years of runs
+# is not read whole for one comparison.
+MAX_RUNS = 200
+
+
+def machine_identity(run):
+    machine = run["pageladder"].get("machine") or {}
+    return tuple(machine.get(k) for k in ("hostname", "cpu_model", "cpus", "memory_total_kib"))
+
+
+def configuration(run):
+    """What must be equal for two runs to be identical runs (see the module's docstring)."""
+    block = run["pageladder"]
+    harness = block.get("harness") or {}
+    return (machine_identity(run), json.dumps(block.get("fingerprint") or {}, sort_keys=True),
+            bool(harness.get("quick")), harness.get("cpu"))
+
+
+def _load(path):
+    try:
+        with open(path) as f:
+            run = json.load(f)
+    except (OSError, ValueError):
+        return None
+    return run if isinstance(run, dict) and isinstance(run.get("pageladder"), dict) and \
+        "ladder" in run["pageladder"] else None
+
+
+def groups(results_root, compared):
+    """Groups (lists of runs, two or more each) of identical earlier runs under results_root of
+    the machines the `compared` runs ran on, none of them a compared run. Run folders directly
+    under results_root are looked at (not compare, fleet or guest-failure folders)."""
+    root = Path(results_root)
+    if not root.is_dir():
+        return []
+    machines = {machine_identity(run) for run in compared}
+    excluded = {run["pageladder"].get("run_id") for run in compared}
+    found = {}
+    candidates = sorted(p for p in root.glob("*/run.json") if not p.parent.is_symlink())[-MAX_RUNS:]
+    for path in candidates:
+        run = _load(path)
+        if not run or run["pageladder"].get("run_id") in excluded or machine_identity(run) not in machines:
+            continue
+        found.setdefault(configuration(run), []).append(run)
+    return [runs for runs in found.values() if len(runs) >= 2]
