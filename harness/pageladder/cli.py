@@ -65,6 +65,7 @@ def render_outputs(run, run_dir, charts=True):
     plot.draw_ladder_all(run, str(run_dir / "ladder-all"))
     plot.draw_tlb_sweep(run, str(run_dir / "tlb_sweep"))
     plot.draw_lifecycle(run, str(run_dir / "lifecycle"))
+    plot.draw_scaling(run, str(run_dir / "scaling"))
     if run_anatomy:
         plot.draw_anatomy(run_anatomy, run, str(run_dir / "anatomy"))
     return 0
@@ -296,7 +297,8 @@ def cmd_compare(args):
         return EXIT_USAGE
     print(compare.render_markdown(result))
     print(f"pageladder: wrote {out}/compare.md, compare.json, compare.svg, compare.png")
-    if len(sides) > 2:
+    # A lab's picture whenever more than two sides, or a fleet's hosts (even two), are compared.
+    if len(sides) > 2 or args.fleet:
         status = max(status, _write_matrix(result, loaded, out, args.order))
     slower = compare.slower_rungs(result)
     if args.fail_on_slower and slower:

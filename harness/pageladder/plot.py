@@ -407,6 +407,74 @@ def draw_tlb_sweep(run, stem):
     return True
 
 
+# The fault scaling rows (fault_scaling_bench): how the others share with the timed thread.
+SCALING_STYLES = {"shared_vma": ("#D55E00", "o", "threads, one VMA"),
+                  "own_vma": ("#0072B2", "s", "threads, a VMA each"),
+                  "processes": ("#009E73", "^", "processes")}
+
+
+def scaling_points(block):
+    """{sharing: [(threads, p50_ns, p99_ns, faults per s per thread, valid)]} of a run's fault
+    scaling rungs, the lone thread's rung the first point of every curve; {} without them."""
+    entries = {r["id"]: r for r in block["ladder"] if r["id"].startswith("fault_scaling_")}
+    alone = entries.get("fault_scaling_1")
+    curves = {}
+    for sharing in SCALING_STYLES:
+        points = [alone] if alone else []
+        points += sorted((e for i, e in entries.items() if i.startswith(f"fault_scaling_{sharing}_")),
+                         key=lambda e: e.get("threads") or 0)
+        if len(points) > (1 if alone else 0):
+            curves[sharing] = [(e.get("threads") or 1, e.get("p50_ns"), e.get("p99_ns"),
+                                e.get("faults_per_s_per_thread"), e["valid"]) for e in points]
+    return curves
+
+
+def draw_scaling(run, stem):
+    """scaling.svg/png: a fault's p50 and p99 and each thread's fault rate against the number of
+    threads faulting (will-it-scale's picture, with latency). False without scaling rungs."""
+    block = run["pageladder"]
+    curves = scaling_points(block)
+    if not curves:
+        return False
+    style()
+    fig, (latency, rate) = plt.subplots(1, 2, figsize=(9.0, 4.6), layout="constrained")
+    fig.get_layout_engine().set(rect=(0, 0.25 / 4.6, 1, 1 - 0.25 / 4.6))
+    for sharing, points in curves.items():
+        colour, marker, label = SCALING_STYLES[sharing]
+        good = [p for p in points if p[4] and p[1]]
+        threads = [p[0] for p in good]
+        latency.plot(threads, [p[1] * 1e-9 for p in good], color=colour, marker=marker, lw=1.4, ms=5,
+                     label=f"{label}: p50")
+        latency.plot(threads, [p[2] * 1e-9 if p[2] else float("nan") for p in good], color=colour,
+                     marker=marker, lw=1.0, ms=3, ls="--", alpha=0.7, label=f"{label}: p99")
+        rate.plot(threads, [p[3] or float("nan") for p in good], color=colour, marker=marker, lw=1.4, ms=5,
+                  label=label)
+        bad = [p for p in points if not p[4]]
+        if bad:
+            latency.plot([p[0] for p in bad], [0.02] * len(bad), "X", color=INVALID_COLOUR, ms=7, ls="none",
+                         transform=latency.get_xaxis_transform(), label="invalid (no time)")
+    for ax in (latency, rate):
+        ax.set_xscale("log", base=2)
+        ax.xaxis.set_major_locator(ticker.FixedLocator(sorted({p[0] for ps in curves.values() for p in ps})))
+        ax.xaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+        ax.xaxis.set_minor_locator(ticker.NullLocator())
+        ax.set_xlabel("threads (or processes) faulting, one of them timed")
+        ax.grid(which="major", color="#dddddd", lw=0.6)
+    latency.set_yscale("log")
+    latency.yaxis.set_major_formatter(ticker.EngFormatter(unit="s", sep="\N{THIN SPACE}"))
+    latency.set_ylabel("the timed thread's fault (per event)")
+    latency.set_title("Demand-zero fault latency as threads fault", loc="left", fontsize=10)
+    latency.legend(fontsize=6.5, loc="upper left")
+    rate.set_ylim(bottom=0)
+    rate.yaxis.set_major_formatter(ticker.EngFormatter(sep="\N{THIN SPACE}"))
+    rate.set_ylabel("faults per second per thread (all of them)")
+    rate.set_title("Throughput per thread (flat: it scales)", loc="left", fontsize=10)
+    rate.legend(fontsize=6.5, loc="lower left")
+    fig.text(0.01, 0.01, footer_text(block), fontsize=6, color="#555555", ha="left", va="bottom")
+    save(fig, stem)
+    return True
+
+
 def _wrap(text, width=46, lines=2):
     """Text wrapped at `width`; `lines` at most (the last cut with "…"), or every line (None)."""
     import textwrap

@@ -29,6 +29,7 @@ BENCHMARKS = [
     Benchmark("minor_fault", "minor_fault_bench", expected_seconds=(2.0, 8.5),
               min_time=(0.02, 0.07)),
     Benchmark("mthp", "mthp_bench", expected_seconds=(2.0, 5.0), min_time=(0.016, 0.045)),
+    Benchmark("fault_scaling", "fault_scaling_bench", expected_seconds=(4.0, 10.0), min_time=(0.016, 0.045)),
     Benchmark("lazy_free", "lazy_free_bench", expected_seconds=(1.5, 4.0), min_time=(0.016, 0.045)),
     Benchmark("cow_fault", "cow_fault_bench", expected_seconds=(7.0, 18.0),
               min_time=(0.016, 0.045)),

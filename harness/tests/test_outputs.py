@@ -146,3 +146,27 @@ def test_a_docs_page_gets_every_label_whole_and_the_headline_ladder_only_headlin
     assert "…" not in headline and "…" not in every
     assert "endmark" in headline
     assert "tlb_sweep/hugetlb" not in headline and "tlb_sweep/hugetlb" in every
+
+
+def _scaling_rung(rung_id, threads, p50, valid=True):
+    return {"id": rung_id, "valid": valid, "threads": threads, "p50_ns": p50, "p99_ns": 4 * p50,
+            "faults_per_s_per_thread": 1e9 / p50}
+
+
+def test_scaling_curves_start_at_the_lone_thread_and_follow_the_thread_count():
+    block = {"ladder": [_scaling_rung("fault_scaling_shared_vma_4", 4, 3000.0),
+                        _scaling_rung("fault_scaling_1", 1, 1000.0),
+                        _scaling_rung("fault_scaling_shared_vma_2", 2, 2000.0),
+                        _scaling_rung("fault_scaling_processes_2", 2, 1100.0, valid=False),
+                        {"id": "minor_fault", "valid": True}]}
+    curves = plot.scaling_points(block)
+    assert [p[0] for p in curves["shared_vma"]] == [1, 2, 4]
+    assert [p[1] for p in curves["shared_vma"]] == [1000.0, 2000.0, 3000.0]
+    assert [(p[0], p[4]) for p in curves["processes"]] == [(1, True), (2, False)]
+    assert "own_vma" not in curves
+    assert plot.scaling_points({"ladder": [{"id": "minor_fault", "valid": True}]}) == {}
+
+
+def test_a_run_without_scaling_rungs_draws_no_scaling_chart(tmp_path):
+    assert plot.draw_scaling(runs.base(), str(tmp_path / "scaling")) is False
+    assert not (tmp_path / "scaling.svg").exists()
