@@ -1,12 +1,13 @@
 #!/usr/bin/env python3
 """make fleet against a lab on this machine: an SSH server of the test's own, on loopback only.
 
-The inventory names this machine twice over SSH (`one`, `busy`) and a host nobody answers for
-(`gone`, a closed port). The first fleet run sends the checkout, builds and runs
-`make bench QUICK=1 ONLY=minor_fault` on `one` and brings its run folder back; `gone` is
-unreachable; the fleet exits 4 and says which. A second run into the same fleet folder
-(FLEET=, LIMIT=busy) while the test holds the machine's run lock finds `busy` refused and keeps
-what the first found. Skips (77) without sshd, ansible-playbook or root. The SSH server, its
+The inventory names this machine twice over SSH (`one`, `busy`), once without SSH (`here`,
+ansible_connection=local) and a host nobody answers for (`gone`, a closed port). The first fleet
+run sends the checkout, builds and runs `make bench QUICK=1 ONLY=minor_fault` on `one` and
+brings its run folder back; `gone` is unreachable; the fleet exits 4 and says which. A second
+run into the same fleet folder (FLEET=, LIMIT=busy:here) while the test holds the machine's run
+lock finds both refused and keeps what the first found. A third (LIMIT=here) measures `here`,
+and `compare --fleet` sets its run beside one's in a matrix. Skips (77) without sshd, ansible-playbook or root. The SSH server, its
 keys and the remote checkouts live in a temporary folder and go with it.
 """
 import argparse
@@ -92,7 +93,8 @@ def main():
             (folder / "inventory").write_text(
                 f"[lab]\none ansible_host=127.0.0.1 ansible_port={port}\n"
                 f"busy ansible_host=127.0.0.1 ansible_port={port}\n"
-                f"gone ansible_host=127.0.0.1 ansible_port={closed}\n\n[all:vars]\nansible_user=root\n"
+                f"gone ansible_host=127.0.0.1 ansible_port={closed}\n"
+                "here ansible_connection=local\n\n[all:vars]\nansible_user=root\n"
                 f"ansible_ssh_private_key_file={folder / 'client'}\nansible_python_interpreter=/usr/bin/python3\n"
                 "ansible_ssh_common_args='-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null'\n")
             first = fleet(a.source, a.python, folder, "--limit", "one:gone")
@@ -114,16 +116,35 @@ def main():
             Path("/run/pageladder").mkdir(parents=True, exist_ok=True, mode=0o700)
             with open("/run/pageladder/lock", "a+") as lock:
                 fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                second = fleet(a.source, a.python, folder, "--fleet", str(fleet_dir), "--limit", "busy")
+                second = fleet(a.source, a.python, folder, "--fleet", str(fleet_dir), "--limit", "busy:here")
             print(second.stdout[-2000:])
             hosts = json.loads((fleet_dir / "fleet.json").read_text())["hosts"]
-            if hosts["busy"]["status"] != "refused":
-                fail(f"busy, run while the machine's run lock was held: {hosts['busy']}")
+            for name in ("busy", "here"):
+                if hosts[name]["status"] != "refused":
+                    fail(f"{name}, run while the machine's run lock was held: {hosts[name]}")
             if hosts["one"]["status"] not in ("ok", "partial") or hosts["gone"]["status"] != "unreachable":
                 fail("a second run into the fleet folder lost the first's hosts")
             if second.returncode != 4 or "fleet.md" not in {p.name for p in fleet_dir.iterdir()}:
                 fail("the second run's exit status or fleet.md")
-    print("PASS: one measured and brought back, gone unreachable, busy refused, exit 4 with its reasons")
+            # This machine without SSH (ansible_connection=local): measured like any other host.
+            third = fleet(a.source, a.python, folder, "--fleet", str(fleet_dir), "--limit", "here")
+            print(third.stdout[-2000:])
+            hosts = json.loads((fleet_dir / "fleet.json").read_text())["hosts"]
+            if hosts["here"]["status"] not in ("ok", "partial"):
+                fail(f"here (ansible_connection=local): {hosts['here']}")
+            if not (fleet_dir / hosts["here"]["run"] / "run.json").is_file():
+                fail(f"here's run folder was not brought back: {hosts['here']}")
+            matrix = subprocess.run([a.python, "-m", "pageladder", "compare", "--fleet", str(fleet_dir),
+                                     "--results", str(folder / "compared")],
+                                    cwd=Path(a.source) / "harness", env={**os.environ, "MPLBACKEND": "Agg"}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                    text=True, timeout=600)
+            print(matrix.stdout[-1500:])
+            found = list((folder / "compared").rglob("matrix.json"))
+            written = json.loads(found[0].read_text()) if found else {}
+            if len(written.get("sides", [])) != 2:
+                fail(f"compare --fleet: a matrix of the two hosts measured, not {written.get('sides')}")
+    print("PASS: one and here measured and brought back, gone unreachable, busy and here refused under the "
+          "run lock, exit 4 with its reasons, a matrix of the two")
     return 0
 
 
