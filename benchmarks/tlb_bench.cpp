@@ -319,7 +319,10 @@ void rung_row(benchmark::State& state, Rung rung) {
       return;
     }
   const double baseline = control_at(pages);
-  const double ns = time_chase(state, chase_for(ChaseLayout::kBasePages, pages, /*fresh=*/true),
+  // A fresh chase per repetition in a full run; a quick run keeps one per invocation (a fresh
+  // process each): populating page_walk's 512 MiB took about 1 s of a 4 s invocation under a
+  // hypervisor, and five invocations still sample five placements.
+  const double ns = time_chase(state, chase_for(ChaseLayout::kBasePages, pages, /*fresh=*/!quick()),
                                [&](EventRun& run) {
                                  if (auto why = contradicted_by_cpuid(rung, pages, cpuid)) run.invalidate(*why);
                                  run.note(where.pinned ? fmt::format("{} pages, pinned by TLB_PAGES", pages)
