@@ -15,6 +15,7 @@ import argparse
 import datetime
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -31,9 +32,18 @@ PLAYBOOK = Path(__file__).resolve().parent / "playbook.yml"
 def hosts_of(inventory, limit):
     """The inventory's hosts (after LIMIT), in its order, as Ansible names them."""
     cmd = ["ansible", "all", "-i", str(inventory), "--list-hosts"] + (["--limit", limit] if limit else [])
-    done = subprocess.run(cmd, capture_output=True, text=True)
+    # An inventory Ansible cannot parse is an error, not an empty lab (Ansible's default only warns).
+    done = subprocess.run(cmd, capture_output=True, text=True,
+                          env=dict(os.environ, ANSIBLE_INVENTORY_UNPARSED_FAILED="True"))
     if done.returncode != 0:
-        raise ValueError(f"the inventory cannot be read: {(done.stderr or done.stdout).strip()[-300:]}")
+        said = done.stderr or done.stdout
+        if limit and "No inventory was parsed" not in said and "Failed to parse" not in said:
+            return []  # parsed, but LIMIT matches none of its hosts
+        # Ansible wraps its warnings: read them as one line, the parser's complaint first.
+        flat = " ".join(said.split())
+        found = re.search(r"Failed to parse (.*?)(?: \[WARNING\]| ERROR!|$)", flat)
+        why = found.group(1) if found else flat[-300:]
+        raise ValueError(f"the inventory cannot be parsed: {why}")
     return [line.strip() for line in done.stdout.splitlines()[1:] if line.strip()]
 
 
@@ -69,7 +79,9 @@ def host_entry(host_dir):
         return {"status": "failed", "why": f"{outcome.get('stage')}: {outcome.get('message')}", "log_tail": tail}
     run_dir = host_dir / outcome.get("run", "") if outcome.get("run") else None
     if outcome.get("status") != 0 or not run_dir or not (run_dir / "run.json").is_file():
-        return {"status": "failed", "why": f"make bench exited with status {outcome.get('status')}", "log_tail": tail}
+        last = next((line.strip() for line in reversed(tail) if line.strip()), "")
+        return {"status": "failed", "why": f"make bench exited with status {outcome.get('status')}"
+                + (f": {last}" if last else ""), "log_tail": tail}
     run = json.loads((run_dir / "run.json").read_text())
     skipped = [s for s in run["pageladder"]["skipped"] if s.get("rung")]
     entry = {"status": "partial" if skipped else "ok", "run": str(run_dir.relative_to(host_dir.parent)),
@@ -127,7 +139,8 @@ def main(argv=None):
         print(f"pageladder fleet: {e}", file=sys.stderr)
         return EXIT_USAGE
     if not hosts:
-        print("pageladder fleet: the inventory (after LIMIT) names no host", file=sys.stderr)
+        print(f"pageladder fleet: {'LIMIT=' + args.limit + ' matches no host of ' if args.limit else 'no host in '}"
+              f"{args.inventory}", file=sys.stderr)
         return EXIT_USAGE
     fleet_dir = Path(args.fleet) if args.fleet else \
         Path(args.results) / f"fleet-{datetime.datetime.now():%Y%m%d-%H%M%S}"
