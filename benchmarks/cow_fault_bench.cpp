@@ -35,6 +35,7 @@
 #include "core/backing.hpp"
 #include "core/child_batch.hpp"
 #include "core/child_process.hpp"
+#include "core/cow_partner.hpp"
 #include "core/event_run.hpp"
 #include "core/flags.hpp"
 #include "core/mapping.hpp"
@@ -47,19 +48,8 @@
 namespace pageladder {
 namespace {
 
-constexpr char kOriginal = 2;  // what every page holds before the measured writes
-constexpr char kWritten = 1;   // what a measured write stores (touch_write's default)
-
-// A partner that keeps its view of the pages until released, then reports (exit status 0)
-// whether it still sees their original bytes.
-std::unique_ptr<ChildProcess> fork_holder(const std::vector<char*>& pages) {
-  return std::make_unique<ChildProcess>([&pages](int, int from_parent) {
-    wait_for_parent(from_parent);
-    for (const char* p : pages)
-      if (touch_read(p) != kOriginal) return 1;
-    return 0;
-  });
-}
+constexpr char kOriginal = kCowOriginal;
+constexpr char kWritten = kCowWritten;
 
 // A base-page region whose event pages are real anonymous pages holding kOriginal.
 struct OriginalPages {
@@ -70,15 +60,6 @@ struct OriginalPages {
   BasePageRegion region;
   std::vector<char*> pages;
 };
-
-void check_copies(EventRun& run, int64_t private_before_kb, const void* vma, size_t n,
-                  ChildProcess& holder) {
-  check_one_copy_per_write(run, private_dirty_kb(vma) - private_before_kb, n, "private memory",
-                           ": not one copied page per write");
-  holder.signal_child();
-  if (holder.wait() != 0)
-    run.invalidate("the other process saw the writer's stores: the pages were not copied");
-}
 
 // The kernel's count of write faults it resolved by reusing the page instead of copying it
 // (/proc/vmstat pgreuse, system-wide, readable without root): what tells reuse from copy for an
@@ -262,8 +243,7 @@ void BM_CowFaultThp(benchmark::State& state) {
           check_copies(run, private_before, mapping.data(), n, *holder);
         } else {
           run.note("the kernel copied the whole huge page on the first write");
-          holder->signal_child();
-          if (holder->wait() != 0) run.invalidate("the other process saw the writer's stores");
+          check_holder_unchanged(run, *holder);
         }
         holder.reset();
       });

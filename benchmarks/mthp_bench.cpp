@@ -15,15 +15,19 @@
 // process's folios of that size only add) and one minor fault per event; page tables stay
 // allocated (the span's first chunk is a resident anchor). Skipped where the kernel has no such
 // knob (before 6.8), no counters (before 6.10), or the size is off and the run may not change
-// it (no root, NO_SYSTEM_CHANGES=1). Not modelled: copy-on-write and swap-in of mTHP folios,
-// shmem and file-backed large folios, the allocator's fallback under fragmentation (counted and
-// claimed absent, not measured), khugepaged.
+// it (no root, NO_SYSTEM_CHANGES=1). Not modelled: shmem and file-backed large folios, the
+// allocator's fallback under fragmentation (counted and claimed absent, not measured),
+// khugepaged, swap-out and swap-in of large folios (the swap rows use 4 KiB pages).
+//
+// `mthp_cow_fault_<size>k` (one size: 64 KiB where offered): the first write to a chunk whose
+// folio of that size is shared with a live forked child; the row says whether the kernel copied
+// the 4 KiB written or the whole folio (the size's folios in use, stats/nr_anon, grown by none
+// or one per write: `folio_copies_per_write`), and the child must still see the original bytes.
 #include <sys/mman.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <cstdio>
-#include <filesystem>
+#include <cmath>
 #include <memory>
 #include <optional>
 #include <string>
@@ -33,114 +37,40 @@
 #include <fmt/format.h>
 
 #include "core/backing.hpp"
+#include "core/cow_partner.hpp"
 #include "core/event_run.hpp"
 #include "core/flags.hpp"
 #include "core/mapping.hpp"
+#include "core/mthp.hpp"
 #include "core/sysfs.hpp"
 #include "core/system_changes.hpp"
 
 namespace pageladder {
 namespace {
 
-const std::string kThpDir = "/sys/kernel/mm/transparent_hugepage";
-
-std::string size_dir(size_t kb) { return fmt::format("{}/hugepages-{}kB", kThpDir, kb); }
-
-// The anonymous mTHP sizes this kernel offers below the PMD size, in kB, smallest first: those
-// with an `enabled` knob (a size for shmem only, such as 8 KiB on x86, has `shmem_enabled` alone).
-std::vector<size_t> offered_sizes() {
-  std::vector<size_t> sizes;
-  const size_t pmd_kb = thp_size() / 1024;
-  std::error_code error;
-  for (const auto& entry : std::filesystem::directory_iterator(kThpDir, error)) {
-    const std::string name = entry.path().filename();
-    size_t kb = 0;
-    if (std::sscanf(name.c_str(), "hugepages-%zukB", &kb) == 1 && kb * 1024 > page_size() && kb < pmd_kb &&
-        std::filesystem::exists(entry.path() / "enabled"))
-      sizes.push_back(kb);
-  }
-  std::sort(sizes.begin(), sizes.end());
-  return sizes;
-}
-
-std::optional<int64_t> size_stat(size_t kb, const char* name) {
-  return read_integer(fmt::format("{}/stats/{}", size_dir(kb), name));
-}
-
-// A size's `enabled` lets a MADV_HUGEPAGE region use it as found: madvise or always, or inherit
-// from a top level that is one of those.
-bool usable_as_found(size_t kb) {
-  const auto mode = read_selected(size_dir(kb) + "/enabled").value_or("never");
-  if (mode == "inherit") {
-    const auto top = read_selected(kThpDir + "/enabled").value_or("never");
-    return top == "madvise" || top == "always";
-  }
-  return mode == "madvise" || mode == "always";
-}
-
-// Spans of 2 MiB (the PMD size), each missing its first page: no PMD-sized huge page fits in
-// any of them. Chunk 0 of a span (the size's first chunk, short of its first page) is the
-// anchor that keeps the span's page table; chunks 1.. are the events'.
-class ChunkedRegion {
- public:
-  ChunkedRegion(size_t chunk_bytes, size_t spans)
-      : chunk_(chunk_bytes), span_(thp_size()), spans_(spans),
-        mapping_(Mapping::anonymous(spans * span_, Backing::kHugePages, span_)) {
-    for (size_t s = 0; s < spans_; ++s) {
-      if (munmap(mapping_.data() + s * span_, page_size()) != 0) throw std::runtime_error("munmap failed");
-      touch_write(mapping_.data() + s * span_ + page_size());  // the anchor
-    }
-  }
-  size_t events() const { return spans_ * (span_ / chunk_ - 1); }
-  char* chunk(size_t i) const {
-    const size_t per_span = span_ / chunk_ - 1;
-    return mapping_.data() + (i / per_span) * span_ + (1 + i % per_span) * chunk_;
-  }
-  // Releases every event chunk; the anchors stay.
-  void discard() const {
-    for (size_t s = 0; s < spans_; ++s) mapping_.advise(s * span_ + chunk_, span_ - chunk_, MADV_DONTNEED);
-  }
-
- private:
-  size_t chunk_, span_, spans_;
-  Mapping mapping_;
-};
-
 void mthp_row(benchmark::State& state, size_t kb) {
-  if (!size_stat(kb, "anon_fault_alloc")) {
-    skip(state, fmt::format("{}/stats has no anon_fault_alloc (6.10): the folio size cannot be proven",
-                            size_dir(kb)));
+  std::unique_ptr<ScopedSysctl> enabled;
+  if (auto why = mthp_size_for_row(kb, enabled)) {
+    skip(state, *why);
     return;
   }
-  std::unique_ptr<ScopedSysctl> enabled;
-  if (!usable_as_found(kb)) {
-    if (flag("no_system_changes") || geteuid() != 0) {
-      skip(state, fmt::format("{}/enabled is off and {}", size_dir(kb),
-                              flag("no_system_changes") ? "NO_SYSTEM_CHANGES forbids switching it on"
-                                                        : "switching it on needs root"));
-      return;
-    }
-    enabled = std::make_unique<ScopedSysctl>(size_dir(kb) + "/enabled", "madvise");
-  }
-  // About 4 MiB of faults per batch, and no fewer than 16 events.
-  const size_t chunk = kb * 1024, per_span = thp_size() / chunk - 1;
-  const size_t spans = std::max<size_t>((16 + per_span - 1) / per_span, (size_t{4} << 20) / thp_size());
-  ChunkedRegion region(chunk, spans);
+  const size_t chunk = kb * 1024;
+  MthpRegion region(chunk, mthp_spans_for(chunk));
   EventRun run(state);
   std::optional<int64_t> alloc_before, fallback_before;
   bool first = true;
   run_batched_events(
       state, run,
       [&] {
-        if (!first) region.discard();
+        if (!first) region.advise_chunks(MADV_DONTNEED);
         first = false;
-        alloc_before = size_stat(kb, "anon_fault_alloc");
-        fallback_before = size_stat(kb, "anon_fault_fallback");
-        return region.events();
+        alloc_before = mthp_stat(kb, "anon_fault_alloc");
+        fallback_before = mthp_stat(kb, "anon_fault_fallback");
+        return region.chunks();
       },
       [&](size_t i) { touch_write(region.chunk(i)); },
       [&](size_t n) {
-        const auto alloc = size_stat(kb, "anon_fault_alloc"), fallback = size_stat(kb, "anon_fault_fallback");
+        const auto alloc = mthp_stat(kb, "anon_fault_alloc"), fallback = mthp_stat(kb, "anon_fault_fallback");
         if (alloc && alloc_before) run.add_evidence("folio_allocs_per_event", double(*alloc - *alloc_before), double(n));
         if (fallback && fallback_before)
           run.add_evidence("folio_fallbacks_per_event", double(*fallback - *fallback_before), double(n));
@@ -153,9 +83,67 @@ void mthp_row(benchmark::State& state, size_t kb) {
       });
   run.set_counter("folio_kb", static_cast<double>(kb));
   run.set_counter("ns_per_4k", run.mean_ns() * 4096.0 / static_cast<double>(chunk));
-  run.note(enabled ? fmt::format("hugepages-{}kB/enabled set to madvise for this row, restored after", kb)
-                   : fmt::format("hugepages-{}kB/enabled as found ({})", kb,
-                                 read_selected(size_dir(kb) + "/enabled").value_or("?")));
+  run.note(mthp_size_note(kb, enabled != nullptr));
+  run.finish();
+}
+
+// Copy-on-write of an mTHP folio: every chunk faulted in as one folio of the size (its counter
+// proves it), a partner forked to share them all, then the first write to each chunk. Whether the
+// kernel copies the 4 KiB written or the whole folio is the finding: the size's own count of
+// folios in use (stats/nr_anon) grows by one per write when whole folios are copied and not at
+// all when single pages are (smaps' Private_Dirty cannot say: 6.18 accounts a partly shared
+// large folio by its average mapcount, 2 kB per write here). Anything between is invalid; the
+// partner must still see the original bytes either way.
+void mthp_cow_row(benchmark::State& state, size_t kb) {
+  std::unique_ptr<ScopedSysctl> enabled;
+  if (auto why = mthp_size_for_row(kb, enabled)) {
+    skip(state, *why);
+    return;
+  }
+  const size_t chunk = kb * 1024;
+  MthpRegion region(chunk, mthp_spans_for(chunk));
+  std::vector<char*> firsts(region.chunks());
+  for (size_t i = 0; i < firsts.size(); ++i) firsts[i] = region.chunk(i);
+  EventRun run(state);
+  if (!mthp_stat(kb, "nr_anon")) run.cannot_verify("folio_copies_per_write", "no stats/nr_anon for the size");
+  std::unique_ptr<ChildProcess> holder;
+  std::optional<int64_t> folios_before;
+  bool page_copies = false, folio_copies = false;
+  bool first = true;
+  run_batched_events(
+      state, run,
+      [&] {
+        if (!first) region.advise_chunks(MADV_DONTNEED);
+        first = false;
+        const auto alloc_before = mthp_stat(kb, "anon_fault_alloc");
+        for (char* p : firsts) touch_write(p, kCowOriginal);
+        const auto alloc = mthp_stat(kb, "anon_fault_alloc");
+        if (!alloc || !alloc_before || *alloc - *alloc_before < static_cast<int64_t>(firsts.size()))
+          run.invalidate(fmt::format("the chunks were not each one {} KiB folio before fork", kb));
+        holder = fork_holder(firsts);
+        folios_before = mthp_stat(kb, "nr_anon");
+        return firsts.size();
+      },
+      [&](size_t i) { touch_write(firsts[i], kCowWritten); },
+      [&](size_t n) {
+        const auto folios = mthp_stat(kb, "nr_anon");
+        if (folios && folios_before) {
+          const double per_write = static_cast<double>(*folios - *folios_before) / static_cast<double>(n);
+          run.add_evidence("folio_copies_per_write", static_cast<double>(*folios - *folios_before), double(n));
+          if (std::abs(per_write) <= 0.01)
+            page_copies = true;
+          else if (std::abs(per_write - 1) <= 0.01)
+            folio_copies = true;
+          else
+            run.invalidate(fmt::format("{:.3f} new {} KiB folios per write: neither the page alone nor the "
+                                       "whole folio was copied each time", per_write, kb));
+        }
+        check_holder_unchanged(run, *holder);
+        holder.reset();
+      });
+  if (page_copies) run.note(fmt::format("the kernel copied the 4 KiB written, not the shared {} KiB folio", kb));
+  if (folio_copies) run.note(fmt::format("the kernel copied the whole {} KiB folio on the first write", kb));
+  run.note(mthp_size_note(kb, enabled != nullptr));
   run.finish();
 }
 
@@ -163,10 +151,12 @@ void register_rows() {
   std::vector<Claim> claims = one_minor_fault();
   claims.push_back({"folio_allocs_per_event", {0.99, kUnbounded}});
   claims.push_back({"folio_fallbacks_per_event", {0, 0.01}});
-  if (why_no_thp() || !std::filesystem::exists(kThpDir + "/hugepages-64kB")) {
+  const std::vector<size_t> sizes = mthp_sizes();
+  if (why_no_thp() || sizes.empty()) {
     // One row says why, where the kernel offers no mTHP size at all.
     const std::string why = why_no_thp().value_or(
-        fmt::format("{} has no hugepages-<size>kB knobs: multi-size THP needs 6.8", kThpDir));
+        "/sys/kernel/mm/transparent_hugepage has no hugepages-<size>kB knob for anonymous memory: "
+        "multi-size THP needs 6.8");
     add_row({.id = "mthp_fault",
              .label = "first write to a fresh chunk of a multi-size THP (mTHP) size",
              .family = "anonymous",
@@ -177,7 +167,20 @@ void register_rows() {
     return;
   }
   int rank = 63;  // between minor_fault_read_then_write (60) and thp_fault (70): 16k to 1024k
-  for (size_t kb : offered_sizes())
+  // Copy-on-write on one size, the 64 KiB most deployments pick where it is offered.
+  if (!sizes.empty()) {
+    const size_t kb = std::find(sizes.begin(), sizes.end(), 64) != sizes.end() ? 64 : sizes.front();
+    const std::vector<Claim> cow = one_minor_fault();
+    add_row({.id = fmt::format("mthp_cow_fault_{}k", kb),
+             .label = fmt::format("first write to a {} KiB mTHP folio shared with a live forked child "
+                                  "(copy-on-write)", kb),
+             .family = "cow",
+             .event = fmt::format("one first write to a shared {} KiB folio", kb),
+             .claims = cow,
+             .ladder_rank = 76},
+            [kb](benchmark::State& s) { mthp_cow_row(s, kb); });
+  }
+  for (size_t kb : sizes)
     add_row({.id = fmt::format("mthp_fault_{}k", kb),
              .label = fmt::format("first write to a fresh {} KiB chunk of a private anonymous region "
                                   "(one fault allocates and zeroes a {} KiB mTHP folio)", kb, kb),

@@ -52,6 +52,7 @@
 #include "core/event_run.hpp"
 #include "core/flags.hpp"
 #include "core/mapping.hpp"
+#include "core/mthp.hpp"
 #include "core/pagemap.hpp"
 #include "core/sysfs.hpp"
 #include "core/system_changes.hpp"
@@ -83,7 +84,8 @@ std::optional<SwapDevice> top_swap_device() {
   return top;
 }
 
-enum class Mode { kIsolated, kCluster, kThrash };
+// kMthp: page-cluster 0, the region's pages in mTHP folios of one size, one touch per folio.
+enum class Mode { kIsolated, kCluster, kThrash, kMthp };
 // Where the swapped-out page waits: on zram, on storage, or compressed in zswap (in front of
 // whatever swap device takes the pages otherwise).
 enum class Tier { kZram, kDisk, kZswap };
@@ -221,6 +223,78 @@ int worker(int to_parent, int from_parent, Mode mode, size_t events, size_t regi
   return send_batch(to_parent, report, ns.data()) ? 0 : 1;
 }
 
+// The worker of the mTHP row: `chunks` chunks of `kb` KiB, each faulted in as one folio of that
+// size (its first write allocates it) and filled, paged out, then the first page of each chunk
+// touched in random order: one major fault per touch, which reads back the whole folio or, where
+// the kernel splits large folios on swap-in, the 4 KiB touched.
+int mthp_worker(int to_parent, int from_parent, size_t events, size_t chunks, size_t kb, const EventClock& clock) {
+  std::vector<float> ns(events, 0.f);
+  wait_for_parent(from_parent);  // now inside the cgroup
+  mlockall(MCL_CURRENT);
+  const size_t chunk = kb * 1024, per_chunk = chunk / page_size();
+  MthpRegion region(chunk, mthp_spans_for(chunk, chunks));
+  for (size_t c = 0; c < region.chunks(); ++c)
+    for (size_t p = 0; p < per_chunk; ++p) fill_page(region.chunk(c) + p * page_size(), c * per_chunk + p);
+  region.advise_chunks(MADV_PAGEOUT);
+  const char ready = 'D';
+  write_all(to_parent, &ready, 1);
+  Pagemap pagemap;
+  std::vector<size_t> targets;
+  for (size_t c = 0; c < region.chunks(); ++c) {
+    unsigned char cached = 0;
+    mincore(region.chunk(c), page_size(), &cached);
+    if (pagemap.at(region.chunk(c)).value_or(PageState{}).swapped && !(cached & 1)) targets.push_back(c);
+  }
+  std::shuffle(targets.begin(), targets.end(), std::mt19937_64(events));
+  BatchReport<SwapCounts> report;
+  report.extra.swapped_before = targets.size();
+  report.events = std::min(events, targets.size());
+  const int64_t swap_ins = vmstat("pswpin"), zswap_ins = vmstat("zswpin");
+  report.faults = time_each_event(
+      clock, ns.data(), report.events, [&](size_t k) { return region.chunk(targets[k]); },
+      [](const char* page) { touch_read(page); });
+  report.extra.swap_ins = vmstat("pswpin") - swap_ins;
+  report.extra.zswap_ins = vmstat("zswpin") - zswap_ins;
+  return send_batch(to_parent, report, ns.data()) ? 0 : 1;
+}
+
+// The mTHP size's own swap counters (stats/swpout, swpin and their fallbacks), system-wide,
+// summed over the batches: whether folios of the size went out and came back whole.
+struct FolioSwaps {
+  static constexpr const char* kStats[] = {"swpout", "swpout_fallback", "swpin", "swpin_fallback"};
+  size_t kb = 0;
+  int64_t totals[4] = {};
+  std::optional<int64_t> before[4];
+  void begin() {
+    for (size_t i = 0; i < 4; ++i) before[i] = mthp_stat(kb, kStats[i]);
+  }
+  void end() {
+    for (size_t i = 0; i < 4; ++i) {
+      const auto now = mthp_stat(kb, kStats[i]);
+      if (now && before[i]) totals[i] += *now - *before[i];
+    }
+  }
+  void report(EventRun& run, uint64_t events) const {
+    if (!events) return;
+    const auto per = [&](size_t i) { return static_cast<double>(totals[i]) / static_cast<double>(events); };
+    run.set_counter("folio_swapouts_per_event", per(0));
+    run.set_counter("folio_swapout_fallbacks_per_event", per(1));
+    run.set_counter("folio_swapins_per_event", per(2));
+    run.set_counter("folio_swapin_fallbacks_per_event", per(3));
+    const std::string out = per(0) >= 0.5 ? "went out whole"
+                            : fmt::format("were split on swap-out (swpout_fallback {:.2f} per event)", per(1));
+    if (per(2) >= 0.5)
+      run.note(fmt::format("the {} KiB folios {} and came back whole: one fault read the folio", kb, out));
+    else if (per(3) >= 0.5)
+      run.note(fmt::format("the {} KiB folios {} and came back 4 KiB at a time: the kernel tried a large "
+                           "folio on swap-in and fell back (swpin_fallback {:.2f} per event)", kb, out, per(3)));
+    else
+      run.note(fmt::format("the {} KiB folios {} and came back 4 KiB at a time: the kernel did not try a large "
+                           "folio on swap-in (that needs 6.12, a synchronous device such as zram, and zswap "
+                           "never enabled since boot: the zswap row enables it)", kb, out));
+  }
+};
+
 // MADV_PAGEOUT to a block device leaves each page in the swap cache until its writeback ends
 // (zram, being synchronous, does not): wait for the writeback, then have the cgroup reclaim the
 // clean swap-cache pages, so that the touch really reads from the device.
@@ -271,11 +345,19 @@ std::optional<std::string> arrange_zswap(Tier tier, const CgroupLayout& layout,
   return std::nullopt;
 }
 
-void swap_row(benchmark::State& state, Tier tier, Mode mode) {
+void swap_row(benchmark::State& state, Tier tier, Mode mode, size_t mthp_kb = 0) {
   if (auto why = missing_prerequisite(tier)) {
     skip(state, *why);
     return;
   }
+  std::unique_ptr<ScopedSysctl> mthp_switch;
+  if (mode == Mode::kMthp)
+    if (auto why = mthp_size_for_row(mthp_kb, mthp_switch)) {
+      skip(state, *why);
+      return;
+    }
+  FolioSwaps folio_swaps;
+  folio_swaps.kb = mthp_kb;
   const SwapDevice device = *top_swap_device();
   const std::string machine_cluster = read_line(kPageCluster).value_or("3");
   std::unique_ptr<ScopedSysctl> cluster;
@@ -306,6 +388,7 @@ void swap_row(benchmark::State& state, Tier tier, Mode mode) {
   constexpr size_t kBatch = 2048;
   constexpr size_t kThrashPages = 8192;  // 32 MiB region in a 16 MiB cgroup
   constexpr size_t kSparePages = kBatch / 16;
+  constexpr size_t kMthpBatch = 128, kMthpSpare = 8;  // folios a batch touches, and spares
   int64_t swap_ins = 0, zswap_ins = 0;
   // The same, from the group's own memory.stat where the kernel keeps them there (v2: zswpin
   // from 5.19, pswpin later; v1: neither): the tier proven by the group itself, not only by
@@ -317,10 +400,12 @@ void swap_row(benchmark::State& state, Tier tier, Mode mode) {
   uint64_t short_of_target = 0;  // pages a batch wanted but found not swapped out
   const std::optional<uint64_t> done =
       record_child_batches(state, run, [&](uint64_t left) -> std::optional<std::vector<float>> {
-        const size_t n = static_cast<size_t>(std::min<uint64_t>(kBatch, left));
+        const size_t n = static_cast<size_t>(std::min<uint64_t>(mode == Mode::kMthp ? kMthpBatch : kBatch, left));
         // Spare pages, so that a few the kernel did not swap out (or left in the swap cache)
         // are left out of the timing without shortening the batch.
-        const size_t region = mode == Mode::kThrash ? kThrashPages : std::max<size_t>(n, kBatch) + kSparePages;
+        const size_t region = mode == Mode::kThrash ? kThrashPages
+                              : mode == Mode::kMthp ? (kMthpBatch + kMthpSpare) * mthp_kb * 1024 / page_size()
+                                                    : std::max<size_t>(n, kBatch) + kSparePages;
         const size_t limit = mode == Mode::kThrash ? region * page_size() / 2
                                                    : region * page_size() + (size_t{64} << 20);
         BatchReport<SwapCounts> report;
@@ -331,8 +416,10 @@ void swap_row(benchmark::State& state, Tier tier, Mode mode) {
           if (tier != Tier::kZswap && zswap_on() && !group.set_zswap_max("0"))
             throw std::runtime_error("zswap is on and this cgroup cannot keep its pages out of it");
           ChildProcess child([&](int up, int down) {
-            return worker(up, down, mode, n, region, clock);
+            return mode == Mode::kMthp ? mthp_worker(up, down, n, kMthpBatch + kMthpSpare, mthp_kb, clock)
+                                       : worker(up, down, mode, n, region, clock);
           });
+          folio_swaps.begin();
           group.add(child.pid());
           child.signal_child();
           for (char request = 0; child.read(&request, 1) && request == 'R';) {
@@ -341,6 +428,7 @@ void swap_row(benchmark::State& state, Tier tier, Mode mode) {
           }
           const bool ok = receive_batch(child, n, report, batch);
           const int status = child.wait();
+          folio_swaps.end();
           group_ins.add(group);
           if (group.oom_kills() > 0) ++oom;
           if (!ok || status != 0) {
@@ -379,6 +467,10 @@ void swap_row(benchmark::State& state, Tier tier, Mode mode) {
     run.set_counter("zswap_ins_per_event", 0);  // no zswap in this kernel: nothing came from it
   group_ins.check(run, tier, *done);
   if (mode == Mode::kCluster) export_readahead(run, *done, batches, majors, swap_ins, swapped);
+  if (mode == Mode::kMthp) {
+    folio_swaps.report(run, *done);
+    run.note(mthp_size_note(mthp_kb, mthp_switch != nullptr));
+  }
   run.set_counter("zswap_enabled", zswap_on() ? 1 : 0);
   run.set_counter("page_cluster", std::stod(read_line(kPageCluster).value_or("0")));
   run.note(fmt::format("swap on {} ({}, priority {}); page-cluster {}; cgroup {}; zswap {}{}", device.name,
@@ -421,6 +513,12 @@ std::vector<Claim> claims_of(Tier tier, Mode mode) {
       claims = fault_claims({0, 0.05}, {0.95, 1.01});
       claims.push_back({"swap_ins_per_event", {0.95, 1.01}});
       break;
+    case Mode::kMthp:
+      // One major fault per folio touched; it reads the page, or the whole folio (pswpin counts
+      // pages: up to the folio's), whichever the kernel does: the row says which.
+      claims = fault_claims({0, 0.01}, {0.99, 1.01});
+      claims.push_back({"swap_ins_per_event", {0.99, kUnbounded}});
+      break;
     default:
       claims = fault_claims({0, 0.01}, {0.99, 1.01});
       claims.push_back({"swap_ins_per_event", {0.99, 1.01}});
@@ -441,17 +539,23 @@ std::string label_of(Tier tier, Mode mode) {
     case Mode::kThrash:
       return fmt::format("fault on a page swapped out to {}, in a cgroup half the region's size "
                          "(each swap-in also reclaims another page)", where);
+    case Mode::kMthp:
+      return fmt::format("fault on a multi-size THP folio swapped out to {}, memory-limited cgroup, "
+                         "page-cluster 0 (one touch per folio)", where);
     default:
       return fmt::format("fault on a page swapped out to {}, memory-limited cgroup, page-cluster 0",
                          where);
   }
 }
 
-void add_swap_row(Tier tier, const char* suffix, Mode mode, int ladder_rank, bool headline) {
+void add_swap_row(Tier tier, const std::string& suffix, Mode mode, int ladder_rank, bool headline,
+                  size_t mthp_kb = 0) {
   add_row({.id = std::string("swap_in_") + tier_name(tier) + suffix,
            .label = label_of(tier, mode),
            .family = "swap",
-           .event = tier == Tier::kZswap ? "one read of a page held in zswap" : "one read of a swapped-out page",
+           .event = tier == Tier::kZswap ? "one read of a page held in zswap"
+                    : mode == Mode::kMthp  ? fmt::format("one read of a swapped-out {} KiB folio", mthp_kb)
+                                           : "one read of a swapped-out page",
            .claims = claims_of(tier, mode),
            .ladder_rank = ladder_rank,
            .headline = headline,
@@ -459,12 +563,17 @@ void add_swap_row(Tier tier, const char* suffix, Mode mode, int ladder_rank, boo
            // zswap sits in front of a storage device: its row runs in the storage phase.
            .swap_device = tier == Tier::kZram ? "zram" : "disk",
            .min_kernel = tier == Tier::kZswap ? "5.19: zswpin in /proc/vmstat, memory.zswap.max" : ""},
-          [tier, mode](benchmark::State& s) { swap_row(s, tier, mode); });
+          [tier, mode, mthp_kb](benchmark::State& s) { swap_row(s, tier, mode, mthp_kb); });
 }
 
 void register_rows() {
   add_swap_row(Tier::kZram, "", Mode::kIsolated, 200, true);
   add_swap_row(Tier::kZram, "_thrash", Mode::kThrash, 210, false);
+  // Large folios on zram (swap-out whole from 6.10, swap-in whole from 6.12 on a synchronous
+  // device): 64 KiB, the size most deployments pick, where offered.
+  const std::vector<size_t> sizes = mthp_sizes();
+  const size_t kb = sizes.empty() || std::find(sizes.begin(), sizes.end(), 64) != sizes.end() ? 64 : sizes.front();
+  add_swap_row(Tier::kZram, fmt::format("_mthp_{}k", kb), Mode::kMthp, 205, false, kb);
   add_swap_row(Tier::kDisk, "", Mode::kIsolated, 230, true);
   add_swap_row(Tier::kDisk, "_cluster", Mode::kCluster, 240, false);
   add_swap_row(Tier::kDisk, "_thrash", Mode::kThrash, 250, false);
