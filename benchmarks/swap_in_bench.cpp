@@ -102,6 +102,7 @@ struct SwapCounts {
   uint64_t swapped_before = 0;
   int64_t swap_ins = 0;   // pswpin: pages read from a swap device
   int64_t zswap_ins = 0;  // zswpin: pages loaded from the zswap pool
+  uint64_t chunks = 0, one_folio_chunks = 0;  // the mTHP row: chunks, and those one folio before swap-out
 };
 
 void fill_page(char* page, size_t index) {
@@ -235,10 +236,15 @@ int mthp_worker(int to_parent, int from_parent, size_t events, size_t chunks, si
   MthpRegion region(chunk, mthp_spans_for(chunk, chunks));
   for (size_t c = 0; c < region.chunks(); ++c)
     for (size_t p = 0; p < per_chunk; ++p) fill_page(region.chunk(c) + p * page_size(), c * per_chunk + p);
+  // Each chunk one folio of the size before it goes out (pagemap and, as root, kpageflags).
+  Pagemap pagemap;
+  BatchReport<SwapCounts> report;
+  report.extra.chunks = region.chunks();
+  for (size_t c = 0; c < region.chunks(); ++c)
+    report.extra.one_folio_chunks += !mthp_chunk_not_one_folio(pagemap, region.chunk(c), chunk);
   region.advise_chunks(MADV_PAGEOUT);
   const char ready = 'D';
   write_all(to_parent, &ready, 1);
-  Pagemap pagemap;
   std::vector<size_t> targets;
   for (size_t c = 0; c < region.chunks(); ++c) {
     unsigned char cached = 0;
@@ -246,7 +252,6 @@ int mthp_worker(int to_parent, int from_parent, size_t events, size_t chunks, si
     if (pagemap.at(region.chunk(c)).value_or(PageState{}).swapped && !(cached & 1)) targets.push_back(c);
   }
   std::shuffle(targets.begin(), targets.end(), std::mt19937_64(events));
-  BatchReport<SwapCounts> report;
   report.extra.swapped_before = targets.size();
   report.events = std::min(events, targets.size());
   const int64_t swap_ins = vmstat("pswpin"), zswap_ins = vmstat("zswpin");
@@ -276,6 +281,11 @@ struct FolioSwaps {
   }
   void report(EventRun& run, uint64_t events) const {
     if (!events) return;
+    if (!mthp_stat(kb, "swpin") || !mthp_stat(kb, "swpout")) {
+      run.note(fmt::format("hugepages-{}kB/stats has no swpout/swpin: whether the folios went out and came "
+                           "back whole is unknown here", kb));
+      return;
+    }
     const auto per = [&](size_t i) { return static_cast<double>(totals[i]) / static_cast<double>(events); };
     run.set_counter("folio_swapouts_per_event", per(0));
     run.set_counter("folio_swapout_fallbacks_per_event", per(1));
@@ -452,6 +462,9 @@ void swap_row(benchmark::State& state, Tier tier, Mode mode, size_t mthp_kb = 0)
         ++batches;
         swap_ins += report.extra.swap_ins;
         zswap_ins += report.extra.zswap_ins;
+        if (mode == Mode::kMthp)
+          run.add_evidence("one_folio_chunk_fraction", static_cast<double>(report.extra.one_folio_chunks),
+                           static_cast<double>(report.extra.chunks));
         return batch;
       });
   if (!done) return;
@@ -518,6 +531,7 @@ std::vector<Claim> claims_of(Tier tier, Mode mode) {
       // pages: up to the folio's), whichever the kernel does: the row says which.
       claims = fault_claims({0, 0.01}, {0.99, 1.01});
       claims.push_back({"swap_ins_per_event", {0.99, kUnbounded}});
+      claims.push_back({"one_folio_chunk_fraction", {1, 1}});  // every chunk one folio before swap-out
       break;
     default:
       claims = fault_claims({0, 0.01}, {0.99, 1.01});

@@ -91,14 +91,11 @@ std::optional<std::string> why_layout_unavailable(ChaseLayout layout, size_t pag
   if (layout == ChaseLayout::kHugetlb) {
     const size_t need = hugetlb_pages_for(pages);
     if (free_huge_pages() >= need) return std::nullopt;
-    if (!reserve) {
-      if (flag("no_system_changes") || geteuid() != 0 || !read_integer("/proc/sys/vm/nr_hugepages"))
-        return HugetlbPool(need).why_not();  // says why, changes nothing in these cases
-      return std::nullopt;
-    }
+    if (!reserve) return HugetlbPool::why_unavailable(need);
+    // Grown once for the whole sweep (its largest point: the chase of the point before is freed
+    // before the next is built); a pool the kernel would not give is not asked for again.
     static std::unique_ptr<HugetlbPool> pool;
-    if (!pool || pool->why_not())
-      pool = std::make_unique<HugetlbPool>(hugetlb_pages_for(std::max(pages, config().sizes.back())));
+    if (!pool) pool = std::make_unique<HugetlbPool>(hugetlb_pages_for(std::max(pages, config().sizes.back())));
     return pool->why_not();
   }
   return std::nullopt;

@@ -13,8 +13,8 @@
 // remote CPU's "TLB shootdowns" count in /proc/interrupts (at least 0.95 per munmap with the
 // spinner, under 0.1 for the control), over the batches in which every spinner ran (its
 // heartbeat advanced; sched_getcpu at its start); a batch in which one did not is thrown away
-// and run again (four tries), kept only when no try was clean and then left out of that count;
-// the row is invalid only when no batch was clean. The CPUs are recorded. A
+// and run again (four tries); the row is invalid when no clean batch could be had for one of
+// its batches (its times would be the row's, its flushes unproven). The CPUs are recorded. A
 // machine whose remote flushes send no IPI at all (an untimed probe of 64 munmaps with the
 // spinner running: a paravirtual flush, AMD's INVLPGB) skips the shootdown rows with the reason.
 // Not modelled: mprotect, huge pages, PCID/INVPCID and paravirtual flush differences (recorded
@@ -217,8 +217,7 @@ void unmap_row(benchmark::State& state, size_t remotes) {
     }
   };
   // A batch in which a spinner did not run says nothing about the flushes: it is thrown away and
-  // armed again (kTries in all), and kept only when no try is clean; then its IPIs are left out
-  // of the claim (its times, already Google Benchmark's, are not).
+  // armed again (kTries in all), and kept only when no try is clean: then the row is invalid.
   const size_t thrown_away = run_clean_batches(
       state, run, kPages, kTries,
       [&](size_t) {
@@ -255,11 +254,11 @@ void unmap_row(benchmark::State& state, size_t remotes) {
   run.set_counter("thrown_away_batches", static_cast<double>(thrown_away));
   if (thrown_away)
     run.note(fmt::format("{} batches were thrown away and run again: a spinner was off its CPU", thrown_away));
-  if (batches && clean_events == 0)
-    run.invalidate(fmt::format("no batch in which every spinner ran ({} tried)", batches));
-  else if (dirty_batches)
-    run.note(fmt::format("{} of {} batches had a spinner off its CPU in all {} tries: their flushes are left out",
-                         dirty_batches, batches, kTries));
+  // A batch kept after every try had a spinner off its CPU: its times are the row's, its flushes
+  // unproven, so the row cannot stand on the other batches' claim.
+  if (dirty_batches)
+    run.invalidate(fmt::format("{} of {} batches had a spinner off its CPU in all {} tries: no clean batch could "
+                               "be had for them", dirty_batches, batches, kTries));
   // Per clean event and remote CPU: each munmap should interrupt every CPU running the process.
   const double per_event = clean_events ? static_cast<double>(flushes) / static_cast<double>(clean_events) /
                                               static_cast<double>(std::max<size_t>(remotes, 1))

@@ -1,5 +1,6 @@
-// The hugetlb pool a row needs, reserved by the suite itself: free 2 MiB huge pages (the
-// default hugetlb size) in vm.nr_hugepages. A machine with enough free huge pages is used as
+// The hugetlb pool a row needs, reserved by the suite itself: free 2 MiB huge pages in the
+// 2 MiB pool (/sys/kernel/mm/hugepages/hugepages-2048kB, whatever the default hugetlb size is;
+// rows map them with MAP_HUGE_2MB). A machine with enough free huge pages is used as
 // it is; otherwise, as root and unless the run may change nothing (NO_SYSTEM_CHANGES=1), the
 // pool is grown by what is missing for as long as the object lives, journaled, and shrunk back
 // afterwards (the destructor, a signal handler, or after SIGKILL `make restore`:
@@ -25,6 +26,9 @@ class HugetlbPool {
   HugetlbPool& operator=(const HugetlbPool&) = delete;
 
   const std::optional<std::string>& why_not() const { return why_not_; }
+  // Why a pool of `pages` could not be had, or nothing, without changing anything (for describing
+  // rows before any runs).
+  static std::optional<std::string> why_unavailable(size_t pages);
   bool grown() const { return grown_ != nullptr; }
 
  private:
@@ -32,7 +36,11 @@ class HugetlbPool {
   std::optional<std::string> why_not_;
 };
 
-// HugePages_Free of /proc/meminfo (0 when it says nothing).
+// 2 MiB huge pages free and not reserved by a mapping (free_hugepages - resv_hugepages; 0
+// when the kernel has no such pool).
 size_t free_huge_pages();
+
+// One count of the 2 MiB pool (free_hugepages, resv_hugepages, nr_hugepages ...), or nothing.
+std::optional<int64_t> huge_pool_count(const char* name);
 
 }  // namespace pageladder

@@ -26,10 +26,11 @@ size_t thp_size() {
 
 Mapping Mapping::anonymous(size_t bytes, Backing backing, size_t align) {
   if (backing == Backing::kHugetlb) {
-    const size_t huge = thp_size() ? thp_size() : size_t{2} << 20;
+    // 2 MiB pages whatever the default hugetlb size is (default_hugepagesz=1G on some machines).
+    const size_t huge = size_t{2} << 20;
     const size_t rounded = (bytes + huge - 1) / huge * huge;
     void* raw = mmap(nullptr, rounded, PROT_READ | PROT_WRITE,
-                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB, -1, 0);
+                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB | (21 << MAP_HUGE_SHIFT), -1, 0);
     if (raw == MAP_FAILED) throw std::system_error(errno, std::generic_category(), "mmap hugetlb");
     return Mapping(static_cast<char*>(raw), bytes, static_cast<char*>(raw), rounded);
   }

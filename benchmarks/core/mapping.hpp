@@ -13,7 +13,7 @@ size_t thp_size();
 enum class Backing {
   kBasePages,  // MADV_NOHUGEPAGE: never a THP, whatever the system-wide setting
   kHugePages,  // MADV_HUGEPAGE and aligned to the THP size
-  kHugetlb,    // MAP_HUGETLB from the reserved pool (vm.nr_hugepages); fails without one
+  kHugetlb,    // MAP_HUGETLB | MAP_HUGE_2MB from the 2 MiB pool (core/hugetlb_pool.hpp); fails without one
 };
 
 class Mapping {

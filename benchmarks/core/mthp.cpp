@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 
 #include "core/flags.hpp"
+#include "core/pagemap.hpp"
 #include "core/sysfs.hpp"
 #include "core/system_changes.hpp"
 
@@ -62,7 +63,11 @@ std::optional<std::string> mthp_size_for_row(size_t kb, std::unique_ptr<ScopedSy
     return fmt::format("{}/enabled is off and {}", mthp_size_dir(kb),
                        flag("no_system_changes") ? "NO_SYSTEM_CHANGES forbids switching it on"
                                                  : "switching it on needs root");
-  switched = std::make_unique<ScopedSysctl>(mthp_size_dir(kb) + "/enabled", "madvise");
+  try {
+    switched = std::make_unique<ScopedSysctl>(mthp_size_dir(kb) + "/enabled", "madvise");
+  } catch (const std::exception& e) {
+    return fmt::format("{}/enabled could not be switched on: {}", mthp_size_dir(kb), e.what());
+  }
   return std::nullopt;
 }
 
@@ -83,6 +88,26 @@ MthpRegion::MthpRegion(size_t chunk_bytes, size_t spans)
 
 void MthpRegion::advise_chunks(int advice) const {
   for (size_t s = 0; s < spans_; ++s) mapping_.advise(s * span_ + chunk_, span_ - chunk_, advice);
+}
+
+std::optional<std::string> mthp_chunk_not_one_folio(const Pagemap& pagemap, const char* chunk, size_t chunk_bytes) {
+  const size_t pages = chunk_bytes / page_size();
+  std::vector<PageState> states(pages);
+  size_t present = 0;
+  for (size_t p = 0; p < pages; ++p) {
+    states[p] = pagemap.at(chunk + p * page_size()).value_or(PageState{});
+    present += states[p].present;
+  }
+  if (present != pages)
+    return fmt::format("{} of the {} pages of a {} KiB chunk mapped after its fault: not one folio of that size",
+                       present, pages, chunk_bytes / 1024);
+  const uint64_t head = states.front().pfn, last = states.back().pfn;
+  const auto head_flags = head ? kpageflags(head) : std::nullopt;
+  const auto last_flags = last ? kpageflags(last) : std::nullopt;
+  if (!head_flags || !last_flags) return std::nullopt;  // no root: pagemap alone says it
+  if (last != head + pages - 1 || !(*head_flags >> kKpfCompoundHead & 1) || !(*last_flags >> kKpfCompoundTail & 1))
+    return fmt::format("kpageflags: a {} KiB chunk's frames are not one large folio", chunk_bytes / 1024);
+  return std::nullopt;
 }
 
 size_t mthp_spans_for(size_t chunk_bytes, size_t min_chunks) {

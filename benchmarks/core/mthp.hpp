@@ -55,6 +55,14 @@ class MthpRegion {
   Mapping mapping_;
 };
 
+class Pagemap;
+
+// Whether the chunk at `chunk` is one folio of its size, proven for this process without touching
+// it: every page of it mapped (pagemap; one fault mapped them all) and, where kpageflags can be
+// read (root), its frames contiguous, the first a large folio's head and the last a tail. Returns
+// why not, or nothing.
+std::optional<std::string> mthp_chunk_not_one_folio(const Pagemap& pagemap, const char* chunk, size_t chunk_bytes);
+
 // Spans enough for about 4 MiB of chunks of `chunk_bytes`, and at least `min_chunks` chunks.
 size_t mthp_spans_for(size_t chunk_bytes, size_t min_chunks = 16);
 

@@ -43,6 +43,7 @@ class Pagemap {
 std::optional<uint64_t> kpageflags(uint64_t pfn);
 constexpr int kKpfThp = 22;
 constexpr int kKpfHuge = 17;  // KPF_HUGE: a hugetlb page
+constexpr int kKpfCompoundHead = 15, kKpfCompoundTail = 16;  // a large folio's first page, the rest
 
 // The smaps fields (in kB) of the VMA containing `address`, e.g. "Rss", "AnonHugePages".
 std::map<std::string, int64_t> smaps_for(const void* address);

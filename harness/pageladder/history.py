@@ -11,10 +11,16 @@ LKP keep every run of a machine for this): `make bench` a few times on a machine
 under results/, and every later comparison of that machine uses them.
 
 Identical means: the same machine (hostname, CPU model, CPUs, memory), the same fingerprint
-(kernel and every setting that decides these costs), quick or full, and the same pinning. Runs
-of other kernels on that machine make groups of their own: each group's spread about its own
-median is what is pooled, never the differences between groups. The runs being compared are
-never their own calibration.
+(kernel and every setting that decides these costs), quick or full, and the same pinning; and
+only the configurations being compared are used (comparing kernel A with kernel B, the earlier
+runs of A and of B, each group's spread about its own median pooled, never the differences
+between groups; a noisier configuration of the same machine, a debug kernel say, is never
+borrowed). The runs being compared are never their own calibration.
+
+Not known to history: the version of pageladder that made a run (the fingerprint has none), so
+runs made before a measurement changed count with those after; and how far apart in time the
+runs were (runs made back to back can understate what a day's drift does; one run a side keeps
+its 3% floor).
 """
 import json
 from pathlib import Path
@@ -48,12 +54,13 @@ def _load(path):
 
 
 def groups(results_root, compared):
-    """Groups (lists of runs, two or more each) of identical earlier runs under results_root of
-    the machines the `compared` runs ran on, none of them a compared run. Run folders directly
+    """Groups (lists of runs, two or more each) of earlier runs under results_root identical to
+    one of the `compared` runs (the same configuration), none of them a compared run. Run folders directly
     under results_root are looked at (not compare, fleet or guest-failure folders)."""
     root = Path(results_root)
     if not root.is_dir():
         return []
+    configurations = {configuration(run) for run in compared}
     machines = {machine_identity(run) for run in compared}
     excluded = {run["pageladder"].get("run_id") for run in compared}
     found = {}
@@ -63,4 +70,4 @@ def groups(results_root, compared):
         if not run or run["pageladder"].get("run_id") in excluded or machine_identity(run) not in machines:
             continue
         found.setdefault(configuration(run), []).append(run)
-    return [runs for runs in found.values() if len(runs) >= 2]
+    return [runs for key, runs in found.items() if key in configurations and len(runs) >= 2]

@@ -26,7 +26,7 @@ from pageladder import benchmark_json, rows
 
 # Fresh processes per binary, and repetitions inside each (odd on purpose: Debian's Google
 # Benchmark 1.7.1 computes the median aggregate wrongly for even counts).
-INVOCATIONS = {"quick": 5, "full": 7}
+INVOCATIONS = {"quick": 3, "full": 7}
 REPETITIONS = {"quick": 3, "full": 3}
 INVOCATION_DIR = "invocations"
 LOG_DIR = "logs"  # each invocation's whole console output (docs/run-folder.md: results/<run-id>/logs/)

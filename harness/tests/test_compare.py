@@ -447,12 +447,13 @@ def test_earlier_steady_runs_leave_one_run_a_side_far_more_sensitive_than_a_movi
 def test_history_finds_identical_runs_of_the_compared_machine_never_the_compared_runs(tmp_path):
     from pageladder import history
     a, b = runs.kernel_a(), runs.identical_twin(1)
-    for run in (a, b, runs.identical_twin(2), runs.identical_twin(3), runs.other_machine(),
-                runs.renamed(runs.identical_twin(4), "20260110-120000-lab1-6.19.0", kernel="6.19.0")):
+    other_kernel = [runs.renamed(runs.identical_twin(k), f"20260110-12000{k}-lab1-6.19.0", kernel="6.19.0")
+                    for k in (4, 5)]
+    for run in (a, b, runs.identical_twin(2), runs.identical_twin(3), runs.other_machine(), *other_kernel):
         runs.write(run, tmp_path / run["pageladder"]["run_id"])
     (tmp_path / "latest").symlink_to(tmp_path / a["pageladder"]["run_id"])
     found = history.groups(tmp_path, [a, b])
-    # The two other twins; the other machine and the lone 6.19 run make no group of two.
+    # The two other twins; not the other machine, nor two runs of a kernel no compared run has.
     assert [sorted(r["pageladder"]["run_id"] for r in g) for g in found] == [
         sorted(r["pageladder"]["run_id"] for r in (runs.identical_twin(2), runs.identical_twin(3)))]
     assert history.groups(tmp_path / "nowhere", [a]) == []

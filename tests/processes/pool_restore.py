@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """As root: the settings a row switches for itself alone, an mTHP size's `enabled`
-(mthp_bench) and the hugetlb pool (`vm.nr_hugepages`, minor_fault_bench's hugetlb_fault), stay
+(mthp_bench) and the 2 MiB hugetlb pool (its `nr_hugepages`, minor_fault_bench's hugetlb_fault), stay
 changed after a SIGKILL mid-row only until `pageladder restore`, which puts back what was found.
 Exit 77 (skip) if not root, or where the kernel has neither knob.
 """
@@ -13,7 +13,7 @@ import time
 from checklist import Checklist
 
 MTHP = "/sys/kernel/mm/transparent_hugepage/hugepages-64kB/enabled"
-POOL = "/proc/sys/vm/nr_hugepages"
+POOL = "/sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages"
 
 
 def read(path):
