@@ -92,16 +92,13 @@ void MthpRegion::advise_chunks(int advice) const {
 
 std::optional<std::string> mthp_chunk_not_one_folio(const Pagemap& pagemap, const char* chunk, size_t chunk_bytes) {
   const size_t pages = chunk_bytes / page_size();
-  std::vector<PageState> states(pages);
-  size_t present = 0;
-  for (size_t p = 0; p < pages; ++p) {
-    states[p] = pagemap.at(chunk + p * page_size()).value_or(PageState{});
-    present += states[p].present;
-  }
+  const size_t present = pagemap.count_present(chunk, pages);  // one read for the whole chunk
   if (present != pages)
     return fmt::format("{} of the {} pages of a {} KiB chunk mapped after its fault: not one folio of that size",
                        present, pages, chunk_bytes / 1024);
-  const uint64_t head = states.front().pfn, last = states.back().pfn;
+  const PageState first = pagemap.at(chunk).value_or(PageState{});
+  const PageState final = pagemap.at(chunk + chunk_bytes - page_size()).value_or(PageState{});
+  const uint64_t head = first.pfn, last = final.pfn;
   const auto head_flags = head ? kpageflags(head) : std::nullopt;
   const auto last_flags = last ? kpageflags(last) : std::nullopt;
   if (!head_flags || !last_flags) return std::nullopt;  // no root: pagemap alone says it
