@@ -461,10 +461,12 @@ def draw_scaling(run, stem):
         ax.set_xlabel("threads (or processes) faulting, one of them timed")
         ax.grid(which="major", color="#dddddd", lw=0.6)
     latency.set_yscale("log")
+    # Log-scale ticks between decades are minor ones: both in seconds, never "4×10⁻⁵".
     latency.yaxis.set_major_formatter(ticker.EngFormatter(unit="s", sep="\N{THIN SPACE}"))
+    latency.yaxis.set_minor_formatter(ticker.EngFormatter(unit="s", sep="\N{THIN SPACE}"))
     latency.set_ylabel("the timed thread's fault (per event)")
     latency.set_title("Demand-zero fault latency as threads fault", loc="left", fontsize=10)
-    latency.legend(fontsize=6.5, loc="upper left")
+    latency.legend(fontsize=6.5, loc="center left")  # between the p50 and p99 curves
     rate.set_ylim(bottom=0)
     rate.yaxis.set_major_formatter(ticker.EngFormatter(sep="\N{THIN SPACE}"))
     rate.set_ylabel("faults per second per thread (all of them)")
