@@ -49,14 +49,28 @@
 namespace pageladder {
 namespace {
 
-void mthp_row(benchmark::State& state, size_t kb) {
+// A row's size, switched on where it was off (journaled, restored when `enabled` goes), and its
+// region; nothing, the row skipped with the reason, where the row cannot run here.
+struct RowSetup {
   std::unique_ptr<ScopedSysctl> enabled;
-  if (auto why = mthp_size_for_row(kb, enabled)) {
+  std::unique_ptr<MthpRegion> region;
+};
+
+std::optional<RowSetup> set_up(benchmark::State& state, size_t kb) {
+  RowSetup setup;
+  if (auto why = mthp_size_for_row(kb, setup.enabled)) {
     skip(state, *why);
-    return;
+    return std::nullopt;
   }
+  setup.region = std::make_unique<MthpRegion>(kb * 1024, mthp_spans_for(kb * 1024));
+  return setup;
+}
+
+void mthp_row(benchmark::State& state, size_t kb) {
+  auto setup = set_up(state, kb);
+  if (!setup) return;
   const size_t chunk = kb * 1024;
-  MthpRegion region(chunk, mthp_spans_for(chunk));
+  const MthpRegion& region = *setup->region;
   Pagemap pagemap;
   EventRun run(state);
   std::optional<int64_t> alloc_before, fallback_before;
@@ -87,7 +101,7 @@ void mthp_row(benchmark::State& state, size_t kb) {
       });
   run.set_counter("folio_kb", static_cast<double>(kb));
   run.set_counter("ns_per_4k", run.mean_ns() * 4096.0 / static_cast<double>(chunk));
-  run.note(mthp_size_note(kb, enabled != nullptr));
+  run.note(mthp_size_note(kb, setup->enabled != nullptr));
   run.finish();
 }
 
@@ -99,13 +113,10 @@ void mthp_row(benchmark::State& state, size_t kb) {
 // large folio by its average mapcount, 2 kB per write here). Anything between is invalid; the
 // partner must still see the original bytes either way.
 void mthp_cow_row(benchmark::State& state, size_t kb) {
-  std::unique_ptr<ScopedSysctl> enabled;
-  if (auto why = mthp_size_for_row(kb, enabled)) {
-    skip(state, *why);
-    return;
-  }
+  auto setup = set_up(state, kb);
+  if (!setup) return;
   const size_t chunk = kb * 1024;
-  MthpRegion region(chunk, mthp_spans_for(chunk));
+  const MthpRegion& region = *setup->region;
   std::vector<char*> firsts(region.chunks());
   for (size_t i = 0; i < firsts.size(); ++i) firsts[i] = region.chunk(i);
   Pagemap pagemap;
@@ -153,7 +164,7 @@ void mthp_cow_row(benchmark::State& state, size_t kb) {
       });
   if (page_copies) run.note(fmt::format("the kernel copied the 4 KiB written, not the shared {} KiB folio", kb));
   if (folio_copies) run.note(fmt::format("the kernel copied the whole {} KiB folio on the first write", kb));
-  run.note(mthp_size_note(kb, enabled != nullptr));
+  run.note(mthp_size_note(kb, setup->enabled != nullptr));
   run.finish();
 }
 

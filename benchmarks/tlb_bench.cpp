@@ -125,15 +125,7 @@ double time_chase(benchmark::State& state, const PointerChase& chase,
   EventRun run(state, {"cycles", "stlb_hits", "dtlb_walks"}, Timing::kBatched);
   verify_backing(run, chase);
   void* p = chase.walk(chase.start(), chase.nodes());  // warm the TLB and caches
-  run.begin_batch();
-  const uint64_t t0 = run.clock().start();
-  while (state.KeepRunningBatch(16)) {
-    for (int k = 0; k < 16; ++k) p = *static_cast<void**>(p);
-  }
-  const uint64_t t1 = run.clock().stop();
-  run.end_batch();
-  benchmark::DoNotOptimize(p);
-  const double ns = run.clock().to_ns(t1 - t0) / static_cast<double>(state.iterations());
+  const double ns = time_dependent_loads(state, run, p);
   run.set_counter("pages", static_cast<double>(chase.nodes()));
   run.set_counter("cycles_per_event_estimated", ns * estimate_core_ghz());
   if (before_finish) before_finish(run);

@@ -14,6 +14,7 @@
 #include "core/event_run.hpp"
 #include "core/machine_context.hpp"
 #include "core/mapping.hpp"
+#include "core/pointer_chase.hpp"
 
 namespace pageladder {
 namespace {
@@ -23,7 +24,6 @@ namespace {
 constexpr size_t kRegionBytes = size_t{128} << 20;
 constexpr char kMark = 0x33;     // written into each destination page before a batch
 constexpr char kSource = 0x5a;   // what every source page holds
-constexpr size_t kLineBytes = 64;
 
 // A region filled with `value`, made once per process and per purpose: Google Benchmark calls a
 // row several times per repetition, and filling 128 MiB each time cost seconds per invocation.
@@ -51,7 +51,7 @@ LatencyChase& latency_chase() {
   static LatencyChase chase;
   if (chase.region) return chase;
   chase.region = Mapping::anonymous(kLatencyBytes, Backing::kHugePages);
-  const size_t lines = kLatencyBytes / kLineBytes;
+  const size_t lines = kLatencyBytes / kLineSize;
   std::vector<uint32_t> next(lines);
   for (size_t i = 0; i < lines; ++i) next[i] = static_cast<uint32_t>(i);
   std::mt19937_64 random(42);
@@ -59,7 +59,7 @@ LatencyChase& latency_chase() {
     std::swap(next[i], next[std::uniform_int_distribution<size_t>(0, i - 1)(random)]);
   char* base = chase.region.data();
   for (size_t i = 0; i < lines; ++i)
-    *reinterpret_cast<void**>(base + i * kLineBytes) = base + size_t{next[i]} * kLineBytes;
+    *reinterpret_cast<void**>(base + i * kLineSize) = base + size_t{next[i]} * kLineSize;
   chase.position = base;
   return chase;
 }
@@ -78,19 +78,9 @@ void memory_latency_row(benchmark::State& state) {
     run.add_evidence("thp_backed_fraction", static_cast<double>(*huge_kb), kLatencyBytes / 1024.0);
   else
     run.cannot_verify("thp_backed_fraction", "smaps shows no AnonHugePages here");
-  void* p = chase.position;
-  run.begin_batch();
-  const uint64_t t0 = run.clock().start();
-  while (state.KeepRunningBatch(16)) {
-    for (int k = 0; k < 16; ++k) p = *static_cast<void**>(p);
-  }
-  const uint64_t t1 = run.clock().stop();
-  run.end_batch();
-  benchmark::DoNotOptimize(p);
-  chase.position = p;
-  const double loads = static_cast<double>(state.iterations());
+  const double ns = time_dependent_loads(state, run, chase.position);
   run.set_counter("region_mib", kLatencyBytes >> 20);
-  run.set_counter("cycles_per_event_estimated", run.clock().to_ns(t1 - t0) / loads * estimate_core_ghz());
+  run.set_counter("cycles_per_event_estimated", ns * estimate_core_ghz());
   const long l3 = sysconf(_SC_LEVEL3_CACHE_SIZE);
   run.note(fmt::format("a random cycle through every cache line of {} MiB on huge pages; the C library "
                        "reports {} of last-level cache{}",

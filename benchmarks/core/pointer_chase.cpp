@@ -6,6 +6,10 @@
 #include <numeric>
 #include <random>
 
+#include <benchmark/benchmark.h>
+
+#include "core/event_run.hpp"
+
 namespace pageladder {
 
 const char* layout_name(ChaseLayout layout) {
@@ -88,6 +92,20 @@ std::vector<size_t> log_sweep(size_t lo, size_t hi, int per_octave) {
   }
   if (sizes.empty() || sizes.back() != hi) sizes.push_back(hi);
   return sizes;
+}
+
+double time_dependent_loads(benchmark::State& state, EventRun& run, void*& position) {
+  void* p = position;
+  run.begin_batch();
+  const uint64_t t0 = run.clock().start();
+  while (state.KeepRunningBatch(16)) {
+    for (int k = 0; k < 16; ++k) p = *static_cast<void**>(p);
+  }
+  const uint64_t t1 = run.clock().stop();
+  run.end_batch();
+  benchmark::DoNotOptimize(p);
+  position = p;
+  return run.clock().to_ns(t1 - t0) / static_cast<double>(state.iterations());
 }
 
 }  // namespace pageladder

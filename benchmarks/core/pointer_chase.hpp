@@ -12,7 +12,13 @@
 
 #include "core/mapping.hpp"
 
+namespace benchmark {
+class State;
+}
+
 namespace pageladder {
+
+class EventRun;
 
 enum class ChaseLayout { kBasePages, kHugePages, kHugetlb, kPacked };
 const char* layout_name(ChaseLayout layout);  // "4k", "thp", "hugetlb", "control"
@@ -44,6 +50,10 @@ class PointerChase {
   Mapping mapping_;
   std::vector<size_t> cycle_;
 };
+
+// Google Benchmark times the loop, one iteration = one dependent load from `position` (left
+// where the chase stopped), counted as one batch of `run`. Returns ns per load.
+double time_dependent_loads(benchmark::State& state, EventRun& run, void*& position);
 
 // Sizes for a log sweep: `per_octave` points per doubling from lo to hi, rounded, unique.
 std::vector<size_t> log_sweep(size_t lo, size_t hi, int per_octave);
