@@ -11,6 +11,7 @@
 //                                one fault that allocates and zeroes a whole huge page
 //   hugetlb_fault                the first write to a 2 MiB page of a MAP_HUGETLB region: the
 //                                same from the hugetlb pool (reserved for the row where needed)
+//   hugetlb_fault_1g             the same with a 1 GiB page, where the CPU has them (pdpe1gb)
 //   ref_zero_page                zeroing one 4 KiB page in user space, no fault (core/page_work):
 //                                the memory-speed floor of the rows above, in their invocations
 //   ref_memory_latency           one dependent load from a random line of 256 MiB on huge pages
@@ -133,9 +134,10 @@ void BM_ThpFault(benchmark::State& state) {
 // another process's use of the pool during a batch is the only other cause), pagemap shows the
 // page's last 4 KiB mapped by that one fault and, as root, kpageflags marks the frame huge. MADV_DONTNEED returns the pages to the pool between batches (hugetlb supports it from
 // 5.18; before, the region is mapped afresh).
-void BM_HugetlbFault(benchmark::State& state) {
-  constexpr size_t kPages = 8, kHuge = size_t{2} << 20;
-  HugetlbPool pool(kPages);
+void BM_HugetlbFault(benchmark::State& state, size_t page_kb) {
+  // 8 pages of 2 MiB a batch; 1 GiB pages one at a time (zeroing one takes tens of ms).
+  const size_t kPages = page_kb == kHuge2M ? 8 : 1, kHuge = page_kb * 1024;
+  HugetlbPool pool(kPages, page_kb);
   if (pool.why_not()) {
     skip(state, *pool.why_not());
     return;
@@ -154,26 +156,28 @@ void BM_HugetlbFault(benchmark::State& state) {
             mapping.reset();  // no MADV_DONTNEED for hugetlb before 5.18
           }
         }
-        if (!mapping) mapping = Mapping::anonymous(kPages * kHuge, Backing::kHugetlb);
-        free_before = huge_pool_count("free_hugepages").value_or(0);
+        if (!mapping) mapping = Mapping::hugetlb(kPages * kHuge, kHuge);
+        free_before = huge_pool_count("free_hugepages", page_kb).value_or(0);
         return kPages;
       },
       [&](size_t i) { touch_write(mapping->data() + i * kHuge); },
       [&](size_t n) {
-        const int64_t free_after = huge_pool_count("free_hugepages").value_or(0);
+        const int64_t free_after = huge_pool_count("free_hugepages", page_kb).value_or(0);
         run.add_evidence("pool_pages_per_event", static_cast<double>(free_before - free_after),
                          static_cast<double>(n));
         for (size_t i = 0; i < n; ++i) {
           char* page = mapping->data() + i * kHuge;
           if (!pagemap.at(page + kHuge - page_size()).value_or(PageState{}).present)
-            run.invalidate("a written huge page's last 4 KiB is not mapped: the fault did not map 2 MiB");
+            run.invalidate(fmt::format("a written huge page's last 4 KiB is not mapped: the fault did not map "
+                                       "{} kB", page_kb));
           const uint64_t pfn = pagemap.at(page).value_or(PageState{}).pfn;
           const auto flags = pfn ? kpageflags(pfn) : std::nullopt;
           if (flags && !(*flags >> kKpfHuge & 1))
             run.invalidate("kpageflags shows a faulted page's frame is not a hugetlb page");
         }
       });
-  if (pool.grown()) run.note("the 2 MiB hugetlb pool was grown for this row (nr_hugepages), and shrunk back after");
+  if (pool.grown())
+    run.note(fmt::format("the {} kB hugetlb pool was grown for this row (nr_hugepages), and shrunk back after", page_kb));
   run.finish();
 }
 
@@ -217,7 +221,15 @@ void register_rows() {
            .event = "one write to a fresh 2 MiB hugetlb page",
            .claims = hugetlb_claims,
            .ladder_rank = 72, .anatomy = true},
-          BM_HugetlbFault);
+          [](benchmark::State& st) { BM_HugetlbFault(st, kHuge2M); });
+  add_row({.id = "hugetlb_fault_1g",
+           .label = "first write to a private 1 GiB hugetlb page (one fault takes a page from the pool "
+                    "and zeroes all of it)",
+           .family = "anonymous",
+           .event = "one write to a fresh 1 GiB hugetlb page",
+           .claims = hugetlb_claims,
+           .ladder_rank = 74},
+          [](benchmark::State& st) { BM_HugetlbFault(st, kHuge1G); });
   add_row({.id = "ref_zero_page",
            .label = "zeroing one 4 KiB page in user space, cold in the caches (memory-speed reference)",
            .family = "reference",

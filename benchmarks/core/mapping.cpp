@@ -24,16 +24,20 @@ size_t thp_size() {
   return size;
 }
 
+Mapping Mapping::hugetlb(size_t bytes, size_t page_bytes) {
+  // The page size asked for, whatever the default hugetlb size is (default_hugepagesz=1G on some
+  // machines): log2 of it in the MAP_HUGE_* bits.
+  int log2 = 0;
+  while ((size_t{1} << log2) < page_bytes) ++log2;
+  const size_t rounded = (bytes + page_bytes - 1) / page_bytes * page_bytes;
+  void* raw = mmap(nullptr, rounded, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB | (log2 << MAP_HUGE_SHIFT), -1, 0);
+  if (raw == MAP_FAILED) throw std::system_error(errno, std::generic_category(), "mmap hugetlb");
+  return Mapping(static_cast<char*>(raw), bytes, static_cast<char*>(raw), rounded);
+}
+
 Mapping Mapping::anonymous(size_t bytes, Backing backing, size_t align) {
-  if (backing == Backing::kHugetlb) {
-    // 2 MiB pages whatever the default hugetlb size is (default_hugepagesz=1G on some machines).
-    const size_t huge = size_t{2} << 20;
-    const size_t rounded = (bytes + huge - 1) / huge * huge;
-    void* raw = mmap(nullptr, rounded, PROT_READ | PROT_WRITE,
-                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB | (21 << MAP_HUGE_SHIFT), -1, 0);
-    if (raw == MAP_FAILED) throw std::system_error(errno, std::generic_category(), "mmap hugetlb");
-    return Mapping(static_cast<char*>(raw), bytes, static_cast<char*>(raw), rounded);
-  }
+  if (backing == Backing::kHugetlb) return hugetlb(bytes, size_t{2} << 20);
   if (align == 0) align = backing == Backing::kHugePages && thp_size() ? thp_size() : page_size();
   const size_t raw_size = bytes + (align > page_size() ? align : 0);
   void* raw = mmap(nullptr, raw_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);

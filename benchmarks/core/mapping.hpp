@@ -22,6 +22,9 @@ class Mapping {
   // Private anonymous memory starting on an `align` boundary (default: thp_size() for
   // kHugePages, the base page size otherwise).
   static Mapping anonymous(size_t bytes, Backing backing, size_t align = 0);
+  // Private anonymous memory from the hugetlb pool of `page_bytes` pages (2 MiB or 1 GiB:
+  // MAP_HUGE_2MB or MAP_HUGE_1GB); kHugetlb is this with 2 MiB. Throws without a pool.
+  static Mapping hugetlb(size_t bytes, size_t page_bytes);
   // A mapping of an open file (prot/flags as for mmap).
   static Mapping file(int fd, size_t bytes, int prot, int flags, size_t offset = 0);
 
