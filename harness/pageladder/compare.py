@@ -439,6 +439,10 @@ def _verdict_text(row):
     if v in ("faster", "slower"):
         return f"**{v}** (p={row['p_adjusted']:.3g})"
     if v == "same":
+        # Beyond doubling, the figure says only that this comparison sees little of this rung
+        # (run variance known from one or two runs: a t quantile in the hundreds).
+        if row["detectable"] > 1:
+            return "same (could detect only changes beyond ×2)"
         return f"same (could detect ±{_percent(row['detectable'])})"
     return f"{v}: {row['why']}"
 

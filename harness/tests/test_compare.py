@@ -457,3 +457,8 @@ def test_history_finds_identical_runs_of_the_compared_machine_never_the_compared
     assert [sorted(r["pageladder"]["run_id"] for r in g) for g in found] == [
         sorted(r["pageladder"]["run_id"] for r in (runs.identical_twin(2), runs.identical_twin(3)))]
     assert history.groups(tmp_path / "nowhere", [a]) == []
+
+
+def test_a_detectable_change_beyond_doubling_is_said_in_words_not_as_thousands_of_percent():
+    assert compare._verdict_text({"verdict": "same", "detectable": 55.7}) == "same (could detect only changes beyond ×2)"
+    assert "±5" in compare._verdict_text({"verdict": "same", "detectable": 0.05})
