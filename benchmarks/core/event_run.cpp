@@ -5,7 +5,6 @@
 #include <sys/mman.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <cstddef>
 #include <cmath>
 #include <stdexcept>
@@ -54,16 +53,6 @@ std::pair<uintptr_t, uintptr_t> stack_bounds() {
   return bounds;
 }
 
-// Writes each page of [begin, end) without changing it (an atomic OR of 0 into one byte: one
-// locked instruction, so nothing the kernel or another thread stores there meanwhile, such as
-// the rseq area's CPU number, is overwritten with a stale value), so a page a fork shared
-// becomes this process's own.
-void own_pages(uintptr_t begin, uintptr_t end) {
-  const uintptr_t page = page_size();
-  for (uintptr_t at = begin & ~(page - 1); at < end; at += page)
-    __atomic_fetch_or(reinterpret_cast<char*>(std::max(at, begin)), char{0}, __ATOMIC_RELAXED);
-}
-
 // The stack the loop will write: frames it calls below this one (a local array, written), and
 // the frames above it, up to Google Benchmark's State and timer on a caller's frame (stored
 // back), within the thread's stack.
@@ -75,24 +64,6 @@ void own_pages(uintptr_t begin, uintptr_t end) {
   const auto here = reinterpret_cast<uintptr_t>(__builtin_frame_address(0));
   const auto [low, high] = stack_bounds();
   if (here >= low && here < high) own_pages(here, std::min(high, here + kAbove));
-}
-
-// glibc (2.35 and later) registers an rseq area per thread, at this offset from the thread
-// pointer; weak, so an older glibc links too and has none.
-extern "C" {
-extern const ptrdiff_t __rseq_offset __attribute__((weak));
-extern const unsigned int __rseq_size __attribute__((weak));
-}
-
-// The thread's own memory the kernel and libc write while the loop runs: the rseq area (the
-// kernel stores the CPU number there on the first return to user space after a preemption, at
-// any point of a batch) and errno's page of thread-local storage.
-void own_thread_pages() {
-  if (&__rseq_size && &__rseq_offset && __rseq_size > 0) {
-    const auto rseq = reinterpret_cast<uintptr_t>(__builtin_thread_pointer()) + __rseq_offset;
-    own_pages(rseq, rseq + __rseq_size);
-  }
-  errno = errno;
 }
 
 }  // namespace
@@ -132,10 +103,10 @@ void EventRun::begin_batch() {
   // arm() may have forked a partner (copy-on-write rows): then the first write since the fork to
   // each page the loop itself writes, not its events, would be a fault counted as theirs (one
   // in a 100-event smoke batch is 1%). Those pages are made this process's own before counting:
-  // the stack, the thread's rseq area and errno, State and its timer (SetIterationTime adds 0),
-  // this object. The clock runs once too, so its first use faults no code page in.
+  // the stack, State and its timer (SetIterationTime adds 0), this object (the thread's rseq
+  // area and errno: counters_.start()). The clock runs once too, so its first use faults no code
+  // page in.
   own_stack_pages();
-  own_thread_pages();
   const auto state = reinterpret_cast<uintptr_t>(&state_), self = reinterpret_cast<uintptr_t>(this);
   own_pages(state, state + sizeof state_);
   own_pages(self, self + sizeof *this);
