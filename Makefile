@@ -17,6 +17,8 @@ KERNEL_MODULES ?=
 CGROUP    ?=
 ACCEL     ?=
 CMAKE_BUILD_TYPE ?= Release
+# make build's CMake targets (empty: everything); make bench sets them to what it runs.
+TARGETS   ?=
 # -Werror where CI runs (CI=true), warnings only elsewhere.
 WERROR    := $(if $(filter true 1,$(CI)),ON,OFF)
 
@@ -61,12 +63,15 @@ build:
 	cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=$(CMAKE_BUILD_TYPE) \
 	  -DPAGELADDER_WERROR=$(WERROR) -DPython3_EXECUTABLE=$$py > $(BUILD_DIR)/configure.log 2>&1 \
 	  || { cat $(BUILD_DIR)/configure.log; exit 1; }
-	@if [ -n "$(V)" ]; then cmake --build $(BUILD_DIR) --parallel; else \
-	  echo "pageladder: building in $(BUILD_DIR)/ (output: $(BUILD_DIR)/build.log)"; \
-	  cmake --build $(BUILD_DIR) --parallel > $(BUILD_DIR)/build.log 2>&1 \
+	@if [ -n "$(V)" ]; then cmake --build $(BUILD_DIR) --parallel $(if $(TARGETS),--target $(TARGETS)); else \
+	  echo "pageladder: building $(if $(TARGETS),$(words $(TARGETS)) targets,everything) in $(BUILD_DIR)/ (output: $(BUILD_DIR)/build.log)"; \
+	  cmake --build $(BUILD_DIR) --parallel $(if $(TARGETS),--target $(TARGETS)) > $(BUILD_DIR)/build.log 2>&1 \
 	  || { tail -n 200 $(BUILD_DIR)/build.log; echo "pageladder: the build failed (whole log: $(BUILD_DIR)/build.log)" >&2; exit 1; }; fi
 
-bench: deps build
+# make bench builds only the binaries it runs (a guest under emulation compiles what it measures).
+bench: deps
+	@targets=$$($(HARNESS) targets $(if $(ONLY),--only "$(ONLY)")) || exit 2; \
+	  $(MAKE) --no-print-directory build TARGETS="$$targets"
 	@$(if $(KERNEL),$(GUESTS) bench --kernel "$(KERNEL)" $(GUEST_ARGS) -- $(BENCH_ARGS),$(HARNESS) bench --build-dir $(BUILD_DIR) --results "$(RESULTS)" $(BENCH_ARGS))
 
 test: deps build

@@ -9,7 +9,7 @@ import contextlib
 import functools
 
 from pageladder import collect, report, runner, stats, swap_phases, system
-from pageladder.config import RunConfig
+from pageladder.config import RunConfig, select_benchmarks
 
 EXIT_USAGE = 2
 EXIT_SLOWER = 3     # compare with --fail-on-slower (FAIL_ON_SLOWER=1): a rung got slower
@@ -324,6 +324,18 @@ def cmd_restore(args):
     return 0
 
 
+def cmd_targets(args):
+    """The CMake targets `bench --only ...` runs, one line: make bench builds only these, so a
+    machine that builds slowly (a guest under emulation) compiles what it measures."""
+    try:
+        selected = select_benchmarks(args.only)
+    except ValueError as e:
+        print(f"pageladder: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    print(" ".join([b.binary for b in selected] + [runner.DEMAND_PAGING_BINARY]))
+    return 0
+
+
 def build_parser():
     parser = argparse.ArgumentParser(prog="pageladder", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -340,8 +352,10 @@ def build_parser():
     bench.add_argument("--cpu", help="pin the benchmarks to this CPU (CPU=<n>)")
     bench.add_argument("--verbose", action="store_true",
                        help="stream every benchmark's own console output (V=1)")
-    bench.add_argument("--guest", help="this run is inside a pageladder guest: the guest's facts "
-                                       "(JSON, written by guests/bench.py) go into settings.guest")
+    # A guest serving as a lab host (guests/lab_host.py) names its facts in every SSH session.
+    bench.add_argument("--guest", default=os.environ.get("PAGELADDER_GUEST") or None,
+                       help="this run is inside a pageladder guest: the guest's facts (JSON, written "
+                            "by guests/bench.py) go into settings.guest (default: $PAGELADDER_GUEST)")
     bench.add_argument("--no-charts", action="store_true",
                        help="leave the charts to `plot` (a guest hands its run to the host, which "
                             "draws them at native speed)")
@@ -369,6 +383,10 @@ def build_parser():
     comp.set_defaults(func=cmd_compare)
     restore = sub.add_parser("restore", help="undo system changes an interrupted run left behind")
     restore.set_defaults(func=cmd_restore)
+    targets = sub.add_parser("targets", help="the build targets a bench with these --only needs "
+                                             "(make bench builds just those)")
+    targets.add_argument("--only", action="append")
+    targets.set_defaults(func=cmd_targets)
     return parser
 
 

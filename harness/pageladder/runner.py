@@ -301,9 +301,12 @@ def _stop(proc, sig=signal.SIGTERM):
         proc.wait()
 
 
+DEMAND_PAGING_BINARY = "demand_paging"
+
+
 def run_demand_paging(build_dir, run_dir):
     """The chapter's experiment: its JSON, or {"failed": reason}."""
-    binary = Path(build_dir) / "benchmarks" / "demand_paging"
+    binary = Path(build_dir) / "benchmarks" / DEMAND_PAGING_BINARY
     if not binary.is_file():
         return {"failed": f"not built: {binary} does not exist"}
     out = Path(run_dir) / "demand_paging.json"

@@ -23,6 +23,24 @@ def test_unknown_only_name_exits_2_before_running(tmp_path, capsys):
     assert not (tmp_path / "r").exists()
 
 
+def test_targets_are_the_binaries_only_runs_and_the_demand_paging_experiment(capsys):
+    """make bench builds just these (a guest under emulation compiles what it measures)."""
+    assert cli.main(["targets", "--only", "minor_fault cow_fault"]) == 0
+    assert capsys.readouterr().out.split() == ["minor_fault_bench", "cow_fault_bench", "demand_paging"]
+    assert cli.main(["targets"]) == 0
+    assert capsys.readouterr().out.split() == [b.binary for b in registry.BENCHMARKS] + ["demand_paging"]
+    assert cli.main(["targets", "--only", "bogus"]) == 2
+    assert "valid names" in capsys.readouterr().err
+
+
+def test_a_lab_hosts_guest_names_its_facts_in_the_environment(monkeypatch):
+    """A guest serving SSH (guests/lab_host.py) sets PAGELADDER_GUEST in every session."""
+    monkeypatch.setenv("PAGELADDER_GUEST", "/staging/guest.json")
+    assert cli.build_parser().parse_args(["bench"]).guest == "/staging/guest.json"
+    monkeypatch.delenv("PAGELADDER_GUEST")
+    assert cli.build_parser().parse_args(["bench"]).guest is None
+
+
 @pytest.mark.skipif(os.geteuid() == 0, reason="root can write anywhere")
 def test_unwritable_results_exits_2_before_running(tmp_path, capsys):
     locked = tmp_path / "locked"
