@@ -236,8 +236,12 @@ def _write_matrix(result, sides, out, order):
         plot.draw_matrix(table, runs, str(out / "matrix"))
         written.append("matrix.svg/png")
         described = {i: s for run in runs for i, s in (run["pageladder"].get("rows") or {}).items()}
-        if order == "kernel" and plot.draw_kernels(table, rows.headline(described), str(out / "kernels")):
-            written.append("kernels.svg/png")
+        headline = rows.headline(described)
+        if order == "kernel":
+            if plot.draw_kernels(table, headline, str(out / "kernels")):
+                written.append("kernels.svg/png")
+            else:
+                print(f"pageladder: kernels.svg not drawn: {matrix.why_no_kernel_chart(table, headline)}")
     except ImportError as e:
         print(f"pageladder: matrix chart not drawn: {e} (install python3-matplotlib)", file=sys.stderr)
         status = EXIT_PLOT

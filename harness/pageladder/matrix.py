@@ -54,6 +54,15 @@ def build(result, sides):
             "rungs": rungs}
 
 
+def why_no_kernel_chart(matrix, headline_ids):
+    """Why kernels.svg has nothing to draw: no headline rung has a baseline time the other sides'
+    are set against (a guest's emulated times against hardware, say, compare only validity)."""
+    whys = [cell["why"] for rung in matrix["rungs"] if rung["id"] in headline_ids
+            for cell in rung["cells"] if cell["verdict"] == "not comparable" and cell["why"]]
+    return ("no headline rung has a time comparable across these sides"
+            + (f" (the first says: {whys[0]})" if whys else ""))
+
+
 def _cell_text(cell):
     if cell["ratio"] is None:
         return MARKS.get(cell["verdict"], cell["verdict"])

@@ -57,6 +57,23 @@ def test_order_kernel_puts_the_oldest_kernel_first_and_draws_the_headline_rungs_
     assert (out / "kernels.svg").exists() and (out / "kernels.png").exists()
 
 
+def test_order_kernel_across_an_emulated_guest_and_hardware_draws_no_kernel_chart_and_says_why(tmp_path, capsys):
+    """A lab of this machine and a guest under TCG (make fleet): the guest's times are the
+    emulator's, so no rung has a time both sides share and the kernel chart would mislead."""
+    native = _write(tmp_path, "native", runs.kernel_a())                                      # 6.18.0
+    newer = _write(tmp_path, "newer", runs.kernel_b_minor_fault_10_percent_slower())          # 6.19.0
+    guest = _write(tmp_path, "guest", runs.renamed(runs.in_guest("tcg"), "20260103-120000-lab1-6.1.0",
+                                                   kernel="6.1.0-50-amd64"))
+    status, out = _compare(tmp_path, "--runs", native, newer, guest, "--order", "kernel")
+    assert status == 0
+    data = json.loads((out / "matrix.json").read_text())
+    assert [s["name"] for s in data["sides"]][0] == "6.1.0-50-amd64"
+    assert all(c["verdict"] in ("not comparable", "missing", "invalid") for r in data["rungs"] for c in r["cells"])
+    assert (out / "matrix.svg").exists() and not (out / "kernels.svg").exists()
+    said = capsys.readouterr().out
+    assert "kernels.svg not drawn: no headline rung has a time comparable" in said and "emulated" in said
+
+
 def test_two_sides_write_no_matrix(tmp_path):
     a = _write(tmp_path, "a", runs.kernel_a())
     b = _write(tmp_path, "b", runs.kernel_b_minor_fault_10_percent_slower())
