@@ -1,6 +1,8 @@
 """`python3 -m guests bench --kernel K [options] -- <harness bench arguments>` (make bench KERNEL=);
 `python3 -m guests exec --kernel K [options] -- <command>`: any command in such a guest (the
-checkout as its working folder), its exit status returned: for looking at a kernel by hand."""
+checkout as its working folder), its exit status returned: for looking at a kernel by hand;
+`python3 -m guests serve --kernel K --ssh-port P --authorized-keys F`: such a guest as a lab
+machine, answering SSH on 127.0.0.1:P until stopped, for `make fleet` (guests/lab_host.py)."""
 import argparse
 import signal
 import sys
@@ -17,7 +19,18 @@ def build_parser():
                        ("test-kernels", "QUICK ladders on every kernel of guests/kernels.txt and "
                                         "this machine's own; fails on any invalid row")):
         _guest_options(sub.add_parser(name, help=text), kernel_required=name != "test-kernels")
+    serve = sub.add_parser("serve", help="a guest as a lab machine: SSH on a loopback port until stopped")
+    _guest_options(serve, kernel_required=True)
+    serve.add_argument("--ssh-port", type=_port, required=True, help="the port on 127.0.0.1 that reaches its sshd")
+    serve.add_argument("--authorized-keys", required=True, help="public keys that may log in as root")
+    serve.set_defaults(run_timeout=0)  # until stopped
     return parser
+
+
+def _port(text):
+    if not text.isdigit() or not 1 <= int(text) <= 65535:
+        raise argparse.ArgumentTypeError(f"not a TCP port: {text}")
+    return int(text)
 
 
 def _guest_options(run, kernel_required):
@@ -46,6 +59,9 @@ def main(argv=None):
     try:
         return _main(args)
     except KeyboardInterrupt:
+        if args.command == "serve":  # how a lab host is meant to end
+            print("pageladder: the guest was stopped; nothing left behind", flush=True)
+            return 0
         print("pageladder: the guest was interrupted; qemu stopped, nothing left behind", file=sys.stderr)
         return 130
 
@@ -57,7 +73,8 @@ def _main(args):
         results=Path(args.results), python=args.python, cgroup=args.cgroup, accel=args.accel,
         cpus=args.cpus, memory_mib=args.memory_mib, kernel_modules=args.kernel_modules,
         boot_timeout_s=args.boot_timeout, run_timeout_s=args.run_timeout,
-        exec_command=tuple(harness_args) if args.command == "exec" else ())
+        exec_command=tuple(harness_args) if args.command == "exec" else (),
+        ssh_port=getattr(args, "ssh_port", 0), authorized_keys=getattr(args, "authorized_keys", ""))
     if args.command == "test-kernels":
         kernels = [args.kernel] if args.kernel else bench.listed_kernels()
         return bench.test_kernels(request, kernels, native=not args.kernel)

@@ -13,11 +13,12 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from guests import initramfs, kernel, machine
+from guests import initramfs, kernel, lab_host, machine
 
 EXIT_GUEST = 6          # the guest could not run (bad kernel, no qemu, panic, hang ...)
 KVM_BOOT_TIMEOUT_S = 60  # a KVM guest that has not reached its init by then is emulated instead
@@ -39,8 +40,10 @@ class GuestRequest:
     memory_mib: int = 4096
     kernel_modules: str = ""
     boot_timeout_s: int = 120
-    run_timeout_s: int = 3600
+    run_timeout_s: int = 3600   # 0: none (a lab host serves until stopped)
     exec_command: tuple = ()    # `guests exec`: this command instead of the harness's bench
+    ssh_port: int = 0           # `guests serve`: a lab host, its sshd on 127.0.0.1:ssh_port
+    authorized_keys: str = ""   # `guests serve`: the public keys that may log in as root
     handed_back: Path = None    # set by run(): the run folder the guest handed back
 
 
@@ -63,6 +66,8 @@ def _env_file(request, share, command):
         "GUEST_CHECKOUT": str(CHECKOUT),
         "GUEST_HOSTNAME": f"{socket.gethostname().split('.')[0]}-guest",
         "GUEST_CGROUP": request.cgroup,
+        # A lab host (guests/lab_host.py): its network card up, root's home writable.
+        "GUEST_LAB_HOST": "1" if request.ssh_port else "",
         # Folders of the host the guest must see where its own /tmp, /var/tmp or /run would
         # hide them (init.sh binds them back): the checkout, the build, the interpreter's prefix.
         "GUEST_KEEP": " ".join(sorted({str(CHECKOUT), str(Path(request.build_dir).resolve()),
@@ -153,6 +158,9 @@ def run(request):
     """The whole guest run; returns the exit status (the harness's, or EXIT_GUEST). The run
     folder it handed back, if any, is in request.handed_back afterwards."""
     results_root = Path(request.results).resolve()
+    if request.ssh_port and not lab_host.port_is_free(request.ssh_port):
+        print(f"pageladder: 127.0.0.1:{request.ssh_port} is taken: --ssh-port needs a free port", file=sys.stderr)
+        return EXIT_GUEST
     try:
         tree = kernel.resolve(request.kernel, Path(request.build_dir).resolve() / "kernels",
                               request.kernel_modules or None)
@@ -185,10 +193,13 @@ def _run_in(request, tree, qemu, shapes, work, reaper, results_root):
     (share / "results").mkdir(parents=True)
     console_log = work / "console.log"
     try:
-        missing = initramfs.build(tree, work / "initrd.gz", work / "initramfs")
+        modules = initramfs.MODULES + (lab_host.NETWORK_MODULES if request.ssh_port else ())
+        missing = initramfs.build(tree, work / "initrd.gz", work / "initramfs", modules)
         if missing:
             _say(f"the kernel has no {', '.join(missing)} module: the rows that need it will skip")
-        if request.exec_command:
+        if request.ssh_port:
+            command = lab_host.sshd_command(share, request.authorized_keys)
+        elif request.exec_command:
             command = list(request.exec_command)
         else:
             command = [request.python, "-m", "pageladder", "bench", "--build-dir",
@@ -198,11 +209,14 @@ def _run_in(request, tree, qemu, shapes, work, reaper, results_root):
     except Exception as e:  # noqa: BLE001 - one line for whatever stops the guest being made
         print(f"pageladder: cannot make the guest: {e}", file=sys.stderr)
         return EXIT_GUEST
-    append = f"console=ttyS0 panic=-1 quiet loglevel=3 pageladder.staging={share}"
+    # softlockup_panic: a guest kernel stuck in a loop (seen once, 6.1 under TCG, both CPUs at
+    # the start of a run) ends the guest at once, its console kept, rather than hanging for hours.
+    append = f"console=ttyS0 panic=-1 softlockup_panic=1 quiet loglevel=3 pageladder.staging={share}"
 
     def echo(line):
         print(line, flush=True)
 
+    devices = lab_host.network_devices(request.ssh_port) if request.ssh_port else ()
     for i, shape in enumerate(shapes):
         last = i == len(shapes) - 1
         _say(f"booting {tree.release} ({tree.package or tree.image}) in a {shape.accel.upper()} guest: "
@@ -210,10 +224,16 @@ def _run_in(request, tree, qemu, shapes, work, reaper, results_root):
         try:
             (share / "guest.json").write_text(json.dumps(_guest_facts(request, tree, shape, qemu, missing), indent=1))
             _make_disk(work / "disk.img")
-            boot_seconds = machine.boot(qemu, shape, tree.image, work / "initrd.gz", share, work / "disk.img",
-                                        append, console_log, reaper,
-                                        boot_timeout=request.boot_timeout_s if last else KVM_BOOT_TIMEOUT_S,
-                                        run_timeout=request.run_timeout_s, echo=echo)
+            stopped = threading.Event()
+            if request.ssh_port:
+                lab_host.announce_when_ready(request.ssh_port, _say, stopped)
+            try:
+                boot_seconds = machine.boot(qemu, shape, tree.image, work / "initrd.gz", share, work / "disk.img",
+                                            append, console_log, reaper,
+                                            boot_timeout=request.boot_timeout_s if last else KVM_BOOT_TIMEOUT_S,
+                                            run_timeout=request.run_timeout_s, echo=echo, devices=devices)
+            finally:
+                stopped.set()
             status = _exit_status(share)
         except (machine.GuestError, OSError) as e:
             if not last and isinstance(e, machine.GuestError) and not (share / "exit-status").exists():
@@ -223,7 +243,7 @@ def _run_in(request, tree, qemu, shapes, work, reaper, results_root):
             kept = _keep_console(results_root, tree, console_log)
             print(f"pageladder: {e}; the guest's console: {kept}", file=sys.stderr)
             return EXIT_GUEST
-        if request.exec_command:
+        if request.exec_command or request.ssh_port:
             return status
         target = _hand_back(share, results_root, console_log)
         if target is None:

@@ -47,15 +47,23 @@ mount -t tmpfs -o mode=755 tmpfs /host/run
 for _ in 1 2 3 4 5 6 7 8 9 10; do [ -b /dev/vda ] && break; sleep 0.5; done
 mount -t ext4 /dev/vda /host/var/tmp || fail "cannot mount the guest's disk /dev/vda on /var/tmp"
 chmod 1777 /host/var/tmp
-# The host's paths the run needs (the checkout, its build folder, the interpreter) stay visible
-# where a writable mount above would hide them.
+# A lab host (guests/lab_host.py) gives root a writable home, as on any machine one logs in to
+# (Ansible keeps its temporary files there), and terminals for the SSH sessions that ask for one.
+if [ -n "$GUEST_LAB_HOST" ]; then
+  mount -t tmpfs -o mode=700 tmpfs /host/root || fail "cannot give root a writable home"
+  mkdir -p /host/dev/pts && mount -t devpts -o ptmxmode=0666,mode=0620 devpts /host/dev/pts \
+    || fail "cannot mount devpts"
+fi
+# The host's paths the run needs (the checkout, its build folder, the interpreter, the staging
+# folder's parents) stay visible where a writable mount above would hide them.
 for keep in $GUEST_KEEP; do
   case "$keep" in
-    /tmp/*|/var/tmp/*|/run/*|/dev/shm/*)
+    /tmp/*|/var/tmp/*|/run/*|/dev/shm/*|/root/*)
       mkdir -p "/host$keep" && mount --bind "/hostro$keep" "/host$keep" || fail "cannot keep $keep visible" ;;
   esac
 done
-# Last: a staging folder under the host's /tmp would be hidden by the mounts above.
+# Last: a staging folder under the host's /tmp (or, on a lab host, /root) would be hidden by the
+# mounts above.
 mkdir -p "/host$staging" 2>/dev/null
 mount -t 9p -o trans=virtio,version=9p2000.L,rw,msize=262144 staging "/host$staging" \
   || fail "cannot mount the staging folder $staging read-write"
@@ -72,6 +80,12 @@ mount -t debugfs debugfs /host/sys/kernel/debug 2>/dev/null
 mount -t tracefs tracefs /host/sys/kernel/tracing 2>/dev/null
 hostname "$GUEST_HOSTNAME"
 ip link set lo up 2>/dev/null
+# A lab host: its card on qemu's user-mode network, at the address qemu's port forward reaches.
+if [ -n "$GUEST_LAB_HOST" ]; then
+  for _ in 1 2 3 4 5 6 7 8 9 10; do [ -e /sys/class/net/eth0 ] && break; sleep 0.5; done
+  ip link set eth0 up && ip addr add 10.0.2.15/24 dev eth0 && ip route add default via 10.0.2.2 \
+    || fail "cannot bring the network card eth0 up"
+fi
 
 say "running: $GUEST_COMMAND"
 echo "pageladder-guest-started"

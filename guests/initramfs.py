@@ -100,11 +100,12 @@ def _copy_module(source, target):
         shutil.copyfile(source, target)
 
 
-def build(tree, out_path, scratch):
+def build(tree, out_path, scratch, modules=MODULES):
     """Writes the initramfs (gzip'd newc cpio) to out_path, laying it out in `scratch` (a folder
     inside the guest's own, so that the reaper removes it too); returns the optional modules the
-    kernel lacks (the guest runs without them, and the rows that need them skip)."""
-    order, missing = load_order(tree.modules)
+    kernel lacks (the guest runs without them, and the rows that need them skip). `modules`:
+    what init.sh loads, as MODULES lists them."""
+    order, missing = load_order(tree.modules, modules)
     busybox = static_busybox()
     root = Path(scratch)
     root.mkdir(parents=True)

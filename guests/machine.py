@@ -63,7 +63,8 @@ def kvm_verdict():
     return True, "/dev/kvm"
 
 
-def command(qemu, shape, image, initrd, staging, disk, append):
+def command(qemu, shape, image, initrd, staging, disk, append, devices=()):
+    """qemu's command line; `devices`: more of its arguments (a lab host's network card)."""
     accel = ["-accel", "kvm", "-cpu", "host"] if shape.accel == "kvm" else \
         ["-accel", "tcg,thread=multi", "-cpu", "max"]
     return [qemu, *accel, "-smp", str(shape.cpus), "-m", str(shape.memory_mib),
@@ -72,7 +73,7 @@ def command(qemu, shape, image, initrd, staging, disk, append):
             "-kernel", str(image), "-initrd", str(initrd), "-append", append,
             "-virtfs", "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap",
             "-virtfs", f"local,path={staging},mount_tag=staging,security_model=none",
-            "-drive", f"file={disk},format=raw,if=virtio,cache=unsafe"]
+            "-drive", f"file={disk},format=raw,if=virtio,cache=unsafe", *devices]
 
 
 def _die_with_parent():
@@ -102,10 +103,10 @@ class Reaper:
 
 
 def boot(qemu, shape, image, initrd, staging, disk, append, console_log, reaper, boot_timeout,
-         run_timeout, echo):
-    """Runs the guest to its end; returns (exit status of the command, boot seconds).
+         run_timeout, echo, devices=()):
+    """Runs the guest to its end; returns the seconds it took to reach its init.
     echo(line) gets each console line after the guest's init started the command."""
-    argv = command(qemu, shape, image, initrd, staging, disk, append)
+    argv = command(qemu, shape, image, initrd, staging, disk, append, devices)
     started_at = time.monotonic()
     with open(console_log, "a") as log:  # a KVM attempt's console stays before the TCG one
         log.write("# " + " ".join(argv) + "\n")
@@ -137,7 +138,7 @@ def boot(qemu, shape, image, initrd, staging, disk, append, console_log, reaper,
                 if state["started"] is None and elapsed > boot_timeout:
                     raise GuestError(f"the guest did not reach its init within {boot_timeout} s "
                                      f"(hung at boot?)")
-                if elapsed > boot_timeout + run_timeout:
+                if run_timeout and elapsed > boot_timeout + run_timeout:
                     raise GuestError(f"the guest ran past its limit of {boot_timeout + run_timeout} s")
                 time.sleep(0.2)
         finally:

@@ -1,6 +1,7 @@
 """The guest launcher's parts, without booting anything: what KERNEL= may name, the modules'
 load order, the accelerator's choice, qemu's command line, and the reaper's cleanup."""
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -8,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from guests import bench, initramfs, kernel, machine, reaper
+from guests import bench, initramfs, kernel, lab_host, machine, reaper
 
 
 def fake_bzimage(path):
@@ -209,3 +210,84 @@ def test_validity_table_reads_valid_invalid_and_skipped(tmp_path):
 def test_the_listed_kernels_are_debian_package_names():
     kernels = bench.listed_kernels()
     assert kernels and all(kernel.PACKAGE_NAME.match(k) for k in kernels)
+
+
+def test_a_lab_hosts_network_card_is_reached_only_through_one_loopback_port():
+    devices = lab_host.network_devices(2222)
+    netdev = devices[devices.index("-netdev") + 1]
+    assert "restrict=on" in netdev.split(",")  # the guest itself reaches nothing
+    assert "hostfwd=tcp:127.0.0.1:2222-:22" in netdev.split(",")
+    argv = machine.command("qemu", machine.Shape(2, 1024, "tcg"), "bzImage", "initrd", "/s", "/d", "", devices)
+    assert argv[-len(devices):] == devices
+
+
+@pytest.mark.skipif(not Path(lab_host.SSHD).exists() or not shutil.which("ssh-keygen"),
+                    reason="no sshd here (make deps FLEET_DEPS=1)")
+def test_a_lab_hosts_sshd_lets_the_given_keys_in_as_root_and_names_the_guests_facts(tmp_path):
+    keys = tmp_path / "keys.pub"
+    keys.write_text("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIExample test\n")
+    share = tmp_path / "share"
+    share.mkdir()
+    command = lab_host.sshd_command(share, keys)
+    config = (share / "sshd_config").read_text()
+    assert f"AuthorizedKeysFile {share / 'authorized_keys'}" in config
+    assert (share / "authorized_keys").read_text() == keys.read_text()
+    assert "PasswordAuthentication no" in config and "PermitRootLogin prohibit-password" in config
+    assert "AllowUsers root" in config  # the key list is root's only
+    assert f"SetEnv PAGELADDER_GUEST={share / 'guest.json'}" in config
+    assert (share / "host_key").is_file() and (share / "host_key.pub").is_file()
+    assert command[-1].endswith(f"-D -e -f {share / 'sshd_config'}")
+
+
+@pytest.mark.parametrize("content", [None, "\n"])
+def test_a_lab_host_without_keys_to_let_in_is_refused(tmp_path, content):
+    keys = tmp_path / "keys.pub"
+    if content is not None:
+        keys.write_text(content)
+    with pytest.raises(machine.GuestError, match="no such file, or no key"):
+        lab_host.sshd_command(tmp_path, keys)
+
+
+def test_ssh_answers_only_where_a_server_sends_its_banner():
+    import socket
+    import threading
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        port = server.getsockname()[1]
+        assert not lab_host.port_is_free(port)
+
+        def serve(banner):
+            conn, _ = server.accept()
+            if banner:
+                conn.sendall(banner)
+            time.sleep(0.3)
+            conn.close()
+        for banner, answers in ((b"", False), (b"SSH-2.0-OpenSSH_9.2\r\n", True)):
+            thread = threading.Thread(target=serve, args=(banner,))
+            thread.start()
+            assert lab_host.answers_ssh(port, timeout=0.2) is answers
+            thread.join()
+
+
+def test_serving_on_a_taken_port_is_refused_before_anything_starts(tmp_path, capsys, monkeypatch):
+    import socket
+    def resolve(*args, **kwargs):
+        raise AssertionError("the kernel was fetched before the port was checked")
+    monkeypatch.setattr(bench.kernel, "resolve", resolve)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        port = taken.getsockname()[1]
+        request = bench.GuestRequest(kernel="k", harness_args=[], build_dir=tmp_path, results=tmp_path / "r",
+                                     python=sys.executable, ssh_port=port, authorized_keys="keys")
+        assert bench.run(request) == bench.EXIT_GUEST
+    assert "is taken" in capsys.readouterr().err
+    assert not (tmp_path / "r").exists()
+
+
+@pytest.mark.parametrize("port", ["0", "65536", "ssh"])
+def test_serve_refuses_what_is_not_a_tcp_port(port, capsys):
+    from guests import __main__ as cli
+    with pytest.raises(SystemExit) as e:
+        cli.build_parser().parse_args(["serve", "--kernel", "k", "--ssh-port", port, "--authorized-keys", "f"])
+    assert e.value.code == 2 and "not a TCP port" in capsys.readouterr().err
