@@ -6,26 +6,13 @@ above what /var/tmp has) and a host whose build fails (a compiler that does not 
 pageladder_make_vars="CXX=/bin/false") each `failed`, with the reason in fleet.md and on the
 console, and the fleet exits 4 naming both. Skips (77) without ansible-playbook or root.
 """
-import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
-SKIP = 77
-
-
-def fail(message):
-    print(f"FAIL: {message}")
-    sys.exit(1)
-
-
-def fleet(source, python, folder, inventory, *args):
-    return subprocess.run([python, str(Path(source) / "fleet" / "fleet.py"), "--inventory", str(inventory),
-                           "--results", str(folder / "results"), "--remote-dir", str(folder / "remote"), *args],
-                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=900)
+from lab import SKIP, fail, fleet, fleet_hosts
 
 
 def main():
@@ -43,15 +30,15 @@ def main():
         for inventory, args, words in ((folder / "missing.ini", (), "no inventory file"),
                                        (folder / "unparsable.ini", (), "cannot be parsed"),
                                        (folder / "lab.ini", ("--limit", "nothing"), "matches no host")):
-            done = fleet(source, python, folder, inventory, *args)
+            done = fleet(source, python, folder, *args, inventory=inventory, timeout=900)
             if done.returncode != 2 or words not in done.stdout or len(done.stdout.strip().splitlines()) != 1:
                 fail(f"{inventory.name} {' '.join(args)}: exit {done.returncode}, said {done.stdout.strip()[-400:]!r}")
-        done = fleet(source, python, folder, folder / "lab.ini")
+        done = fleet(source, python, folder, inventory=folder / "lab.ini", timeout=900)
         print(done.stdout[-3000:])
         if done.returncode != 4:
             fail(f"a fleet of failing hosts exits 4, not {done.returncode}")
         fleet_dir = next((folder / "results").glob("fleet-*"))
-        hosts = json.loads((fleet_dir / "fleet.json").read_text())["hosts"]
+        hosts = fleet_hosts(fleet_dir)
         if hosts["full"]["status"] != "failed" or "MiB free under /var/tmp" not in hosts["full"]["why"]:
             fail(f"full: {hosts['full']}")
         if hosts["broken"]["status"] != "failed" or "make bench exited" not in hosts["broken"]["why"] \

@@ -1,81 +1,48 @@
 #!/usr/bin/env python3
 """make fleet against a lab on this machine: an SSH server of the test's own, on loopback only.
 
-The inventory names this machine twice over SSH (`one`, `busy`), once without SSH (`here`,
-ansible_connection=local) and a host nobody answers for (`gone`, a closed port). The first fleet
-run sends the checkout, builds and runs `make bench QUICK=1 ONLY=minor_fault` on `one` and
-brings its run folder back; `gone` is unreachable; the fleet exits 4 and says which. A second
-run into the same fleet folder (FLEET=, LIMIT=busy:here) while the test holds the machine's run
-lock finds both refused and keeps what the first found. A third (LIMIT=here) measures `here`,
-and `compare --fleet` sets its run beside one's in a matrix. Skips (77) without sshd, ansible-playbook or root. The SSH server, its
-keys and the remote checkouts live in a temporary folder and go with it.
+The inventory names this machine twice over SSH as root (`one`, `busy`), twice without SSH
+(`here`, `plain`: ansible_connection=local) and a host nobody answers for (`gone`, a closed
+port). The first fleet run sends the checkout, builds and runs `make bench QUICK=1
+ONLY=minor_fault` on `one` and brings its run folder back; `gone` is unreachable; the fleet exits
+4 and says which. A second run into the same fleet folder (FLEET=, LIMIT=busy:here) while the
+test holds the machine's run lock finds both refused and keeps what the first found. A third
+(LIMIT=here) measures `here`. A fourth, the whole fleet run as nobody (setpriv: no root, no
+sudo, its home in the test's folder), measures `plain`: partial, swap_in's rungs skipped as
+needing root, exit 4. `compare --fleet` sets the runs side by side in a matrix. Skips (77)
+without sshd, ansible-playbook or root. The SSH server, its keys and the remote checkouts live
+in a temporary folder and go with it.
 """
 import argparse
-import contextlib
 import fcntl
-import json
 import os
 import shutil
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-SKIP = 77
+from lab import SKIP, compare_fleet, fail, fleet, fleet_hosts, free_port, ssh_key, ssh_server, ssh_vars
 
 
-def fail(message):
-    print(f"FAIL: {message}")
-    sys.exit(1)
+# The host without root or sudo: this machine again (ansible_connection=local), the whole fleet run
+# as nobody (setpriv), everything it writes under the test's folder.
+NOBODY = 65534
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _die_with_parent():
-    import ctypes
-    ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-
-
-@contextlib.contextmanager
-def ssh_server(folder, port):
-    """sshd on 127.0.0.1:port, key login for root, killed with the test (even SIGKILLed)."""
-    for key in ("host", "client"):
-        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(folder / key)], check=True)
-    shutil.copy(folder / "client.pub", folder / "authorized_keys")
-    (folder / "sshd_config").write_text(
-        f"Port {port}\nListenAddress 127.0.0.1\nHostKey {folder / 'host'}\n"
-        f"AuthorizedKeysFile {folder / 'authorized_keys'}\nPermitRootLogin prohibit-password\n"
-        f"PasswordAuthentication no\nKbdInteractiveAuthentication no\nUsePAM no\nStrictModes no\n"
-        f"PidFile {folder / 'sshd.pid'}\n")
-    Path("/run/sshd").mkdir(exist_ok=True)  # privilege separation wants it
-    server = subprocess.Popen(["/usr/sbin/sshd", "-D", "-e", "-f", str(folder / "sshd_config")],
-                              stderr=open(folder / "sshd.log", "w"), preexec_fn=_die_with_parent)
-    try:
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                break
-            time.sleep(0.1)
-        else:
-            fail(f"sshd did not listen: {(folder / 'sshd.log').read_text()[-500:]}")
-        yield
-    finally:
-        server.kill()
-        server.wait()
-
-
-def fleet(source, python, folder, *args):
-    return subprocess.run([python, str(Path(source) / "fleet" / "fleet.py"), "--inventory", str(folder / "inventory"),
-                           "--results", str(folder / "results"), "--remote-dir", str(folder / "remote"),
-                           "--min-free-mib", "100", "--bench-args", "QUICK=1 ONLY=minor_fault", *args],
-                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=1800)
+def as_nobody(folder):
+    """(prefix, environment) that run make fleet as nobody, its home in folder/nobody."""
+    home = folder / "nobody"
+    owned = (home, folder / "nobody-results", folder / "remote" / "plain")
+    for path in owned:
+        path.mkdir(parents=True)
+        os.chown(path, NOBODY, NOBODY)
+    env = dict(os.environ, HOME=str(home), USER="nobody", LOGNAME="nobody",
+               # Ansible's files on the host side: nobody's home in passwd is /nonexistent.
+               ANSIBLE_REMOTE_TMP=str(home / "ansible-tmp"), ANSIBLE_ASYNC_DIR=str(home / "ansible-async"),
+               # The checkout is root's: git would refuse to list another user's repository.
+               GIT_CONFIG_COUNT="1", GIT_CONFIG_KEY_0="safe.directory", GIT_CONFIG_VALUE_0="*")
+    prefix = ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", "--"]
+    return prefix, env
 
 
 def main():
@@ -88,33 +55,33 @@ def main():
         return SKIP
     with tempfile.TemporaryDirectory(prefix="pageladder-fleet-") as tmp:
         folder = Path(tmp)
+        folder.chmod(0o755)  # nobody works under it
         port, closed = free_port(), free_port()
-        with ssh_server(folder, port):
+        client = ssh_key(folder, "client")
+        with ssh_server(folder, port, client):
             (folder / "inventory").write_text(
                 f"[lab]\none ansible_host=127.0.0.1 ansible_port={port}\n"
                 f"busy ansible_host=127.0.0.1 ansible_port={port}\n"
                 f"gone ansible_host=127.0.0.1 ansible_port={closed}\n"
-                "here ansible_connection=local\n\n[all:vars]\nansible_user=root\n"
-                f"ansible_ssh_private_key_file={folder / 'client'}\nansible_python_interpreter=/usr/bin/python3\n"
-                "ansible_ssh_common_args='-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null'\n")
-            first = fleet(a.source, a.python, folder, "--limit", "one:gone")
-            print(first.stdout[-3000:])
+                "here ansible_connection=local\nplain ansible_connection=local\n\n[all:vars]\n" + ssh_vars(client))
+            first_hosts = "one:gone"
+            first = fleet(a.source, a.python, folder, "--limit", first_hosts)
+            print(first.stdout[-4000:])
             if first.returncode != 4:
                 fail(f"a fleet with an unreachable host exits 4, not {first.returncode}")
             fleet_dir = next((folder / "results").glob("fleet-*"))
-            hosts = json.loads((fleet_dir / "fleet.json").read_text())["hosts"]
+            hosts = fleet_hosts(fleet_dir)
             if hosts["gone"]["status"] != "unreachable":
                 fail(f"gone: {hosts['gone']}")
-            if hosts["one"]["status"] not in ("ok", "partial"):
-                fail(f"one: {hosts['one']}")
+            if hosts["one"]["status"] not in ("ok", "partial") or "without root" in hosts["one"]["machine"]:
+                fail(f"one (root over SSH): {hosts['one']}")
             run = fleet_dir / hosts["one"]["run"]
             if run.parent.name != "one" or not (run / "run.json").is_file():
                 fail(f"one's run folder is not under {fleet_dir}/one/<run-id>/: {run}")
             # `one` is partial where this machine skips a rung (1 GiB pages, say): named too.
+            not_ok = [f"{h} ({hosts[h]['status']})" for h in first_hosts.split(":") if hosts[h]["status"] != "ok"]
             last = first.stdout.strip().splitlines()[-1]
-            if last not in ("pageladder fleet: not ok: gone (unreachable)",
-                            "pageladder fleet: not ok: one (partial), gone (unreachable)") or \
-                    ("(partial)" in last) != (hosts["one"]["status"] == "partial"):
+            if last != f"pageladder fleet: not ok: {', '.join(not_ok)}" or "gone (unreachable)" not in last:
                 fail(f"the last line names the hosts that are not ok: {last!r}")
             # The same machine again, while another run holds it.
             Path("/run/pageladder").mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -122,7 +89,7 @@ def main():
                 fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 second = fleet(a.source, a.python, folder, "--fleet", str(fleet_dir), "--limit", "busy:here")
             print(second.stdout[-2000:])
-            hosts = json.loads((fleet_dir / "fleet.json").read_text())["hosts"]
+            hosts = fleet_hosts(fleet_dir)
             for name in ("busy", "here"):
                 if hosts[name]["status"] != "refused":
                     fail(f"{name}, run while the machine's run lock was held: {hosts[name]}")
@@ -133,23 +100,44 @@ def main():
             # This machine without SSH (ansible_connection=local): measured like any other host.
             third = fleet(a.source, a.python, folder, "--fleet", str(fleet_dir), "--limit", "here")
             print(third.stdout[-2000:])
-            hosts = json.loads((fleet_dir / "fleet.json").read_text())["hosts"]
+            hosts = fleet_hosts(fleet_dir)
             if hosts["here"]["status"] not in ("ok", "partial"):
                 fail(f"here (ansible_connection=local): {hosts['here']}")
             if not (fleet_dir / hosts["here"]["run"] / "run.json").is_file():
                 fail(f"here's run folder was not brought back: {hosts['here']}")
-            matrix = subprocess.run([a.python, "-m", "pageladder", "compare", "--fleet", str(fleet_dir),
-                                     "--results", str(folder / "compared")],
-                                    cwd=Path(a.source) / "harness", env={**os.environ, "MPLBACKEND": "Agg"}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                    text=True, timeout=600)
+            check_without_root(a, folder)
+            matrix, written = compare_fleet(a.source, a.python, fleet_dir, folder / "compared")
             print(matrix.stdout[-1500:])
-            found = list((folder / "compared").rglob("matrix.json"))
-            written = json.loads(found[0].read_text()) if found else {}
-            if len(written.get("sides", [])) != 2:
-                fail(f"compare --fleet: a matrix of the two hosts measured, not {written.get('sides')}")
+            measured = [h for h, e in hosts.items() if e.get("run")]
+            if len(written.get("sides", [])) != len(measured):
+                fail(f"compare --fleet: a matrix of the {len(measured)} hosts measured ({measured}), "
+                     f"not {written.get('sides')}")
     print("PASS: one and here measured and brought back, gone unreachable, busy and here refused under the "
-          "run lock, exit 4 with its reasons, a matrix of the two")
+          "run lock, exit 4 with its reasons, a matrix of the hosts measured; plain (nobody) partial, the "
+          "rungs that need root skipped with that reason")
     return 0
+
+
+def check_without_root(a, folder):
+    """This machine as a host without root or sudo: its partial ladder, with the reasons (swap_in's
+    rungs need root whatever the machine has), brought back; Ansible's files in nobody's home."""
+    prefix, env = as_nobody(folder)
+    done = fleet(a.source, a.python, folder, "--limit", "plain", results=folder / "nobody-results",
+                 bench_args="QUICK=1 ONLY='minor_fault swap_in'", prefix=prefix, env=env)
+    print(done.stdout[-2000:])
+    found = list((folder / "nobody-results").glob("fleet-*"))
+    if not found:
+        fail(f"make fleet as nobody wrote no fleet folder (exit {done.returncode})")
+    entry = fleet_hosts(found[0])["plain"]
+    if entry["status"] != "partial" or "(without root or sudo)" not in entry.get("machine", ""):
+        fail(f"plain (nobody: no root, no sudo): {entry}")
+    swap = [s for s in entry.get("skipped", []) if s["rung"].startswith("swap_in")]
+    if not swap or not all("root" in s["reason"] for s in swap):
+        fail(f"plain's swap_in rungs are not skipped as needing root: {entry.get('skipped')}")
+    if not (found[0] / entry["run"] / "run.json").is_file():
+        fail(f"plain's run folder was not brought back: {entry}")
+    if done.returncode != 4 or not done.stdout.strip().endswith("not ok: plain (partial)"):
+        fail(f"a partial host makes the fleet exit 4 and say so: exit {done.returncode}")
 
 
 if __name__ == "__main__":
