@@ -28,7 +28,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from lab import SKIP, compare_fleet, die_with_parent, fail, fleet, fleet_hosts, free_port, ssh_key, ssh_vars
+from lab import SKIP, compare_fleet, die_with_parent, fail, fleet, free_port, ssh_key, ssh_vars, unreachable_gone
 
 KERNEL = "linux-image-amd64"
 BOOT_SECONDS = 300
@@ -108,13 +108,7 @@ def main():
             fleet_seconds = time.monotonic() - started
         finally:
             stop_guest(guest, folder)
-        print(done.stdout[-4000:])
-        if done.returncode != 4:
-            fail(f"a fleet with an unreachable host exits 4, not {done.returncode}")
-        fleet_dir = next((folder / "results").glob("fleet-*"))
-        hosts = fleet_hosts(fleet_dir)
-        if hosts["gone"]["status"] != "unreachable":
-            fail(f"gone: {hosts['gone']}")
+        fleet_dir, hosts = unreachable_gone(done, folder)
         blocks = {}
         for name in ("here", "guest61"):
             if hosts[name]["status"] not in ("ok", "partial") or "without root" in hosts[name]["machine"]:

@@ -21,7 +21,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from lab import SKIP, compare_fleet, fail, fleet, fleet_hosts, free_port, ssh_key, ssh_server, ssh_vars
+from lab import SKIP, compare_fleet, fail, fleet, fleet_hosts, free_port, ssh_key, ssh_server, ssh_vars, unreachable_gone
 
 
 # The host without root or sudo: this machine again (ansible_connection=local), the whole fleet run
@@ -66,13 +66,7 @@ def main():
                 "here ansible_connection=local\nplain ansible_connection=local\n\n[all:vars]\n" + ssh_vars(client))
             first_hosts = "one:gone"
             first = fleet(a.source, a.python, folder, "--limit", first_hosts)
-            print(first.stdout[-4000:])
-            if first.returncode != 4:
-                fail(f"a fleet with an unreachable host exits 4, not {first.returncode}")
-            fleet_dir = next((folder / "results").glob("fleet-*"))
-            hosts = fleet_hosts(fleet_dir)
-            if hosts["gone"]["status"] != "unreachable":
-                fail(f"gone: {hosts['gone']}")
+            fleet_dir, hosts = unreachable_gone(first, folder)
             if hosts["one"]["status"] not in ("ok", "partial") or "without root" in hosts["one"]["machine"]:
                 fail(f"one (root over SSH): {hosts['one']}")
             run = fleet_dir / hosts["one"]["run"]

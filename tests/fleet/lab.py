@@ -109,6 +109,19 @@ def fleet_hosts(fleet_dir):
     return json.loads((Path(fleet_dir) / "fleet.json").read_text())["hosts"]
 
 
+def unreachable_gone(done, folder):
+    """A fleet run whose host `gone` (a closed port) never answered: exit 4, `gone` unreachable.
+    Returns (its fleet folder, its hosts)."""
+    print(done.stdout[-4000:])
+    if done.returncode != 4:
+        fail(f"a fleet with an unreachable host exits 4, not {done.returncode}")
+    fleet_dir = next((Path(folder) / "results").glob("fleet-*"))
+    hosts = fleet_hosts(fleet_dir)
+    if hosts["gone"]["status"] != "unreachable":
+        fail(f"gone: {hosts['gone']}")
+    return fleet_dir, hosts
+
+
 def compare_fleet(source, python, fleet_dir, out, *args):
     """make compare FLEET=fleet_dir into out; returns (the process, matrix.json or {})."""
     done = subprocess.run([python, "-m", "pageladder", "compare", "--fleet", str(fleet_dir), "--results", str(out),
