@@ -158,6 +158,15 @@ def run(request):
     """The whole guest run; returns the exit status (the harness's, or EXIT_GUEST). The run
     folder it handed back, if any, is in request.handed_back afterwards."""
     results_root = Path(request.results).resolve()
+    # Bad input first, before any tool is looked for or anything fetched.
+    for name, path in (("RESULTS", results_root), ("the checkout", CHECKOUT),
+                       ("BUILD_DIR", Path(request.build_dir).resolve())):
+        if any(c.isspace() or c == "," for c in str(path)):
+            # These paths go on the kernel command line, into qemu's -virtfs and through the
+            # guest's shell.
+            print(f"pageladder: {name} {path}: a guest needs a path without spaces or commas",
+                  file=sys.stderr)
+            return EXIT_GUEST
     if request.ssh_port and not lab_host.port_is_free(request.ssh_port):
         print(f"pageladder: 127.0.0.1:{request.ssh_port} is taken: --ssh-port needs a free port", file=sys.stderr)
         return EXIT_GUEST
@@ -169,14 +178,6 @@ def run(request):
     except (kernel.KernelError, machine.GuestError) as e:
         print(f"pageladder: {e}", file=sys.stderr)
         return EXIT_GUEST
-    for name, path in (("RESULTS", results_root), ("the checkout", CHECKOUT),
-                       ("BUILD_DIR", Path(request.build_dir).resolve())):
-        if any(c.isspace() or c == "," for c in str(path)):
-            # These paths go on the kernel command line, into qemu's -virtfs and through the
-            # guest's shell.
-            print(f"pageladder: {name} {path}: a guest needs a path without spaces or commas",
-                  file=sys.stderr)
-            return EXIT_GUEST
     results_root.mkdir(parents=True, exist_ok=True)
     work = results_root / f".guest-{os.getpid()}"
     reaper = machine.Reaper()

@@ -27,7 +27,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from pageladder import benchmark_json, rows, runner
+from pageladder import benchmark_json, rows, runner, safe_io
 from pageladder.anatomy_join import MIN_SAMPLES, RungTally, join, phases_of, read_windows
 from pageladder.anatomy_perf import read_recording, record_command
 from pageladder.anatomy_phases import COLOURS, PHASE_NAMES
@@ -153,7 +153,7 @@ class Pass:
         for rung, tally in tallies.items():
             self.tallies[rung].merge(tally)
             folded += [f"{rung};{stack} {n}" for stack, n in tally.stacks.most_common()]
-        (self.folder / f"{stem}.folded").write_text("\n".join(folded) + "\n")
+        safe_io.write_text_atomically(self.folder / f"{stem}.folded", "\n".join(folded) + "\n")
         gb_json = self.folder / f"{stem}.json"
         if gb_json.is_file():
             context, rows_of_json = benchmark_json.load(gb_json)
@@ -320,7 +320,7 @@ def _restore_max_sample_rate(before):
 
 def write(run_dir, anatomy):
     path = Path(run_dir) / FILE
-    path.write_text(json.dumps(anatomy, indent=1) + "\n")
+    safe_io.write_json_atomically(path, anatomy)
     return path
 
 
@@ -329,12 +329,13 @@ def load(run_dir):
     path = Path(run_dir) / FILE
     if not path.is_file():
         return None
-    try:
-        data = json.loads(path.read_text())
-    except ValueError as e:
-        raise ValueError(f"{path}: not JSON: {e}") from e
-    if not isinstance(data, dict) or data.get("schema_version") != SCHEMA_VERSION:
+    data = safe_io.load_json(path, "anatomy.json")  # a DataFileError is a ValueError
+    if data.get("schema_version") != SCHEMA_VERSION:
         raise ValueError(f"{path}: not an anatomy of schema {SCHEMA_VERSION}")
+    rungs = data.get("rungs")
+    if not isinstance(rungs, list) or not all(isinstance(r, dict) and isinstance(r.get("id"), str)
+                                              and isinstance(r.get("phases"), (list, type(None))) for r in rungs):
+        raise ValueError(f"{path}: its 'rungs' are not a list of rungs with an id and phases")
     return data
 
 

@@ -14,6 +14,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pageladder import safe_io
+
 TIME_UNIT_NS = {"ns": 1.0, "us": 1e3, "ms": 1e6, "s": 1e9}
 SKIP_PREFIX = "skipped: "                # benchmarks/core/event_run.cpp, skip()
 ROWS_CONTEXT_KEY = "pageladder_rows"     # benchmarks/core/main.cpp
@@ -60,7 +62,7 @@ def merge(paths, out_path, tag_invocations=True):
         merged["context"]["pageladder_invocations"] = len(paths) - len(unreadable)
     if unreadable:
         merged["context"]["pageladder_unreadable_invocations"] = unreadable
-    Path(out_path).write_text(json.dumps(merged, indent=1) + "\n")
+    safe_io.write_json_atomically(out_path, merged)
     return len(paths) - len(unreadable)
 
 

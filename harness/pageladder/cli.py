@@ -8,7 +8,8 @@ from pathlib import Path
 import contextlib
 import functools
 
-from pageladder import collect, report, runner, stats, swap_phases, system
+# numpy and matplotlib are imported where used: restore and targets need the standard library alone.
+from pageladder import collect, runner, safe_io, swap_phases, system
 from pageladder.config import RunConfig, select_benchmarks
 
 EXIT_USAGE = 2
@@ -34,18 +35,13 @@ def prepare_results_dir(root):
 
 
 def point_latest(run_dir):
-    link = run_dir.parent / "latest"
-    tmp = run_dir.parent / ".latest.tmp"
-    if tmp.is_symlink() or tmp.exists():
-        tmp.unlink()
-    tmp.symlink_to(run_dir.name)
-    os.replace(tmp, link)
+    safe_io.symlink_atomically(run_dir.name, run_dir.parent / "latest")
 
 
 def render_outputs(run, run_dir, charts=True):
     """report.md and the exports always; the charts when asked for and matplotlib is importable.
     Returns an exit status."""
-    from pageladder import anatomy, export
+    from pageladder import anatomy, export, report
     try:
         run_anatomy = anatomy.load(run_dir)
     except ValueError as e:
@@ -124,6 +120,7 @@ def _swap_phases(config, run_dir):
 
 
 def _bench(config):
+    from pageladder import report, stats
     try:
         run_dir = prepare_results_dir(config.results)
     except OSError as e:
@@ -212,13 +209,25 @@ def compare_sides(args):
 
 def fleet_runs(fleet_dir):
     """The run folders of a fleet's hosts that measured (ok or partial), in its fleet.json's
-    order (fleet/fleet.py writes it)."""
+    order (fleet/fleet.py writes it); each must lie inside the fleet folder."""
     try:
-        hosts = json.loads((Path(fleet_dir) / "fleet.json").read_text())["hosts"]
-    except (OSError, ValueError, KeyError) as e:
-        print(f"pageladder: {fleet_dir} is not a fleet folder (no fleet.json): {e}", file=sys.stderr)
+        hosts = safe_io.load_json(Path(fleet_dir) / "fleet.json", "fleet.json").get("hosts")
+        if not isinstance(hosts, dict) or not all(isinstance(e, dict) for e in hosts.values()):
+            raise safe_io.DataFileError(f"{Path(fleet_dir) / 'fleet.json'}: 'hosts' is not an object of objects")
+    except safe_io.DataFileError as e:
+        print(f"pageladder: {fleet_dir} is not a fleet folder: {e}", file=sys.stderr)
         return []
-    return [str(Path(fleet_dir) / e["run"]) for e in hosts.values() if e.get("status") in ("ok", "partial")]
+    runs = []
+    for host, e in hosts.items():
+        if e.get("status") not in ("ok", "partial"):
+            continue
+        try:
+            if not isinstance(e.get("run"), str):
+                raise ValueError("no run folder named")
+            runs.append(str(safe_io.inside(fleet_dir, Path(fleet_dir) / e["run"])))
+        except ValueError as why:
+            print(f"pageladder: fleet.json's host {host!r} left out: {why}", file=sys.stderr)
+    return runs
 
 
 def _write_matrix(result, sides, out, order):
@@ -226,7 +235,7 @@ def _write_matrix(result, sides, out, order):
     ORDER=kernel, kernels.svg/png too); the exit status for the charts."""
     from pageladder import matrix, rows
     table = matrix.build(result, sides)
-    (out / "matrix.md").write_text(matrix.render_markdown(table))
+    safe_io.write_text_atomically(out / "matrix.md", matrix.render_markdown(table))
     collect.write_json_atomically(out / "matrix.json", table)
     written = ["matrix.md", "matrix.json"]
     status = 0
@@ -284,11 +293,12 @@ def cmd_compare(args):
         print(f"pageladder: cannot compare: {e} (install python3-numpy and python3-statsmodels: "
               f"`make deps`)", file=sys.stderr)
         return EXIT_USAGE
-    out = compare.output_dir(args.results, result["sides"])
     status = 0
     try:
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "compare.md").write_text(compare.render_markdown(result))
+        Path(args.results).mkdir(parents=True, exist_ok=True)
+        # A comparison made before keeps its folder: this one gets the next free name.
+        out = safe_io.new_folder(args.results, compare.output_name(result["sides"]))
+        safe_io.write_text_atomically(out / "compare.md", compare.render_markdown(result))
         collect.write_json_atomically(out / "compare.json", compare.to_json(result))
         try:
             from pageladder import plot
@@ -297,7 +307,7 @@ def cmd_compare(args):
             print(f"pageladder: chart not drawn: {e} (install python3-matplotlib)", file=sys.stderr)
             status = EXIT_PLOT
     except OSError as e:
-        print(f"pageladder: cannot write {out}: {e.strerror}", file=sys.stderr)
+        print(f"pageladder: cannot write the comparison under {args.results}: {e.strerror or e}", file=sys.stderr)
         return EXIT_USAGE
     print(compare.render_markdown(result))
     print(f"pageladder: wrote {out}/compare.md, compare.json, compare.svg, compare.png")

@@ -6,16 +6,22 @@ import json
 import math
 import os
 import platform
+import re
 import socket
 from pathlib import Path
 
-from pageladder import SCHEMA_VERSION, anatomy, benchmark_json, ladder, metadata, sweep
+from pageladder import SCHEMA_VERSION, anatomy, benchmark_json, ladder, metadata, safe_io, sweep
+
+
+def _plain(text):
+    """A host name or kernel release as part of a run id: characters a run id may not hold
+    (safe_io's plain names: a guest's kernel may call itself anything) become '_'."""
+    return re.sub(r"[^A-Za-z0-9._+~@:,=-]", "_", text) or "_"
 
 
 def run_id(now=None):
     now = now or datetime.datetime.now()
-    host = socket.gethostname().replace("/", "_")
-    return f"{now:%Y%m%d-%H%M%S}-{host}-{platform.release()}"
+    return f"{now:%Y%m%d-%H%M%S}-{_plain(socket.gethostname())}-{_plain(platform.release())}"
 
 
 def assemble(run_dir, outcomes, harness_settings, extra_skipped=(), root=None, demand_paging=None,
@@ -91,7 +97,7 @@ def assemble(run_dir, outcomes, harness_settings, extra_skipped=(), root=None, d
             skipped.append({"benchmark": "demand_paging", "reason": demand_paging["failed"]})
         else:
             run["pageladder"]["demand_paging"] = demand_paging
-    write_json_atomically(Path(run_dir) / "run.json", run)
+    write_json_atomically(Path(run_dir) / "run.json", run, sync=True)
     # The anatomy pass (ANATOMY=1) ran before the ladder was built: its phases' times per event,
     # their shares of the ladder's medians, are computed once, here.
     anatomy.add_phase_times(run_dir, ladder.valid_medians(run["pageladder"]))
@@ -123,19 +129,25 @@ def strict_json(value):
     return value
 
 
-def write_json_atomically(path, data):
-    tmp = Path(str(path) + ".tmp")
-    with open(tmp, "w") as f:
-        json.dump(strict_json(data), f, indent=1, allow_nan=False)
-        f.write("\n")
-    os.replace(tmp, path)
+def write_json_atomically(path, data, sync=False):
+    """JSON without NaN (strict_json), written whole (safe_io); sync for run.json."""
+    text = json.dumps(strict_json(data), indent=1, allow_nan=False) + "\n"
+    safe_io.write_text_atomically(path, text, sync=sync)
 
 
 class RunError(Exception):
     """A run folder or run.json that cannot be used; the message names the file and the problem."""
 
 
+# The pageladder block's parts every reader relies on, and their JSON types.
+_BLOCK_TYPES = {"run_id": str, "machine": dict, "kernel": dict, "settings": dict, "skipped": list,
+                "ladder": list}
+
+
 def load_run(run_dir):
+    """A run folder's run.json, checked to be a pageladder run a reader can use: its file a
+    regular JSON file of sane size, its block's parts of the right types, its run_id a plain
+    name (it names compare's folders). RunError, naming the file, otherwise."""
     run_dir = Path(run_dir)
     path = run_dir / "run.json"
     if not run_dir.is_dir():
@@ -143,19 +155,28 @@ def load_run(run_dir):
     if not path.is_file():
         raise RunError(f"{path}: missing (is {run_dir} a pageladder run folder?)")
     try:
-        with open(path) as f:
-            run = json.load(f)
-    except json.JSONDecodeError as e:
-        raise RunError(f"{path}: not valid JSON, probably truncated ({e})") from e
-    except OSError as e:
-        raise RunError(f"{path}: cannot read ({e.strerror})") from e
-    block = run.get("pageladder") if isinstance(run, dict) else None
+        run = safe_io.load_json(path, "run.json")
+    except safe_io.DataFileError as e:
+        raise RunError(str(e)) from None
+    block = run.get("pageladder")
     if not isinstance(block, dict):
         raise RunError(f"{path}: no 'pageladder' block (a plain Google Benchmark file?)")
     version = block.get("schema_version")
     if version != SCHEMA_VERSION:
         raise RunError(f"{path}: schema_version {version!r}, this harness reads {SCHEMA_VERSION}")
-    for key in ("machine", "kernel", "settings", "skipped", "ladder"):
+    for key, kind in _BLOCK_TYPES.items():
         if key not in block:
             raise RunError(f"{path}: the pageladder block lacks '{key}'")
+        if not isinstance(block[key], kind):
+            raise RunError(f"{path}: the pageladder block's '{key}' is not a JSON {kind.__name__}")
+    if not all(isinstance(r, dict) and isinstance(r.get("id"), str) for r in block["ladder"]):
+        raise RunError(f"{path}: a rung of its ladder is not an object with an id")
+    if not all(isinstance(s, dict) for s in block["skipped"]):
+        raise RunError(f"{path}: an entry of 'skipped' is not an object")
+    try:
+        safe_io.safe_name(block["run_id"], "its run_id")
+    except ValueError as e:
+        raise RunError(f"{path}: {e}") from None
+    if not isinstance(run.get("benchmarks", []), list):
+        raise RunError(f"{path}: 'benchmarks' is not a JSON list")
     return run

@@ -545,11 +545,17 @@ def _phase_change(p):
     return f"{p['phase']} {sign}{format_ns(abs(p['delta_ns']))} ({p['a_share']:.0%} → {p['b_share']:.0%})"
 
 
-def output_dir(results_root, sides):
+def output_name(sides):
     """compare-<idA>-vs-<idB>; a side of several runs is named by its first, how many more,
-    and a short digest of all of them (two sides that share a first run differ)."""
+    and a short digest of all of them (two sides that share a first run differ). Run ids are
+    plain names (collect.load_run checks them); a name too long for a folder keeps the first
+    side and a digest of the rest."""
     def name(side):
         if len(side) == 1:
             return side[0]
         return f"{side[0]}+{len(side) - 1}-{hashlib.sha256(' '.join(side).encode()).hexdigest()[:6]}"
-    return Path(results_root) / ("compare-" + "-vs-".join(name(s) for s in sides))
+    full = "compare-" + "-vs-".join(name(s) for s in sides)
+    if len(full) <= 200:
+        return full
+    rest = hashlib.sha256(" ".join(" ".join(s) for s in sides[1:]).encode()).hexdigest()[:10]
+    return f"compare-{name(sides[0])[:120]}-vs-{len(sides) - 1}-sides-{rest}"

@@ -11,6 +11,8 @@ import csv
 import io
 import json
 
+from pageladder import safe_io
+
 GITHUB_ACTION_BENCHMARK = "github-action-benchmark.json"
 LADDER_CSV = "ladder.csv"
 CSV_COLUMNS = ("id", "label", "family", "median_ns", "min_ns", "max_ns", "p50_ns", "p99_ns", "valid", "why")
@@ -52,6 +54,6 @@ def ladder_csv(run):
 
 
 def write(run, run_dir):
-    (run_dir / LADDER_CSV).write_text(ladder_csv(run))
-    (run_dir / GITHUB_ACTION_BENCHMARK).write_text(json.dumps(github_action_benchmark(run), indent=1) + "\n")
-    (run_dir / BENCHER).write_text(json.dumps(bencher(run), indent=1) + "\n")
+    safe_io.write_text_atomically(run_dir / LADDER_CSV, ladder_csv(run))
+    safe_io.write_json_atomically(run_dir / GITHUB_ACTION_BENCHMARK, github_action_benchmark(run))
+    safe_io.write_json_atomically(run_dir / BENCHER, bencher(run))

@@ -23,7 +23,10 @@ runs were (runs made back to back can understate what a day's drift does; one ru
 its 3% floor).
 """
 import json
+import sys
 from pathlib import Path
+
+from pageladder import collect
 
 # The newest run folders looked at (run ids sort by time): a results folder of years of runs
 # is not read whole for one comparison.
@@ -32,7 +35,7 @@ MAX_RUNS = 200
 
 def machine_identity(run):
     machine = run["pageladder"].get("machine") or {}
-    return tuple(machine.get(k) for k in ("hostname", "cpu_model", "cpus", "memory_total_kib"))
+    return json.dumps([machine.get(k) for k in ("hostname", "cpu_model", "cpus", "memory_total_kib")])
 
 
 def configuration(run):
@@ -43,17 +46,17 @@ def configuration(run):
             bool(harness.get("quick")), harness.get("cpu"))
 
 
-def _load(path):
+def _load(run_dir, out):
+    """The run, or None with a notice when it cannot be used (one bad run.json under results/
+    never stops a comparison)."""
     try:
-        with open(path) as f:
-            run = json.load(f)
-    except (OSError, ValueError):
+        return collect.load_run(run_dir)
+    except collect.RunError as e:
+        print(f"pageladder: history leaves out {e}", file=out)
         return None
-    return run if isinstance(run, dict) and isinstance(run.get("pageladder"), dict) and \
-        "ladder" in run["pageladder"] else None
 
 
-def groups(results_root, compared):
+def groups(results_root, compared, out=sys.stderr):
     """Groups (lists of runs, two or more each) of earlier runs under results_root identical to
     one of the `compared` runs (the same configuration), none of them a compared run. Run folders directly
     under results_root are looked at (not compare, fleet or guest-failure folders)."""
@@ -66,7 +69,7 @@ def groups(results_root, compared):
     found = {}
     candidates = sorted(p for p in root.glob("*/run.json") if not p.parent.is_symlink())[-MAX_RUNS:]
     for path in candidates:
-        run = _load(path)
+        run = _load(path.parent, out)
         if not run or run["pageladder"].get("run_id") in excluded or machine_identity(run) not in machines:
             continue
         found.setdefault(configuration(run), []).append(run)

@@ -13,7 +13,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib import ticker  # noqa: E402
 
-from pageladder import ladder, metadata  # noqa: E402
+from pageladder import ladder, metadata, safe_io  # noqa: E402
 from pageladder import rows as row_descriptions  # noqa: E402
 from pageladder.units import format_ns  # noqa: E402
 
@@ -63,8 +63,11 @@ def figure(width, height):
 
 
 def save(fig, stem):
-    fig.savefig(f"{stem}.svg", metadata={"Date": None})
-    fig.savefig(f"{stem}.png", dpi=150, metadata={"Software": None})
+    """stem.svg and stem.png, each written whole (a temporary name, then a rename)."""
+    with safe_io.atomic_path(f"{stem}.svg") as tmp:
+        fig.savefig(tmp, format="svg", metadata={"Date": None})
+    with safe_io.atomic_path(f"{stem}.png") as tmp:
+        fig.savefig(tmp, format="png", dpi=150, metadata={"Software": None})
     plt.close(fig)
 
 

@@ -1,7 +1,7 @@
 """report.md: the ladder as a table, with the machine it was measured on."""
 import math
 
-from pageladder import ladder, metadata, stats
+from pageladder import ladder, metadata, safe_io, stats
 from pageladder.anatomy import phase_ns
 from pageladder.units import format_ns
 
@@ -290,5 +290,4 @@ def render(run, anatomy=None):
 
 
 def write(run, path, anatomy=None):
-    with open(path, "w") as f:
-        f.write(render(run, anatomy))
+    safe_io.write_text_atomically(path, render(run, anatomy))

@@ -69,7 +69,7 @@ def test_a_pass_that_cannot_sample_writes_why_and_no_rungs(tmp_path):
 def test_an_unreadable_anatomy_is_refused_and_a_missing_one_is_none(tmp_path):
     assert anatomy.load(tmp_path) is None
     (tmp_path / anatomy.FILE).write_text("{")
-    with pytest.raises(ValueError, match="not JSON"):
+    with pytest.raises(ValueError, match="not valid JSON"):
         anatomy.load(tmp_path)
 
 

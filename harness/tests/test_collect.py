@@ -1,4 +1,5 @@
 import json
+import os
 import math
 
 import pytest
@@ -59,9 +60,58 @@ def test_load_run_names_the_file_and_the_problem(tmp_path, setup, message):
         collect.load_run(d)
 
 
+def _hostile(base, **changes):
+    """A run.json like a real one, its pageladder block changed."""
+    block = {"schema_version": SCHEMA_VERSION, "run_id": "20261201-120000-host-6.18", "machine": {},
+             "kernel": {}, "settings": {}, "skipped": [], "ladder": []}
+    block.update(changes)
+    return json.dumps({"benchmarks": [], "pageladder": block})
+
+
+@pytest.mark.parametrize("content, message", [
+    (b'{"pageladder": "\xff\xfe"}', "not UTF-8"),
+    (b"[" * 100000 + b"]" * 100000, "nested too deeply"),
+    (b"[1, 2]", "not dict"),
+    (_hostile(None, run_id="/../../escaped").encode(), "not a plain name"),
+    (_hostile(None, run_id="a/../../b").encode(), "not a plain name"),
+    (_hostile(None, run_id=["x"]).encode(), "'run_id' is not a JSON str"),
+    (_hostile(None, kernel="6.1").encode(), "'kernel' is not a JSON dict"),
+    (_hostile(None, ladder=[1, 2]).encode(), "not an object with an id"),
+    (_hostile(None, skipped={"a": 1}).encode(), "'skipped' is not a JSON list"),
+])
+def test_a_hostile_run_json_is_one_line_naming_the_file(tmp_path, content, message):
+    d = tmp_path / "run"
+    d.mkdir()
+    (d / "run.json").write_bytes(content)
+    with pytest.raises(collect.RunError, match=message) as caught:
+        collect.load_run(d)
+    assert str(d / "run.json") in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_a_run_json_that_is_a_symlink_or_a_fifo_is_not_read(tmp_path):
+    d = tmp_path / "run"
+    d.mkdir()
+    (tmp_path / "elsewhere.json").write_text(_hostile(None))
+    (d / "run.json").symlink_to(tmp_path / "elsewhere.json")
+    with pytest.raises(collect.RunError, match="symbolic link"):
+        collect.load_run(d)
+    (d / "run.json").unlink()
+    os.mkfifo(d / "run.json")
+    with pytest.raises(collect.RunError):  # not a regular file: never blocks reading a FIFO
+        collect.load_run(d)
+
+
 def test_run_id_has_the_contract_shape():
     import re
     assert re.fullmatch(r"\d{8}-\d{6}-[^/]+-[^/]+", collect.run_id())
+
+
+def test_a_kernel_release_with_a_slash_makes_a_plain_run_id(monkeypatch):
+    monkeypatch.setattr(collect.platform, "release", lambda: "6.1/../../x y")
+    rid = collect.run_id()
+    assert "/" not in rid and " " not in rid
+    from pageladder import safe_io
+    assert safe_io.safe_name(rid) == rid
 
 
 def test_run_json_benchmarks_are_clean_for_googles_tools(tmp_path):

@@ -1,0 +1,2 @@
+# Empty compiler generated dependencies file for demand_paging.
+# This may be replaced when dependencies are built.

@@ -1,0 +1,3 @@
+file(REMOVE_RECURSE
+  "libpageladder_core.a"
+)

@@ -1,0 +1,2 @@
+# Empty dependencies file for swap_in_bench.
+# This may be replaced when dependencies are built.

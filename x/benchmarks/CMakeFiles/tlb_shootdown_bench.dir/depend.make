@@ -1,0 +1,2 @@
+# Empty dependencies file for tlb_shootdown_bench.
+# This may be replaced when dependencies are built.
