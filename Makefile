@@ -26,8 +26,11 @@ KERNEL_MODULES ?=
 CGROUP    ?=
 ACCEL     ?=
 CMAKE_BUILD_TYPE ?= Release
-# make build's CMake targets (empty: everything).
+# make build's CMake targets (empty: everything); the compilers (default: CMake's choice).
 TARGETS   ?=
+# make's own defaults (g++, cc) are not a choice of the user's.
+override CXX := $(if $(filter default,$(origin CXX)),,$(value CXX))
+override CC  := $(if $(filter default,$(origin CC)),,$(value CC))
 # What make deps installs beyond the base: qemu and busybox (GUEST_DEPS=1, implied by KERNEL=
 # and the lab tier), Ansible and an SSH server (FLEET_DEPS=1, implied by INVENTORY= and the lab
 # tier).
@@ -49,7 +52,7 @@ FAIL_ON_SLOWER ?=
 HISTORY   ?=
 
 USER_VARIABLES := BUILD_DIR RESULTS QUICK ONLY NO_SYSTEM_CHANGES FILE_DIR SWAP_DIR TLB_PAGES V CPU \
-  ANATOMY PYTHON KERNEL KERNEL_MODULES CGROUP ACCEL CMAKE_BUILD_TYPE TARGETS GUEST_DEPS FLEET_DEPS \
+  ANATOMY PYTHON KERNEL KERNEL_MODULES CGROUP ACCEL CMAKE_BUILD_TYPE TARGETS CXX CC GUEST_DEPS FLEET_DEPS \
   INVENTORY LIMIT FORKS FLEET RUN A B RUNS ORDER FAIL_ON_SLOWER HISTORY
 # Literal, once: a command-line or environment value is otherwise expanded by make itself.
 $(foreach v,$(USER_VARIABLES),$(eval override $(v) := $$(value $(v))))

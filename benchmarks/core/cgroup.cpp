@@ -89,7 +89,7 @@ MemoryCgroup::MemoryCgroup(const CgroupLayout& layout, size_t limit_bytes, Cgrou
   if (!layout.why_unusable.empty()) throw std::runtime_error(layout.why_unusable);
   static std::atomic<int> serial{0};
   path_ = fmt::format("{}/pageladder-{}-{}", layout.parent, getpid(), serial++);
-  journal_id_ = journal_change(ChangeKind::kCgroup, path_, "");
+  journal_id_ = journal_change(ChangeKind::kCgroup, path_, "", "");
   try {
     undo_slot_ = register_undo_cgroup(path_);
   } catch (...) {
@@ -101,18 +101,27 @@ MemoryCgroup::MemoryCgroup(const CgroupLayout& layout, size_t limit_bytes, Cgrou
     journal_undone(journal_id_);
     throw std::runtime_error(fmt::format("cannot create {}: {}", path_, std::strerror(-err)));
   }
-  set_limit(limit_bytes);
-  if (layout_.memory == CgroupVersion::kV2) write("memory.swap.max", "max");
+  // No destructor runs for an object whose constructor throws: what it made is undone here.
+  try {
+    set_limit(limit_bytes);
+    if (layout_.memory == CgroupVersion::kV2) write("memory.swap.max", "max");
+  } catch (...) {
+    remove_made();
+    throw;
+  }
 }
 
-MemoryCgroup::~MemoryCgroup() {
+void MemoryCgroup::remove_made() noexcept {
   // Kill whatever still runs inside, then remove the group (rmdir fails while it is populated).
-  remove_cgroup(
+  // Settled in the journal only when it is gone: otherwise restore tries again.
+  const bool gone = remove_cgroup(
       path_.c_str(), [](const char* path, void* fs) { return static_cast<CgroupFs*>(fs)->remove_dir(path); },
       &fs_);
   cancel_undo(undo_slot_);
-  journal_undone(journal_id_);
+  if (gone) journal_undone(journal_id_);
 }
+
+MemoryCgroup::~MemoryCgroup() { remove_made(); }
 
 std::string MemoryCgroup::file(const char* v1, const char* v2) const {
   return path_ + "/" + (layout_.memory == CgroupVersion::kV1 ? v1 : v2);

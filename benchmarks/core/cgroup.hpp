@@ -66,6 +66,7 @@ class MemoryCgroup {
   int64_t usage_bytes() const;
 
  private:
+  void remove_made() noexcept;
   std::string file(const char* v1, const char* v2) const;
   void write(const std::string& name, const std::string& value) const;
   CgroupLayout layout_;

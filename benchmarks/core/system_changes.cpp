@@ -38,8 +38,17 @@ void append_line(const nlohmann::ordered_json& entry) {
   }
   const std::string path = journal_path();
   const auto slash = path.rfind('/');
-  if (slash != std::string::npos && slash > 0) mkdir(path.substr(0, slash).c_str(), 0700);
-  const int fd = open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+  if (slash != std::string::npos && slash > 0) {
+    // The journal tells root what to write and remove later: its folder must be ours alone.
+    const std::string folder = path.substr(0, slash);
+    mkdir(folder.c_str(), 0700);
+    struct stat st {};
+    if (lstat(folder.c_str(), &st) != 0 || !S_ISDIR(st.st_mode) || st.st_uid != geteuid() ||
+        (st.st_mode & 022) != 0)
+      throw std::runtime_error(fmt::format("the journal's folder {} is not this user's own, or others may write it",
+                                           folder));
+  }
+  const int fd = open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
   if (fd < 0) throw std::runtime_error(fmt::format("cannot write the journal {}: {}", path, std::strerror(errno)));
   const bool ok = write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
   fsync(fd);
@@ -151,7 +160,8 @@ const char* change_kind_name(ChangeKind kind) {
   return "?";
 }
 
-std::string journal_change(ChangeKind kind, const std::string& path, const std::string& old_value) {
+std::string journal_change(ChangeKind kind, const std::string& path, const std::string& old_value,
+                           const std::string& new_value) {
   static std::atomic<uint64_t> counter{0};  // two entries in one nanosecond still differ
   timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
@@ -164,6 +174,7 @@ std::string journal_change(ChangeKind kind, const std::string& path, const std::
   entry["kind"] = change_kind_name(kind);
   entry["path"] = path;
   entry["old"] = old_value;
+  entry["new"] = new_value;
   append_line(entry);
   return id;
 }
@@ -215,7 +226,7 @@ ScopedSysctl::ScopedSysctl(const std::string& path, const std::string& value) : 
   const auto selected = line->find('[') != std::string::npos ? read_selected(path) : std::nullopt;
   old_ = selected.value_or(*line);
   if (old_ == value) return;  // nothing to change, nothing to undo
-  id_ = journal_change(ChangeKind::kSysctl, path, old_);
+  id_ = journal_change(ChangeKind::kSysctl, path, old_, value);
   try {
     slot_ = register_undo_write(path, old_);
   } catch (...) {

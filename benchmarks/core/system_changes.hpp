@@ -15,7 +15,7 @@
 
 namespace pageladder {
 
-inline constexpr int kJournalFormat = 1;
+inline constexpr int kJournalFormat = 2;
 
 // PAGELADDER_JOURNAL, else $PAGELADDER_RUN_DIR/journal.jsonl, else /run/pageladder/journal.jsonl.
 std::string journal_path();
@@ -23,10 +23,13 @@ std::string journal_path();
 enum class ChangeKind { kSysctl, kCgroup, kSwapfile, kZram };
 const char* change_kind_name(ChangeKind kind);  // "sysctl", "cgroup", "swapfile", "zram"
 
-// Appends a change entry and returns its id, "<pid>-<ns since the epoch>-<counter>". Throws
-// std::runtime_error when the entry cannot be written (the change must then not be made), also
-// for a path or value that is not valid UTF-8.
-std::string journal_change(ChangeKind kind, const std::string& path, const std::string& old_value);
+// Appends a change entry and returns its id, "<pid>-<ns since the epoch>-<counter>": old_value is
+// what undoing writes back, new_value what the change writes (restore undoes only a value that is
+// still the suite's). Throws std::runtime_error when the entry cannot be written (the change must
+// then not be made), also for a path or value that is not valid UTF-8, and when the journal's
+// folder is not this user's own or is writable by others.
+std::string journal_change(ChangeKind kind, const std::string& path, const std::string& old_value,
+                           const std::string& new_value);
 // Appends the marker that settles the entry; never throws (a stale entry is only undone again).
 void journal_undone(const std::string& id) noexcept;
 

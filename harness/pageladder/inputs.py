@@ -130,12 +130,13 @@ RULES = {
     "ORDER": _choice("given", "kernel"),
     "CMAKE_BUILD_TYPE": _choice("Release", "Debug", "RelWithDebInfo", "MinSizeRel"),
     "TARGETS": _words,
+    "CXX": _path, "CC": _path,
     "LIMIT": _host_pattern,
     "FORKS": _integer(1, 500),
 }
 # The variables a fleet's inventory may give one host (pageladder_make_vars): what make bench
 # takes per machine. The rest (ONLY, QUICK ...) are the fleet's, the same on every host.
-HOST_VARIABLES = ("CPU", "FILE_DIR", "SWAP_DIR", "TLB_PAGES", "NO_SYSTEM_CHANGES", "PYTHON", "V")
+HOST_VARIABLES = ("CPU", "FILE_DIR", "SWAP_DIR", "TLB_PAGES", "NO_SYSTEM_CHANGES", "PYTHON", "V", "CXX", "CC")
 ENV_PREFIX = "PAGELADDER_"
 
 

@@ -1,9 +1,11 @@
 """System changes around a run: temporary swap (zram, a swap file), the run lock and the journal.
 
 Every change is appended to the journal (shared with the C++ benchmarks, which journal their
-cgroups and sysctls there) before it is made, and marked undone after it is undone. A normal
-exit, an error, Ctrl-C and SIGTERM undo it at once; after SIGKILL or a crash, `make restore` and
-the next `make bench` replay what the journal lists without an "undone" marker, and nothing else.
+cgroups and sysctls there) before it is made, with the value it writes, and marked undone after
+it is undone. A normal exit, an error, Ctrl-C and SIGTERM undo it at once; after SIGKILL or a
+crash, `make restore` and the next `make bench` replay what the journal lists without an "undone"
+marker, and nothing else: never a change whose process is still alive (a benchmark run by hand),
+and never over a value that is no longer the suite's (someone changed it since: left, and said).
 The journal's path, its format, and how each kind of change is undone are written down once, in
 docs/journal.md; this module is its Python writer and its only reader. A journal restore cannot
 read in full stops restore before it undoes anything (JournalError), never skipping a line.
@@ -13,21 +15,26 @@ import fcntl
 import itertools
 import json
 import os
+import re
 import signal
+import stat as stat_module
 import subprocess
+import sys
 import time
 from pathlib import Path
 
 RUN_DIR = Path(os.environ.get("PAGELADDER_RUN_DIR", "/run/pageladder"))
 SWAP_PRIORITY = 32767
-JOURNAL_FORMAT = 1
+JOURNAL_FORMAT = 2
+READABLE_FORMATS = (1, 2)  # format 1 lines (no "new") are still undone, without the value check
 CHANGE_KINDS = ("sysctl", "cgroup", "swapfile", "zram")
 CGROUP_PREFIX = "pageladder-"
 CGROUP_REMOVE_ATTEMPTS = 400
 CGROUP_REMOVE_PAUSE_S = 0.005
 
 # The exact fields of the two kinds of journal line, in the order both writers emit them.
-_CHANGE_FIELDS = {"format": int, "id": str, "pid": int, "kind": str, "path": str, "old": str}
+_CHANGE_FIELDS = {"format": int, "id": str, "pid": int, "kind": str, "path": str, "old": str, "new": str}
+_CHANGE_FIELDS_V1 = {k: v for k, v in _CHANGE_FIELDS.items() if k != "new"}
 _UNDONE_FIELDS = {"format": int, "undone": str}
 _entry_counter = itertools.count()
 
@@ -50,6 +57,21 @@ def _new_entry_id():
     return f"{os.getpid()}-{time.time_ns()}-{next(_entry_counter)}"
 
 
+def private_folder(folder):
+    """Makes folder (0700) if missing, and refuses (SystemChangeError) one that is not this
+    user's own folder, is a symlink, or that others may write: what root reads back from it
+    (the journal, the run lock) decides what root writes and removes later."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    st = os.lstat(folder)
+    if not stat_module.S_ISDIR(st.st_mode) or st.st_uid != os.geteuid() or st.st_mode & 0o022:
+        what = "a symlink" if stat_module.S_ISLNK(st.st_mode) else \
+            f"owned by uid {st.st_uid}, mode {stat_module.filemode(st.st_mode)}"
+        raise SystemChangeError(f"{folder} is not this user's own private folder ({what}): remove it, "
+                                f"or point PAGELADDER_RUN_DIR elsewhere")
+    return folder
+
+
 def _append(entry):
     """One line, written by one write() and synced, as docs/journal.md spells it."""
     try:
@@ -57,8 +79,8 @@ def _append(entry):
     except UnicodeEncodeError:
         raise SystemChangeError(f"cannot journal {entry.get('path', '')!r}: it is not UTF-8 text") from None
     path = journal_path()
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    private_folder(path.parent)
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
     try:
         written = os.write(fd, line)
         os.fsync(fd)
@@ -68,13 +90,14 @@ def _append(entry):
         raise OSError(f"short write to the journal {path}")
 
 
-def journal_change(kind, path, old=""):
-    """Journals a change about to be made; returns its id."""
+def journal_change(kind, path, old="", new=""):
+    """Journals a change about to be made (old: what undoing writes back; new: what the change
+    writes, which restore checks is still there); returns its id."""
     if kind not in CHANGE_KINDS:
         raise ValueError(f"unknown kind of change {kind!r}")
     entry_id = _new_entry_id()
     _append({"format": JOURNAL_FORMAT, "id": entry_id, "pid": os.getpid(), "kind": kind,
-             "path": str(path), "old": old})
+             "path": str(path), "old": old, "new": new})
     return entry_id
 
 
@@ -92,9 +115,10 @@ def _parse_line(text):
         raise ValueError("not a JSON object")
     if "format" not in item:
         raise ValueError('no "format" field: written by an older pageladder')
-    if type(item["format"]) is not int or item["format"] != JOURNAL_FORMAT:
-        raise ValueError(f"journal format {item['format']!r}; this pageladder reads format {JOURNAL_FORMAT}")
-    fields = _UNDONE_FIELDS if "undone" in item else _CHANGE_FIELDS
+    if type(item["format"]) is not int or item["format"] not in READABLE_FORMATS:
+        raise ValueError(f"journal format {item['format']!r}; this pageladder reads formats "
+                         f"{', '.join(map(str, READABLE_FORMATS))}")
+    fields = _UNDONE_FIELDS if "undone" in item else _CHANGE_FIELDS if item["format"] >= 2 else _CHANGE_FIELDS_V1
     if set(item) != set(fields):
         raise ValueError(f"fields {', '.join(sorted(item))}; expected {', '.join(fields)}")
     for name, expected in fields.items():
@@ -104,15 +128,21 @@ def _parse_line(text):
         return None, item["undone"]
     if item["kind"] not in CHANGE_KINDS:
         raise ValueError(f"unknown kind {item['kind']!r}")
+    if not os.path.isabs(item["path"]):
+        raise ValueError(f"the path {item['path']!r} is not absolute")
     return item, None
 
 
 def _journal_lines():
     """[(line number, bytes, complete)]: complete is False for a last line with no newline."""
     try:
-        data = journal_path().read_bytes()
+        fd = os.open(journal_path(), os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW)
     except FileNotFoundError:
         return []
+    except OSError as e:
+        raise JournalError(f"cannot read the journal {journal_path()}: {e.strerror}") from None
+    with os.fdopen(fd, "rb") as f:
+        data = f.read()
     lines = data.split(b"\n")  # only "\n" ends a line: JSON escapes it inside strings
     tail = lines.pop()         # b"" when the journal ends with a newline, as it should
     numbered = [(n, raw, True) for n, raw in enumerate(lines, 1)]
@@ -133,8 +163,8 @@ def pending_changes():
         except UnicodeDecodeError as e:
             unreadable.append((number, raw, f"not UTF-8 text (byte {e.start + 1})"))
             continue
-        except ValueError as e:
-            unreadable.append((number, raw, str(e)))
+        except (ValueError, RecursionError) as e:
+            unreadable.append((number, raw, str(e) if isinstance(e, ValueError) else "nested too deeply"))
             continue
         if entry:
             entries.append(entry)
@@ -186,7 +216,7 @@ def _unreadable_message(lines, unreadable):
     for number, raw, _ in lines:
         try:
             item = json.loads(raw.decode("utf-8"))
-        except ValueError:
+        except (ValueError, RecursionError):
             continue
         if isinstance(item, dict) and "undone" in item:
             undone.add(str(item["undone"]))
@@ -209,9 +239,9 @@ def _unreadable_message(lines, unreadable):
 @contextlib.contextmanager
 def run_lock():
     """Held for the whole of a run that may change the system; a second run is refused."""
-    RUN_DIR.mkdir(parents=True, exist_ok=True, mode=0o700)
+    private_folder(RUN_DIR)
     path = RUN_DIR / "lock"
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -241,10 +271,12 @@ def active_swaps():
 
 
 def _swapoff(device):
+    """swapoff device if it is active; whether it is inactive afterwards."""
     if str(device) in active_swaps():
         with contextlib.suppress(FileNotFoundError):  # no swapoff: nothing we could have swapon'd
             subprocess.run(["swapoff", device], check=False, stdout=subprocess.DEVNULL,
                            stderr=subprocess.DEVNULL)
+    return str(device) not in active_swaps()
 
 
 def remove_cgroup(path):
@@ -273,35 +305,123 @@ def remove_cgroup(path):
     return False
 
 
+def _selected(path):
+    """A sysctl or sysfs knob's value as restore compares it (a selector's chosen word)."""
+    text = Path(path).read_text().strip()
+    chosen = re.search(r"\[([^\]]+)\]", text)
+    return chosen.group(1) if chosen else text
+
+
+def _started_at(pid):
+    """When process pid started (seconds since the epoch), or None where /proc does not say."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        boot = next(int(line.split()[1]) for line in Path("/proc/stat").read_text().splitlines()
+                    if line.startswith("btime "))
+        return boot + int(fields[19]) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError, StopIteration):
+        return None
+
+
+def owner_alive(entry):
+    """Whether the process that made this change still runs (a benchmark run by hand, a run in
+    progress): its changes are its own to undo. A pid reused since (a process started after the
+    entry was written) is not the owner; nor is this process, whose leftovers restore settles."""
+    pid = entry["pid"]
+    if pid == os.getpid() or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass
+    started = _started_at(pid)
+    try:
+        written = int(entry["id"].split("-")[1]) / 1e9
+    except (IndexError, ValueError):
+        return True
+    return started is None or started <= written + 2.0  # btime counts whole seconds
+
+
 def _undo(entry):
-    kind, path = entry["kind"], entry["path"]
+    """Undoes one journaled change where it is still the suite's. Returns (settled, note):
+    settled when the change is gone (undone now, undone before, or no longer the suite's, which
+    the note says and which is left as it is); not settled when undoing failed (restore tries
+    again next time)."""
+    kind, path, new = entry["kind"], entry["path"], entry.get("new")
     if kind == "sysctl":
-        with contextlib.suppress(OSError):
+        try:
+            current = _selected(path)
+        except OSError:
+            return True, f"{path} is gone"
+        if current == entry["old"]:
+            return True, None  # already back (a benchmark's signal handler wrote it, say)
+        if new is not None and current != new:
+            return True, (f"left {path} at {current!r}: the suite wrote {new!r}, someone changed it since "
+                          f"(it was {entry['old']!r} before the suite)")
+        try:
             _write(path, entry["old"])
-    elif kind == "cgroup":
-        remove_cgroup(path)
-    elif kind == "swapfile":
-        _swapoff(path)
+        except OSError as e:
+            return False, f"cannot write {entry['old']!r} back to {path}: {e.strerror}"
+        return True, None
+    if kind == "cgroup":
+        if not Path(path).name.startswith(CGROUP_PREFIX):
+            return True, f"left {path}: not a {CGROUP_PREFIX} cgroup, never the suite's to remove"
+        return (True, None) if remove_cgroup(path) else (False, f"{path} could not be removed")
+    if kind == "swapfile":
+        try:
+            st = os.lstat(path)
+        except FileNotFoundError:
+            return True, None
+        if not stat_module.S_ISREG(st.st_mode) or not Path(path).name.startswith("pageladder-swap-"):
+            return True, f"left {path}: not the swap file the suite made"
+        if not _swapoff(path):
+            return False, f"swapoff {path} failed: the file stays"
         with contextlib.suppress(FileNotFoundError):
             os.unlink(path)
-    elif kind == "zram":
-        _swapoff(path)
+        return True, None
+    if kind == "zram":
         name = Path(path).name
+        if not re.fullmatch(r"zram\d+", name) or not Path(f"/sys/block/{name}").exists():
+            return True, None
         with contextlib.suppress(OSError):
+            size = Path(f"/sys/block/{name}/disksize").read_text().strip()
+            if new and size not in (new, "0"):
+                return True, f"left {path}: it is {size} bytes now, not the suite's {new} (someone else's)"
+        if not _swapoff(path):
+            return False, f"swapoff {path} failed: the device stays"
+        try:
             _write(f"/sys/block/{name}/reset", "1")
-        if entry.get("old") == "hot_added":
-            with contextlib.suppress(OSError):
+            if entry.get("old") == "hot_added":
                 _write("/sys/class/zram-control/hot_remove", name[len("zram"):])
+        except OSError as e:
+            return False, f"cannot reset {path}: {e.strerror}"
+        return True, None
+    return False, f"unknown kind {kind!r}"
 
 
 def restore(out=None):
-    """Undoes every pending journaled change, newest first. Returns the entries undone."""
+    """Undoes every pending journaled change whose process is gone, newest first, where the
+    value is still the suite's. Returns the entries settled. Says what it left and why (to out,
+    else to stderr)."""
     undone = []
+    notices = out or sys.stderr
     for entry in reversed(pending_changes()):  # reads every line first: JournalError undoes nothing
-        _undo(entry)
+        if owner_alive(entry):
+            print(f"pageladder: left {entry['kind']} {entry['path']}: process {entry['pid']} that made it is "
+                  f"still running", file=notices)
+            continue
+        settled, note = _undo(entry)
+        if note:
+            print(f"pageladder: {note}", file=notices)
+        if not settled:
+            print(f"pageladder: {entry['kind']} {entry['path']} is still pending (make restore tries again)",
+                  file=notices)
+            continue
         journal_undone(entry["id"])
         undone.append(entry)
-        if out:
+        if out and not note:
             print(f"pageladder: restored {entry['kind']} {entry['path']}", file=out)
     with contextlib.suppress(FileNotFoundError):
         if not pending_changes():
@@ -310,14 +430,25 @@ def restore(out=None):
 
 
 @contextlib.contextmanager
-def _change(kind, path, old=""):
-    """Journals a change, yields, and undoes it on every exit path."""
-    entry = {"id": journal_change(kind, path, old), "kind": kind, "path": str(path), "old": old}
+def _undone_on_exit(entry_id, kind, path, old="", new=""):
+    """Yields; on every exit path undoes the journaled change and settles it (left pending, to
+    restore, when undoing fails)."""
+    entry = {"id": entry_id, "kind": kind, "path": str(path), "old": old, "new": new, "pid": os.getpid()}
     try:
         yield
     finally:
-        _undo(entry)
-        journal_undone(entry["id"])
+        settled, note = _undo(entry)
+        if note:
+            print(f"pageladder: {note}", file=sys.stderr)
+        if settled:
+            journal_undone(entry_id)
+
+
+@contextlib.contextmanager
+def _change(kind, path, old="", new=""):
+    """Journals a change, yields, and undoes it on every exit path."""
+    with _undone_on_exit(journal_change(kind, path, old, new), kind, path, old, new):
+        yield
 
 
 def _mkswap_swapon(device):
@@ -335,6 +466,32 @@ def _mem_available():
         if line.startswith("MemAvailable:"):
             return int(line.split()[1]) * 1024
     return 0
+
+
+def _mem_available():
+    for line in Path("/proc/meminfo").read_text().splitlines():
+        if line.startswith("MemAvailable:"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
+def _hot_added_zram(size_bytes):
+    """Adds a zram device, journaled before it is made: the kernel gives the lowest free number,
+    so that one is journaled first and the entry moved if the kernel chose another. Returns
+    (its name, its journal entry's id)."""
+    present = {p.name for p in Path("/sys/block").glob("zram*")}
+    expected = next(f"zram{n}" for n in itertools.count() if f"zram{n}" not in present)
+    entry_id = journal_change("zram", f"/dev/{expected}", "hot_added", str(size_bytes))
+    try:
+        name = "zram" + Path("/sys/class/zram-control/hot_add").read_text().strip()
+    except OSError as e:
+        journal_undone(entry_id)
+        raise SystemChangeError(f"cannot add a zram device: {e.strerror}") from e
+    if name != expected:
+        moved = journal_change("zram", f"/dev/{name}", "hot_added", str(size_bytes))
+        journal_undone(entry_id)
+        entry_id = moved
+    return name, entry_id
 
 
 @contextlib.contextmanager
@@ -355,13 +512,11 @@ def zram_swap(size_bytes):
             if (d / "disksize").read_text().strip() == "0" and f"/dev/{d.name}" not in active]
     if free:
         name, how = free[0].name, "existing"
+        entry_id = journal_change("zram", f"/dev/{name}", how, str(size_bytes))
     else:
-        try:
-            name, how = "zram" + Path("/sys/class/zram-control/hot_add").read_text().strip(), "hot_added"
-        except OSError as e:
-            raise SystemChangeError(f"cannot add a zram device: {e.strerror}") from e
+        (name, entry_id), how = _hot_added_zram(size_bytes), "hot_added"
     device = f"/dev/{name}"
-    with _change("zram", device, how):
+    with _undone_on_exit(entry_id, "zram", device, how, str(size_bytes)):
         try:
             _write(f"/sys/block/{name}/disksize", str(size_bytes))
         except OSError as e:
@@ -379,10 +534,15 @@ def _filesystem_of(directory):
 
 @contextlib.contextmanager
 def swap_file(directory, size_bytes):
-    """A swap file in directory, written with zeros (fallocate is not safe on every filesystem)."""
-    directory = Path(directory)
+    """A swap file in directory, written with zeros (fallocate is not safe on every filesystem).
+    The folder is resolved first (the path journaled is the one swapon reports), and one that
+    others may write without the sticky bit is refused (they could swap the file under root)."""
+    directory = Path(os.path.realpath(directory))
     if not directory.is_dir():
         raise SystemChangeError(f"SWAP_DIR {directory} does not exist")
+    mode = directory.stat().st_mode
+    if mode & 0o002 and not mode & stat_module.S_ISVTX:
+        raise SystemChangeError(f"SWAP_DIR {directory} is writable by everyone without the sticky bit")
     fstype, _ = _filesystem_of(directory)
     if fstype in ("tmpfs", "ramfs", "overlay", "nfs", "nfs4", "fuse", "squashfs", "zfs", "btrfs"):
         extra = " (it would need a NOCOW file)" if fstype == "btrfs" else ""
@@ -393,9 +553,14 @@ def swap_file(directory, size_bytes):
         raise SystemChangeError(f"SWAP_DIR {directory} has too little free space for a "
                                 f"{size_bytes >> 20} MiB swap file")
     path = directory / f"pageladder-swap-{os.getpid()}"
-    with _change("swapfile", path):
+    entry_id = journal_change("swapfile", path)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    except OSError as e:
+        journal_undone(entry_id)  # nothing made: a file already there is not ours to remove
+        raise SystemChangeError(f"cannot make a swap file {path}: {e.strerror}") from e
+    with _undone_on_exit(entry_id, "swapfile", path):
         try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(fd, "wb") as f:
                 block = bytes(1 << 20)
                 for _ in range(size_bytes >> 20):

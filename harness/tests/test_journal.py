@@ -17,14 +17,15 @@ import pytest
 
 from pageladder import cli, swap_phases, system
 
-FIXTURE = Path(__file__).parent / "fixtures" / "journal_v1.jsonl"
+FIXTURE = Path(__file__).parent / "fixtures" / "journal_v2.jsonl"
+FIXTURE_V1 = Path(__file__).parent / "fixtures" / "journal_v1.jsonl"
 
 # The fixture's changes, spelled out as Python literals (the C++ test spells them out too).
 FIXTURE_CHANGES = [
-    ("sysctl", '/tmp/pageladder-fake/sys/vm/knob "quoted" back\\slash', "3\n\ttab\x01\x1f\x7f end"),
-    ("cgroup", "/tmp/pageladder-fake/cgroup/pageladder-4242-0 \u00e9 \u00fc \u65e5\u672c \U0001F600 \u0085 \u2028", ""),
-    ("swapfile", "/var/tmp/pageladder-swap-4242 \b\f\r", ""),
-    ("zram", "/dev/zram7", "hot_added"),
+    ("sysctl", '/tmp/pageladder-fake/sys/vm/knob "quoted" back\\slash', "3\n\ttab\x01\x1f\x7f end", "0"),
+    ("cgroup", "/tmp/pageladder-fake/cgroup/pageladder-4242-0 \u00e9 \u00fc \u65e5\u672c \U0001F600 \u0085 \u2028", "", ""),
+    ("swapfile", "/var/tmp/pageladder-swap-4242 \b\f\r", "", ""),
+    ("zram", "/dev/zram7", "hot_added", "536870912"),
 ]
 SETTLED = 2  # the fixture marks the swapfile entry undone
 
@@ -40,31 +41,39 @@ def test_reads_the_lines_the_benchmarks_write(journal):
     shutil.copy(FIXTURE, journal)
     pending = system.pending_changes()
     expected = [c for i, c in enumerate(FIXTURE_CHANGES) if i != SETTLED]
-    assert [(e["kind"], e["path"], e["old"]) for e in pending] == expected
-    assert all(e["format"] == 1 and e["pid"] == 4242 for e in pending)
+    assert [(e["kind"], e["path"], e["old"], e["new"]) for e in pending] == expected
+    assert all(e["format"] == 2 and e["pid"] == 4242 for e in pending)
+
+
+def test_still_reads_format_1_lines_without_the_value_written(journal):
+    shutil.copy(FIXTURE_V1, journal)
+    pending = system.pending_changes()
+    assert [(e["kind"], e["path"], e["old"]) for e in pending] == \
+        [c[:3] for i, c in enumerate(FIXTURE_CHANGES) if i != SETTLED]
+    assert all(e["format"] == 1 and "new" not in e for e in pending)
 
 
 def test_writes_every_kind_byte_for_byte_as_the_benchmarks(journal):
     fixture = FIXTURE.read_bytes().split(b"\n")[:-1]
-    ids = [system.journal_change(kind, path, old) for kind, path, old in FIXTURE_CHANGES]
+    ids = [system.journal_change(*change) for change in FIXTURE_CHANGES]
     system.journal_undone(json.loads(fixture[-1])["undone"])
     written = journal.read_bytes().split(b"\n")
     assert written.pop() == b""  # every line ends with a newline
     assert len(written) == len(fixture)
     for entry_id, line, expected in zip(ids, written, fixture):
         theirs = json.loads(expected)
-        head = f'{{"format":1,"id":"{theirs["id"]}","pid":{theirs["pid"]},'.encode()
-        ours = f'{{"format":1,"id":"{entry_id}","pid":{os.getpid()},'.encode()
+        head = f'{{"format":2,"id":"{theirs["id"]}","pid":{theirs["pid"]},'.encode()
+        ours = f'{{"format":2,"id":"{entry_id}","pid":{os.getpid()},'.encode()
         assert expected.startswith(head)
         assert line == ours + expected[len(head):]  # only the id and pid differ
     assert written[-1] == fixture[-1]
 
 
 def test_round_trips_every_kind(journal):
-    ids = [system.journal_change(kind, path, old) for kind, path, old in FIXTURE_CHANGES]
+    ids = [system.journal_change(*change) for change in FIXTURE_CHANGES]
     system.journal_undone(ids[SETTLED])
     pending = system.pending_changes()
-    assert [(e["kind"], e["path"], e["old"]) for e in pending] == \
+    assert [(e["kind"], e["path"], e["old"], e["new"]) for e in pending] == \
         [c for i, c in enumerate(FIXTURE_CHANGES) if i != SETTLED]
     assert [e["id"] for e in pending] == [i for n, i in enumerate(ids) if n != SETTLED]
 
@@ -97,7 +106,7 @@ def _journal_with_pending_changes(tmp_path, journal):
     sysctl.write_text("0")
     group = tmp_path / "pageladder-77-0"
     group.mkdir()
-    system.journal_change("sysctl", sysctl, "3")
+    system.journal_change("sysctl", sysctl, "3", "0")
     system.journal_change("cgroup", group)
     return sysctl, group
 
@@ -107,7 +116,11 @@ UNREADABLE = [
     ("no newline", b'{"format":1,"undone":"1-2-3"}', "line 3: the last line has no newline"),
     ("older format", b'{"id":"123","pid":9,"kind":"sysctl","path":"/tmp/x","old":"1"}\n',
      'line 3: no "format" field: written by an older pageladder'),
-    ("unknown version", b'{"format":2,"undone":"1-2-3"}\n', "line 3: journal format 2"),
+    ("unknown version", b'{"format":3,"undone":"1-2-3"}\n', "line 3: journal format 3"),
+    ("format 2 without new", b'{"format":2,"id":"1","pid":9,"kind":"sysctl","path":"/x","old":""}\n', "line 3: fields"),
+    ("relative path", b'{"format":2,"id":"1","pid":9,"kind":"swapfile","path":"x","old":"","new":""}\n',
+     "line 3: the path 'x' is not absolute"),
+    ("nested too deeply", b"[" * 100000 + b"]" * 100000 + b"\n", "line 3: nested too deeply"),
     ("boolean version", b'{"format":true,"undone":"1-2-3"}\n', "line 3: journal format True"),
     ("unknown kind", b'{"format":1,"id":"1","pid":9,"kind":"mount","path":"/x","old":""}\n',
      "line 3: unknown kind 'mount'"),

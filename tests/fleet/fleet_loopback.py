@@ -32,7 +32,7 @@ NOBODY = 65534
 def as_nobody(folder):
     """(prefix, environment) that run make fleet as nobody, its home in folder/nobody."""
     home = folder / "nobody"
-    owned = (home, folder / "nobody-results", folder / "remote" / "plain")
+    owned = (home, folder / "nobody-results", folder / "nobody-remote")
     for path in owned:
         path.mkdir(parents=True)
         os.chown(path, NOBODY, NOBODY)
@@ -117,7 +117,8 @@ def check_without_root(a, folder):
     rungs need root whatever the machine has), brought back; Ansible's files in nobody's home."""
     prefix, env = as_nobody(folder)
     done = fleet(a.source, a.python, folder, "--limit", "plain", results=folder / "nobody-results",
-                 bench_args="QUICK=1 ONLY='minor_fault swap_in'", prefix=prefix, env=env)
+                 bench_vars=("QUICK=1", "ONLY=minor_fault swap_in"), prefix=prefix, env=env,
+                 remote=folder / "nobody-remote")
     print(done.stdout[-2000:])
     found = list((folder / "nobody-results").glob("fleet-*"))
     if not found:

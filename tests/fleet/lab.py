@@ -85,14 +85,14 @@ def ssh_vars(client_key):
             "ansible_ssh_args='-o ControlMaster=no'\n")
 
 
-def fleet(source, python, folder, *args, inventory=None, results=None, bench_args="QUICK=1 ONLY=minor_fault",
-          prefix=(), env=None, timeout=1800):
+def fleet(source, python, folder, *args, inventory=None, results=None, bench_vars=("QUICK=1", "ONLY=minor_fault"),
+          prefix=(), env=None, timeout=1800, remote=None):
     """fleet/fleet.py over `inventory` (folder/inventory), into `results` (folder/results),
-    checkouts under folder/remote; `prefix` runs it through another command (setpriv). On a
-    time-out the whole process group goes (ansible-playbook and the hosts' jobs with it)."""
+    checkouts under `remote` (folder/remote); `prefix` runs it through another command (setpriv).
+    On a time-out the whole process group goes (ansible-playbook and the hosts' jobs with it)."""
     cmd = [*prefix, python, str(Path(source) / "fleet" / "fleet.py"), "--inventory", str(inventory or folder / "inventory"),
-           "--results", str(results or folder / "results"), "--remote-dir", str(folder / "remote"),
-           "--min-free-mib", "100", "--bench-args", bench_args, *args]
+           "--results", str(results or folder / "results"), "--remote-dir", str(remote or folder / "remote"),
+           "--min-free-mib", "100", *[f"--bench-var={v}" for v in bench_vars], *args]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             start_new_session=True, env=env)
     try:

@@ -21,8 +21,10 @@ namespace {
 class FakeCgroupFs : public CgroupFs {
  public:
   bool v2 = true;
+  bool limit_unwritable = false;  // memory.max a folder: writing the limit fails after mkdir
   int make_dir(const std::string& path) override {
     fs::create_directory(path);
+    if (limit_unwritable) fs::create_directory(path + "/memory.max");
     for (const char* f : v2 ? std::vector<const char*>{"memory.max", "memory.swap.max", "memory.reclaim",
                                                        "cgroup.procs", "memory.current"}
                             : std::vector<const char*>{"memory.limit_in_bytes", "cgroup.procs",
@@ -104,6 +106,29 @@ TEST_F(CgroupTest, V2GroupGetsItsLimitsAndIsRemovedLeavingOthersAlone) {
   const std::string journal = read_file(root_ + "/journal.jsonl").value();
   EXPECT_NE(journal.find("\"kind\":\"cgroup\""), std::string::npos);
   EXPECT_NE(journal.find("\"undone\":"), std::string::npos);
+}
+
+TEST_F(CgroupTest, AConstructorThatFailsAfterMkdirRemovesTheGroupAndSettlesItsJournalEntry) {
+  fake_v2();
+  FakeCgroupFs fs;
+  fs.limit_unwritable = true;
+  // More tries than there are undo slots: a slot kept by a failed constructor would run out.
+  for (int i = 0; i < 40; ++i) {
+    try {
+      MemoryCgroup group(detect_memory_cgroup(root_), 64 << 20, fs);
+      FAIL() << "a limit that cannot be written must throw";
+    } catch (const std::runtime_error& e) {
+      EXPECT_EQ(std::string(e.what()).find("too many"), std::string::npos) << e.what();
+    }
+  }
+  for (const auto& entry : fs::directory_iterator(root_ + "/sys/fs/cgroup"))
+    EXPECT_NE(entry.path().filename().string().rfind("pageladder-", 0), 0u) << entry.path() << " was left";
+  const std::string journal = read_file(root_ + "/journal.jsonl").value();
+  size_t entries = 0, markers = 0;
+  for (size_t at = 0; (at = journal.find("\"kind\":\"cgroup\"", at)) != std::string::npos; ++at) ++entries;
+  for (size_t at = 0; (at = journal.find("\"undone\":", at)) != std::string::npos; ++at) ++markers;
+  EXPECT_EQ(entries, 40u);
+  EXPECT_EQ(markers, 40u);
 }
 
 TEST_F(CgroupTest, GroupCountersComeFromItsOwnMemoryStatAndAbsentKeysAreUnknown) {

@@ -7,6 +7,7 @@
 #include "core/system_changes.hpp"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/wait.h>
@@ -64,10 +65,10 @@ class JournalTest : public ::testing::Test {
 
 // The fixture's lines as the harness reads them, spelled out as C++ literals.
 const std::vector<std::vector<std::string>> kFixtureChanges = {
-    {"sysctl", "/tmp/pageladder-fake/sys/vm/knob \"quoted\" back\\slash", "3\n\ttab\x01\x1f\x7f end"},
-    {"cgroup", "/tmp/pageladder-fake/cgroup/pageladder-4242-0 \u00e9 \u00fc \u65e5\u672c \U0001F600 \u0085 \u2028", ""},
-    {"swapfile", "/var/tmp/pageladder-swap-4242 \b\f\r", ""},
-    {"zram", "/dev/zram7", "hot_added"},
+    {"sysctl", "/tmp/pageladder-fake/sys/vm/knob \"quoted\" back\\slash", "3\n\ttab\x01\x1f\x7f end", "0"},
+    {"cgroup", "/tmp/pageladder-fake/cgroup/pageladder-4242-0 \u00e9 \u00fc \u65e5\u672c \U0001F600 \u0085 \u2028", "", ""},
+    {"swapfile", "/var/tmp/pageladder-swap-4242 \b\f\r", "", ""},
+    {"zram", "/dev/zram7", "hot_added", "536870912"},
 };
 
 std::vector<std::string> fixture_lines() {
@@ -85,6 +86,7 @@ TEST_F(JournalTest, ParsesTheLiteralLinesTheHarnessReads) {
     EXPECT_EQ(entry.at("kind"), kFixtureChanges[i][0]);
     EXPECT_EQ(entry.at("path"), kFixtureChanges[i][1]);
     EXPECT_EQ(entry.at("old"), kFixtureChanges[i][2]);
+    EXPECT_EQ(entry.at("new"), kFixtureChanges[i][3]);
   }
   EXPECT_EQ(ordered_json::parse(lines.back()).at("undone"), ordered_json::parse(lines[2]).at("id"));
 }
@@ -92,7 +94,7 @@ TEST_F(JournalTest, ParsesTheLiteralLinesTheHarnessReads) {
 TEST_F(JournalTest, WritesEveryKindByteForByteAsTheFixture) {
   const auto expected = fixture_lines();
   std::vector<std::string> ids;
-  for (const auto& change : kFixtureChanges) ids.push_back(journal_change(kind_named(change[0]), change[1], change[2]));
+  for (const auto& change : kFixtureChanges) ids.push_back(journal_change(kind_named(change[0]), change[1], change[2], change[3]));
   journal_undone(ordered_json::parse(expected.back()).at("undone").get<std::string>());
 
   const auto written = journal_lines();
@@ -101,10 +103,10 @@ TEST_F(JournalTest, WritesEveryKindByteForByteAsTheFixture) {
     // Only the id and pid differ from the fixture: same fields, same order, same escapes.
     const auto fixture = ordered_json::parse(expected[i]);
     std::string line = expected[i];
-    const std::string fixture_head = fmt::format(R"({{"format":1,"id":"{}","pid":{},)",
+    const std::string fixture_head = fmt::format(R"({{"format":2,"id":"{}","pid":{},)",
                                                  fixture.at("id").get<std::string>(), fixture.at("pid").get<int>());
     ASSERT_EQ(line.rfind(fixture_head, 0), 0u) << line;
-    line.replace(0, fixture_head.size(), fmt::format(R"({{"format":1,"id":"{}","pid":{},)", ids[i], getpid()));
+    line.replace(0, fixture_head.size(), fmt::format(R"({{"format":2,"id":"{}","pid":{},)", ids[i], getpid()));
     EXPECT_EQ(written[i], line);
   }
   EXPECT_EQ(written.back(), expected.back());
@@ -116,7 +118,7 @@ TEST_F(JournalTest, IdsArePidNanosecondsCounterAndNeverRepeat) {
   std::set<std::string> ids;
   long previous_counter = -1;
   for (int i = 0; i < 50; ++i) {
-    const std::string id = journal_change(ChangeKind::kSysctl, root_ + "/knob", "0");
+    const std::string id = journal_change(ChangeKind::kSysctl, root_ + "/knob", "0", "1");
     EXPECT_TRUE(std::regex_match(id, shape)) << id;
     ids.insert(id);
     // The counter alone keeps two entries of one nanosecond apart: it must always grow.
@@ -128,8 +130,21 @@ TEST_F(JournalTest, IdsArePidNanosecondsCounterAndNeverRepeat) {
 }
 
 TEST_F(JournalTest, RefusesAPathThatIsNotUtf8AndWritesNothing) {
-  EXPECT_THROW(journal_change(ChangeKind::kSysctl, root_ + "/knob\xff", "0"), std::runtime_error);
+  EXPECT_THROW(journal_change(ChangeKind::kSysctl, root_ + "/knob\xff", "0", "1"), std::runtime_error);
   EXPECT_FALSE(fs::exists(journal_) && !read_file(journal_).value().empty());
+}
+
+TEST_F(JournalTest, AJournalFolderOthersMayWriteIsRefusedAndNothingIsMade) {
+  const std::string shared = root_ + "/shared";
+  fs::create_directory(shared);
+  chmod(shared.c_str(), 0777);
+  setenv("PAGELADDER_JOURNAL", (shared + "/journal.jsonl").c_str(), 1);
+  const std::string knob = root_ + "/knob";
+  std::ofstream(knob) << "3\n";
+  EXPECT_THROW(ScopedSysctl(knob, "0"), std::runtime_error);
+  EXPECT_EQ(read_line(knob).value(), "3");  // not journaled: not changed
+  EXPECT_FALSE(fs::exists(shared + "/journal.jsonl"));
+  setenv("PAGELADDER_JOURNAL", journal_.c_str(), 1);
 }
 
 TEST_F(JournalTest, PathIsTheOverrideElseTheRunDirElseRun) {
@@ -155,7 +170,8 @@ TEST_F(JournalTest, ScopedSysctlJournalsTheOldValueAndSettlesIt) {
   EXPECT_EQ(entry.at("kind"), "sysctl");
   EXPECT_EQ(entry.at("path"), knob);
   EXPECT_EQ(entry.at("old"), "3");
-  EXPECT_EQ(ordered_json::parse(lines[1]), (ordered_json{{"format", 1}, {"undone", entry.at("id")}}));
+  EXPECT_EQ(entry.at("new"), "0");
+  EXPECT_EQ(ordered_json::parse(lines[1]), (ordered_json{{"format", 2}, {"undone", entry.at("id")}}));
 }
 
 // THP's files read "always [madvise] never" and take one word: the word chosen is what goes back.
