@@ -9,12 +9,16 @@
 //                     contention, no TLB of this process there, the local flush only (control)
 //   tlb_shootdown_<k>_cpus  with threads spinning on k other CPUs (2, 4, ... as the machine has)
 // The difference is the shootdown. Each event unmaps one page of a populated batch (mapped and
-// touched outside the timed region), once every spinner is seen running. Verified per event: the
-// remote CPU's "TLB shootdowns" count in /proc/interrupts (at least 0.95 per munmap with the
-// spinner, under 0.1 for the control), over the batches in which every spinner ran (its
-// heartbeat advanced; sched_getcpu at its start); a batch in which one did not is thrown away
-// and run again (four tries); the row is invalid when no clean batch could be had for one of
-// its batches (its times would be the row's, its flushes unproven). The CPUs are recorded. A
+// touched outside the timed region), once every spinner is seen running. A spinner runs at a
+// real-time priority where the process may set one (root), so a neighbour on its CPU cannot take
+// the CPU, and with it the mm, away from it mid-batch (without one the row says so). Verified per
+// event: the remote CPU's "TLB shootdowns" count in /proc/interrupts (at least 0.95 per munmap
+// with the spinner, under 0.1 for the control), over the batches in which every spinner kept its
+// CPU: its heartbeat advanced and the kernel counted no involuntary switch of it
+// (nonvoluntary_ctxt_switches in its own /proc status, before and after the batch);
+// sched_getcpu at its start. A batch in which one did not is thrown away and run again (four
+// tries); the row is invalid when no clean batch could be had for one of its batches (its times
+// would be the row's, its flushes unproven). The CPUs are recorded. A
 // machine whose remote flushes send no IPI at all (an untimed probe of 64 munmaps with the
 // spinner running: a paravirtual flush, AMD's INVLPGB) skips the shootdown rows with the reason.
 // Not modelled: mprotect, huge pages, PCID/INVPCID and paravirtual flush differences (recorded
@@ -22,6 +26,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -74,12 +79,32 @@ std::optional<int64_t> shootdowns_on(int cpu) {
   return std::nullopt;
 }
 
-// Something spinning on another CPU: its heartbeat (it ran) and the CPU it found itself on.
+// How often the kernel took the CPU from task `tid` of process `pid` (its own count of involuntary
+// context switches), or nullopt where /proc does not say.
+std::optional<int64_t> involuntary_switches(pid_t pid, pid_t tid) {
+  std::ifstream in(fmt::format("/proc/{}/task/{}/status", pid, tid));
+  for (std::string line; std::getline(in, line);)
+    if (line.rfind("nonvoluntary_ctxt_switches:", 0) == 0) return std::stoll(line.substr(27));
+  return std::nullopt;
+}
+
+// A spinner keeps its CPU against ordinary tasks at the lowest real-time priority; false where the
+// process may not set one (not root: no CAP_SYS_NICE, and no RLIMIT_RTPRIO).
+bool take_realtime_priority() {
+  sched_param param{};
+  param.sched_priority = 1;
+  return pthread_setschedparam(pthread_self(), SCHED_FIFO, &param) == 0;
+}
+
+// Something spinning on another CPU: its heartbeat (it ran), the CPU it found itself on, how often
+// it was switched out against its will, and whether it runs at a real-time priority.
 class Spinner {
  public:
   virtual ~Spinner() = default;
   virtual uint64_t beats() const = 0;
   virtual int ran_on() const = 0;
+  virtual std::optional<int64_t> switched_out() const = 0;
+  virtual bool realtime() const = 0;
 };
 
 // A thread of this process that spins on `cpu`, so the mm is live there, until stopped.
@@ -87,6 +112,8 @@ class ThreadSpinner : public Spinner {
  public:
   explicit ThreadSpinner(int cpu) : thread_([this, cpu] {
     pin_this_thread(cpu);
+    realtime_ = take_realtime_priority();
+    tid_ = gettid();
     ran_on_ = sched_getcpu();
     while (!stop_.load(std::memory_order_relaxed)) beats_.fetch_add(1, std::memory_order_relaxed);
   }) {
@@ -98,11 +125,15 @@ class ThreadSpinner : public Spinner {
   }
   uint64_t beats() const override { return beats_.load(std::memory_order_relaxed); }
   int ran_on() const override { return ran_on_; }
+  std::optional<int64_t> switched_out() const override { return involuntary_switches(getpid(), tid_); }
+  bool realtime() const override { return realtime_; }
 
  private:
   std::atomic<bool> stop_{false};
   std::atomic<uint64_t> beats_{0};
   std::atomic<int> ran_on_{-1};
+  std::atomic<pid_t> tid_{0};
+  std::atomic<bool> realtime_{false};
   std::thread thread_;
 };
 
@@ -118,6 +149,7 @@ class ProcessSpinner : public Spinner {
     Heart* heart = heart_;
     child_ = std::make_unique<ChildProcess>([heart, cpu](int, int) {
       pin_this_thread(cpu);
+      heart->realtime = take_realtime_priority();
       heart->cpu = sched_getcpu();
       while (!heart->stop.load(std::memory_order_relaxed)) heart->beats.fetch_add(1, std::memory_order_relaxed);
       return 0;
@@ -131,12 +163,17 @@ class ProcessSpinner : public Spinner {
   }
   uint64_t beats() const override { return heart_->beats.load(std::memory_order_relaxed); }
   int ran_on() const override { return heart_->cpu.load(); }
+  std::optional<int64_t> switched_out() const override {
+    return involuntary_switches(child_->pid(), child_->pid());
+  }
+  bool realtime() const override { return heart_->realtime.load(); }
 
  private:
   struct Heart {
     std::atomic<bool> stop{false};
     std::atomic<uint64_t> beats{0};
     std::atomic<int> cpu{-1};
+    std::atomic<bool> realtime{false};
   };
   static_assert(std::atomic<uint64_t>::is_always_lock_free);  // shared between processes
   Heart* heart_ = nullptr;
@@ -203,6 +240,16 @@ void unmap_row(benchmark::State& state, size_t remotes) {
   int64_t flushes = 0;
   std::optional<int64_t> flushes_before;
   std::vector<uint64_t> beats_before(spinners.size());
+  std::vector<std::optional<int64_t>> switched_before(spinners.size());
+  // Every spinner kept its CPU over the batch: it ran, and the kernel never switched it out.
+  const auto kept_their_cpus = [&] {
+    for (size_t k = 0; k < spinners.size(); ++k) {
+      if (spinners[k]->beats() == beats_before[k]) return false;
+      const auto now = spinners[k]->switched_out();
+      if (!now || !switched_before[k] || *now != *switched_before[k]) return false;
+    }
+    return true;
+  };
   uint64_t clean_events = 0, batches = 0, dirty_batches = 0;
   // Every spinner seen running (its heartbeat advancing) just before a batch starts: populating
   // the region took long enough for the scheduler to have moved it off; waited for, bounded.
@@ -228,19 +275,17 @@ void unmap_row(benchmark::State& state, size_t remotes) {
         for (size_t i = 0; i < kPages; ++i) touch_write(region + i * page_size());
         spinners_running();
         flushes_before = ipis();
-        for (size_t k = 0; k < spinners.size(); ++k) beats_before[k] = spinners[k]->beats();
+        for (size_t k = 0; k < spinners.size(); ++k) {
+          beats_before[k] = spinners[k]->beats();
+          switched_before[k] = spinners[k]->switched_out();
+        }
       },
       [&](size_t i) { munmap(region + i * page_size(), page_size()); },
-      [&](size_t) {
-        for (size_t k = 0; k < spinners.size(); ++k)
-          if (spinners[k]->beats() == beats_before[k]) return false;
-        return true;
-      },
+      [&](size_t) { return kept_their_cpus(); },
       [&](size_t n, bool kept) {
         if (kept) {
           const auto after = ipis();
-          bool clean = true;
-          for (size_t k = 0; k < spinners.size(); ++k) clean = clean && spinners[k]->beats() != beats_before[k];
+          const bool clean = kept_their_cpus();
           ++batches;
           if (!clean) {
             ++dirty_batches;
@@ -253,7 +298,8 @@ void unmap_row(benchmark::State& state, size_t remotes) {
       });
   run.set_counter("thrown_away_batches", static_cast<double>(thrown_away));
   if (thrown_away)
-    run.note(fmt::format("{} batches were thrown away and run again: a spinner was off its CPU", thrown_away));
+    run.note(fmt::format("{} batches were thrown away and run again: a spinner was switched off its CPU",
+                         thrown_away));
   // A batch kept after every try had a spinner off its CPU: its times are the row's, its flushes
   // unproven, so the row cannot stand on the other batches' claim.
   if (dirty_batches)
@@ -264,6 +310,12 @@ void unmap_row(benchmark::State& state, size_t remotes) {
                                               static_cast<double>(std::max<size_t>(remotes, 1))
                                         : 0;
   if (ipis()) run.set_counter("remote_flushes_per_event", per_event);
+  bool realtime = true;
+  for (const auto& spinner : spinners) realtime = realtime && spinner->realtime();
+  run.set_counter("spinner_realtime", realtime ? 1 : 0);
+  if (!realtime)
+    run.note("the spinners run at an ordinary priority (a real-time one needs root): a busy neighbour on their "
+             "CPU makes batches be thrown away, or the row invalid");
   run.set_counter("local_cpu", local);
   run.set_counter("remote_cpus", static_cast<double>(remotes));
   for (size_t k = 0; k < spinners.size(); ++k)

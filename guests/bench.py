@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from guests import initramfs, kernel, lab_host, machine
+from pageladder import safe_io
 
 EXIT_GUEST = 6          # the guest could not run (bad kernel, no qemu, panic, hang ...)
 KVM_BOOT_TIMEOUT_S = 60  # a KVM guest that has not reached its init by then is emulated instead
@@ -103,20 +104,27 @@ def _host_cpu_model():
 
 
 def _hand_back(share, results_root, console_log):
-    """Moves the guest's run folder into results/ and points results/latest at it."""
-    runs = [p for p in (share / "results").iterdir() if p.is_dir() and not p.is_symlink()]
+    """Copies the guest's run folder into results/ and points results/latest at it. What the
+    guest wrote is data: its folder's name must be a plain run id, its files arrive as regular
+    files (a symlink, device node or FIFO it planted stays behind, said; no setuid bit comes
+    along), and an existing folder of that name is never written into."""
+    runs = sorted(p for p in (share / "results").iterdir() if p.is_dir() and not p.is_symlink())
     if not runs:
         return None
     run = runs[0]
-    target = results_root / run.name
-    shutil.move(str(run), target)
+    try:
+        safe_io.safe_name(run.name, "the guest's run folder")
+        target = safe_io.new_folder(results_root, run.name)
+        target.rmdir()  # copy_regular_tree makes it, now that the name is ours
+        left = safe_io.copy_regular_tree(run, target)
+    except (ValueError, OSError) as e:
+        print(f"pageladder: the guest's run cannot be handed back: {e}", file=sys.stderr)
+        return None
+    if left:
+        _say(f"left out of the guest's run (not regular files): {', '.join(str(p) for p in left[:5])}")
     (target / "logs").mkdir(exist_ok=True)
     shutil.copyfile(console_log, target / "logs" / "guest-console.log")
-    link, tmp = results_root / "latest", results_root / ".latest.tmp"
-    if tmp.is_symlink() or tmp.exists():
-        tmp.unlink()
-    tmp.symlink_to(target.name)
-    os.replace(tmp, link)
+    safe_io.symlink_atomically(target.name, results_root / "latest")
     return target
 
 

@@ -60,6 +60,11 @@ def unpack_deb(deb, cache):
         raise KernelError(f"{deb} is not a Debian package: {fields.stderr.strip()[:200]}")
     info = dict(line.split(": ", 1) for line in fields.stdout.splitlines() if ": " in line)
     package, version = info.get("Package", ""), info.get("Version", "")
+    # The fields name a folder that is emptied and unpacked into: Debian's own syntax only
+    # (policy 5.6.1 and 5.6.12), so no '/' or '..' ever leads out of the cache.
+    if not re.fullmatch(r"[a-z0-9][a-z0-9.+-]+", package) or not re.fullmatch(r"[0-9A-Za-z.+~:-]+", version) \
+            or ".." in version:
+        raise KernelError(f"{deb}: its Package {package!r} or Version {version!r} is not a Debian package's")
     folder = Path(cache) / f"{package}_{version}"
     if not (folder / ".unpacked").exists():
         shutil.rmtree(folder, ignore_errors=True)

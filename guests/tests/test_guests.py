@@ -291,3 +291,45 @@ def test_serve_refuses_what_is_not_a_tcp_port(port, capsys):
     with pytest.raises(SystemExit) as e:
         cli.build_parser().parse_args(["serve", "--kernel", "k", "--ssh-port", port, "--authorized-keys", "f"])
     assert e.value.code == 2 and "not a TCP port" in capsys.readouterr().err
+
+
+def test_a_package_whose_fields_would_lead_out_of_the_cache_is_refused(tmp_path, monkeypatch):
+    from guests import kernel as kernel_module
+    for package, version in (("../../etc", "1"), ("linux-image-x", "1/../../../x"), ("linux-image-x", "..")):
+        answer = subprocess.CompletedProcess([], 0, f"Package: {package}\nVersion: {version}\nDepends: x\n", "")
+        monkeypatch.setattr(kernel_module, "_run", lambda argv, answer=answer: answer)
+        with pytest.raises(kernel_module.KernelError, match="is not a Debian package's"):
+            kernel_module.unpack_deb(tmp_path / "k.deb", tmp_path / "cache")
+        assert not (tmp_path / "cache").exists()
+
+
+def test_a_guests_run_is_handed_back_as_regular_files_only(tmp_path):
+    share, results = tmp_path / "share", tmp_path / "results"
+    run = share / "results" / "20261207-020000-guest-6.1.0-57-amd64"
+    (run / "logs").mkdir(parents=True)
+    (run / "run.json").write_text("{}")
+    secret = tmp_path / "host-secret"
+    secret.write_text("not for the guest")
+    (run / "report.md").symlink_to(secret)          # a later re-render must not write through it
+    os.mkfifo(run / "fifo")
+    (run / "setuid").write_text("x")
+    (run / "setuid").chmod(0o4755)
+    results.mkdir()
+    (results / run.name).mkdir()                     # an earlier run of that name: kept
+    (results / run.name / "mine").write_text("kept")
+    console = tmp_path / "console.log"
+    console.write_text("booted\n")
+    target = bench._hand_back(share, results, console)
+    assert target.name == run.name + "-2" and (results / run.name / "mine").read_text() == "kept"
+    assert (target / "run.json").read_text() == "{}"
+    assert not (target / "report.md").exists() and not (target / "fifo").exists()
+    assert (target / "setuid").stat().st_mode & 0o7777 == 0o644
+    assert os.readlink(results / "latest") == target.name
+
+
+def test_a_guests_run_folder_that_is_no_plain_name_is_not_handed_back(tmp_path, capsys):
+    share, results = tmp_path / "share", tmp_path / "results"
+    (share / "results" / "-rf").mkdir(parents=True)
+    results.mkdir()
+    assert bench._hand_back(share, results, tmp_path / "console.log") is None
+    assert "not a plain name" in capsys.readouterr().err and list(results.iterdir()) == []

@@ -9,13 +9,42 @@ pageladder_make_vars={"CXX": "/bin/false"}) and a host whose work folder another
 (refused, nothing run in it) each `failed`, with the reason in fleet.md and on the console, and
 the fleet exits 4 naming them. Skips (77) without ansible-playbook or root.
 """
+import json
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 from lab import SKIP, fail, fleet, fleet_hosts
+
+
+def check_a_killed_run_is_restored(source, python, folder, local):
+    """A host whose make bench outlives --timeout is killed there; the play then restores what the
+    journal lists (here a change of a process that died, on a knob file of the test's own) before
+    it reports the host failed. The time-out falls in the build, before the harness could restore."""
+    knob = folder / "knob"
+    knob.write_text("0")
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    journal = Path("/run/pageladder/journal.jsonl")
+    Path("/run/pageladder").mkdir(mode=0o700, exist_ok=True)
+    entry = {"format": 2, "id": f"{dead.pid}-{time.time_ns()}-0", "pid": dead.pid, "kind": "sysctl",
+             "path": str(knob), "old": "3", "new": "0"}
+    with open(journal, "a") as f:
+        f.write(json.dumps(entry, separators=(",", ":")) + "\n")
+    (folder / "slow.ini").write_text(f"slow {local}\n")
+    done = fleet(source, python, folder, "--timeout", "4", inventory=folder / "slow.ini",
+                 results=folder / "slow-results", remote=folder / "slow-remote", timeout=900)
+    print(done.stdout[-1500:])
+    fleet_dir = next((folder / "slow-results").glob("fleet-*"))
+    entry = fleet_hosts(fleet_dir)["slow"]
+    outcome = json.loads((fleet_dir / "slow" / "outcome.json").read_text())
+    if entry["status"] != "failed" or knob.read_text() != "3" or not outcome.get("restored"):
+        fail(f"a host killed by its time-out: {entry}; the knob reads {knob.read_text()!r}; "
+             f"restore said {outcome.get('restored')}")
 
 
 def main():
@@ -69,6 +98,7 @@ def main():
             fail("fleet.md lacks a host's reason")
         if not done.stdout.strip().endswith("not ok: full (failed), broken (failed), foreign (failed)"):
             fail("the last line names the hosts that are not ok")
+        check_a_killed_run_is_restored(source, python, folder, local)
     print("PASS: missing, unparsable inventory, an empty LIMIT, make variables as shell text, a hostile "
           "or foreign per-host variable refused in one line; a full disk, a failed build and a work folder "
           "of another user's each reported failed with the reason; exit 4")
