@@ -52,11 +52,11 @@ def _load(run_dir, out):
     try:
         return collect.load_run(run_dir)
     except collect.RunError as e:
-        print(f"pageladder: history leaves out {e}", file=out)
+        print(f"pageladder: history leaves out {e}", file=out or sys.stderr)
         return None
 
 
-def groups(results_root, compared, out=sys.stderr):
+def groups(results_root, compared, out=None):
     """Groups (lists of runs, two or more each) of earlier runs under results_root identical to
     one of the `compared` runs (the same configuration), none of them a compared run. Run folders directly
     under results_root are looked at (not compare, fleet or guest-failure folders)."""

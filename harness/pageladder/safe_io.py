@@ -43,7 +43,7 @@ def load_json(path, what="JSON", expect=dict, max_bytes=MAX_JSON_BYTES):
         if not stat.S_ISREG(st.st_mode):
             raise DataFileError(f"{path}: {what} is not a regular file")
         if st.st_size > max_bytes:
-            raise DataFileError(f"{path}: {what} of {st.st_size >> 20} MiB (at most {max_bytes >> 20})")
+            raise DataFileError(f"{path}: {what} of {st.st_size} bytes (at most {max_bytes})")
         data = f.read(max_bytes + 1)
     return parse_json(data, str(path), expect)
 

@@ -462,3 +462,42 @@ def test_history_finds_identical_runs_of_the_compared_machine_never_the_compared
 def test_a_detectable_change_beyond_doubling_is_said_in_words_not_as_thousands_of_percent():
     assert compare._verdict_text({"verdict": "same", "detectable": 55.7}) == "same (could detect only changes beyond ×2)"
     assert "±5" in compare._verdict_text({"verdict": "same", "detectable": 0.05})
+
+
+# --- a run folder is data ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("hostile_id", ["/../../escaped", "a/../../../escaped", "..", "x\ny"],
+                         ids=["absolute", "dot-dot", "parent", "newline"])
+def test_a_run_id_that_would_lead_out_of_results_is_refused_and_nothing_is_written(tmp_path, capsys, hostile_id):
+    good = _write(tmp_path, "good", runs.kernel_a())
+    bad = _write(tmp_path, "bad", runs.renamed(runs.kernel_b_minor_fault_10_percent_slower(), hostile_id))
+    assert _cli(tmp_path, "--side", good, "--side", bad) == 2
+    assert "not a plain name" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists() and not (tmp_path / "escaped").exists()
+    assert not any(p.name.startswith("compare") for p in tmp_path.rglob("*"))
+
+
+def test_a_comparison_made_again_gets_a_new_folder_and_the_first_is_kept(tmp_path):
+    a = _write(tmp_path, "a", runs.kernel_a())
+    b = _write(tmp_path, "b", runs.kernel_b_minor_fault_10_percent_slower())
+    assert _cli(tmp_path, "--side", a, "--side", b) == 0
+    first = [p for p in (tmp_path / "out").iterdir() if p.name.startswith("compare-")]
+    (first[0] / "compare.md").write_text("the first comparison, annotated")
+    assert _cli(tmp_path, "--side", a, "--side", b) == 0
+    folders = sorted(p.name for p in (tmp_path / "out").iterdir() if p.name.startswith("compare-"))
+    assert folders == [first[0].name, first[0].name + "-2"]
+    assert (first[0] / "compare.md").read_text() == "the first comparison, annotated"
+
+
+@pytest.mark.parametrize("content", [b"\xff\xfe not utf-8", b"[" * 50000, b'{"pageladder": []}',
+                                     b'{"pageladder": {"schema_version": 2, "run_id": ["x"]}}'],
+                         ids=["not UTF-8", "nested", "block a list", "run_id a list"])
+def test_a_hostile_run_json_under_results_is_left_out_of_history_with_a_notice(tmp_path, capsys, content):
+    a = _write(tmp_path, "a", runs.kernel_a())
+    b = _write(tmp_path, "b", runs.kernel_b_minor_fault_10_percent_slower())
+    hostile = tmp_path / "out" / "20261201-000000-host-6.18"
+    hostile.mkdir(parents=True)
+    (hostile / "run.json").write_bytes(content)
+    assert _cli(tmp_path, "--side", a, "--side", b) == 0  # the comparison is made all the same
+    assert f"history leaves out {hostile / 'run.json'}" in capsys.readouterr().err
