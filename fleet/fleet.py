@@ -69,6 +69,10 @@ def check_hosts(inventory, hosts):
         raise ValueError(f"ansible-inventory cannot list {inventory}: {done.stderr.strip()[-300:]}")
     hostvars = (safe_io.parse_json(done.stdout, "ansible-inventory's list").get("_meta") or {}).get("hostvars") or {}
     for host in hosts:
+        free = (hostvars.get(host) or {}).get("pageladder_min_free_mib")
+        if free is not None and not (isinstance(free, int) or (isinstance(free, str) and free.isascii()
+                                                                and free.isdigit())):
+            raise ValueError(f"{host}: pageladder_min_free_mib must be a whole number of MiB, not {free!r}")
         given = (hostvars.get(host) or {}).get("pageladder_make_vars")
         if given is None:
             continue
@@ -79,8 +83,11 @@ def check_hosts(inventory, hosts):
             if name not in inputs.HOST_VARIABLES:
                 raise ValueError(f"{host}: pageladder_make_vars may set {', '.join(inputs.HOST_VARIABLES)}, "
                                  f"not {name!r}")
+            if not isinstance(value, str):  # the environment of a command holds text only
+                raise ValueError(f"{host}: pageladder_make_vars: {name} must be text (in quotes), not "
+                                 f"{type(value).__name__}")
             try:
-                inputs.check(name, str(value) if isinstance(value, (int, bool)) else value)
+                inputs.check(name, value)
             except inputs.InputError as e:
                 raise ValueError(f"{host}: pageladder_make_vars: {e}") from None
 

@@ -122,8 +122,10 @@ def _hand_back(share, results_root, console_log):
         return None
     if left:
         _say(f"left out of the guest's run (not regular files): {', '.join(str(p) for p in left[:5])}")
-    (target / "logs").mkdir(exist_ok=True)
-    shutil.copyfile(console_log, target / "logs" / "guest-console.log")
+    logs = target / "logs"
+    if not logs.is_dir():  # a regular file the guest named logs: the console goes beside it
+        logs = target
+    shutil.copyfile(console_log, logs / "guest-console.log")
     safe_io.symlink_atomically(target.name, results_root / "latest")
     return target
 

@@ -17,6 +17,7 @@ EXIT_SLOWER = 3     # compare with --fail-on-slower (FAIL_ON_SLOWER=1): a rung g
 EXIT_PLOT = 4       # results written, charts not drawn (no matplotlib)
 EXIT_JOURNAL = 5    # restore stopped at a journal line it cannot read (docs/journal.md)
 EXIT_BUSY = 7       # another pageladder run holds this machine (the run lock): refused
+EXIT_PENDING = 8    # restore left changes pending (their process still runs, or undoing failed)
 
 
 def prepare_results_dir(root):
@@ -24,8 +25,9 @@ def prepare_results_dir(root):
     root = Path(root)
     try:
         root.mkdir(parents=True, exist_ok=True)
-        run_dir = root / collect.run_id()
-        run_dir.mkdir()
+        # Two runs started in the same second (a guest's and the host's, a test's) never share
+        # a folder: the second gets <run-id>-2.
+        run_dir = safe_io.new_folder(root, collect.run_id())
         probe = run_dir / ".write-test"
         probe.write_text("ok")
         probe.unlink()
@@ -98,6 +100,10 @@ def _bench_restoring(config):
         # twice). A user who may not create the lock changes nothing and runs without it.
         try:
             stack.enter_context(system.run_lock())
+        except system.UnsafeFolderError as e:
+            if changes_system:  # root's own run folder must be root's alone
+                print(f"pageladder: cannot take the run lock: {e}", file=sys.stderr)
+                return EXIT_USAGE
         except system.SystemChangeError as e:
             print(f"pageladder: {e}", file=sys.stderr)
             return EXIT_BUSY
@@ -328,11 +334,16 @@ def cmd_restore(args):
     try:
         with system.run_lock():
             undone = system.restore(out=sys.stdout)
+            pending = system.pending_changes()
     except system.SystemChangeError as e:
         print(f"pageladder: {e}", file=sys.stderr)
         return EXIT_USAGE
     except system.JournalError as e:
         return _journal_unreadable(e)
+    if pending:
+        print(f"pageladder: {len(pending)} change(s) still pending (said above why); make restore again "
+              f"once their process ended", file=sys.stderr)
+        return EXIT_PENDING
     if not undone:
         print("pageladder: nothing to restore")
     return 0

@@ -1,6 +1,7 @@
 """How one `bench` run is made: decided once, from the command line, and passed down to the
 runner, the swap phases and the anatomy pass (no module reads another's globals for it)."""
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
@@ -43,7 +44,7 @@ def check_cpu(text):
     if text in (None, ""):
         return None
     allowed = sorted(os.sched_getaffinity(0))
-    if not str(text).isdigit() or int(text) not in allowed:
+    if not re.fullmatch(r"[0-9]{1,9}", str(text)) or int(text) not in allowed:
         raise ValueError(f"CPU={text} is not a CPU this run may use; choose one of "
                          f"{', '.join(map(str, allowed))}")
     return int(text)

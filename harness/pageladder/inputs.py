@@ -68,9 +68,12 @@ def _choice(*allowed):
     return check
 
 
+_DIGITS = re.compile(r"[0-9]{1,9}")
+
+
 def _integer(low, high):
     def check(name, value):
-        if not value.isdigit() or not low <= int(value) <= high:
+        if not _DIGITS.fullmatch(value) or not low <= int(value) <= high:
             raise InputError(f"{name}={value!r}: a whole number from {low} to {high}")
     return check
 
@@ -86,7 +89,7 @@ def _only(name, value):
 
 def _tlb_pages(name, value):
     parts = value.replace(",", " ").split()
-    if len(parts) != 3 or not all(p.isdigit() and len(p) < 12 for p in parts) or \
+    if len(parts) != 3 or not all(_DIGITS.fullmatch(p) for p in parts) or \
             not 2 <= int(parts[0]) < int(parts[1]) < int(parts[2]):
         raise InputError(f"{name}={value!r}: three increasing page counts '<hit> <stlb> <walk>' "
                          f"(for example '16 256 131072')")
@@ -101,7 +104,7 @@ def _words(name, value):
 def _kernel(name, value):
     if _PACKAGE.fullmatch(value):
         return
-    if "/" in value or value.endswith(".deb"):
+    if "/" in value or value.endswith(".deb") or os.path.isfile(value):
         _path(name, value)
         return
     raise InputError(f"{name}={value!r}: a Debian kernel package (linux-image-amd64), a .deb or a "

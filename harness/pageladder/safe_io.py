@@ -104,12 +104,32 @@ def atomic_path(path, sync=False):
     on an error it is removed. For writers that want a file name (matplotlib's savefig)."""
     path = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
     try:
         yield Path(tmp)
-        os.chmod(tmp, FILE_MODE)
+        os.fchmod(fd, FILE_MODE)
         if sync:
-            with open(tmp, "rb+") as f:
+            os.fsync(fd)
+        os.replace(tmp, path)
+        if sync:
+            _fsync_dir(path.parent)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    finally:
+        os.close(fd)
+
+
+def write_bytes_atomically(path, data, sync=False):
+    """data as path, written whole through the temporary file's own descriptor."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            os.fchmod(f.fileno(), FILE_MODE)
+            if sync:
+                f.flush()
                 os.fsync(f.fileno())
         os.replace(tmp, path)
         if sync:
@@ -118,12 +138,6 @@ def atomic_path(path, sync=False):
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
-
-
-def write_bytes_atomically(path, data, sync=False):
-    with atomic_path(path, sync=sync) as tmp:
-        with open(tmp, "wb") as f:
-            f.write(data)
 
 
 def write_text_atomically(path, text, sync=False):
@@ -185,9 +199,14 @@ def copy_regular_tree(source, dest):
         if stat.S_ISDIR(mode):
             left += copy_regular_tree(entry.path, target)
         elif stat.S_ISREG(mode):
-            fd = os.open(entry.path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+            # Opened without following a link or blocking on a FIFO swapped in since the scan,
+            # and copied only if what was opened is still a regular file.
+            fd = os.open(entry.path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
             try:
-                _copy_file_from_fd(fd, target)
+                if stat.S_ISREG(os.fstat(fd).st_mode):
+                    _copy_file_from_fd(fd, target)
+                else:
+                    left.append(entry.path)
             finally:
                 os.close(fd)
         else:

@@ -43,6 +43,11 @@ class SystemChangeError(Exception):
     """A change that cannot be made here; the message is the reason to show and skip with."""
 
 
+class UnsafeFolderError(SystemChangeError, OSError):
+    """A folder root would read back from (the run folder, the journal's) that is not this
+    user's own, is a symlink, or that others may write."""
+
+
 class JournalError(Exception):
     """The journal holds a line restore cannot read, so nothing was undone; the message names the
     file, the line and what to undo by hand. Not a SystemChangeError: it is never a skip reason."""
@@ -67,7 +72,7 @@ def private_folder(folder):
     if not stat_module.S_ISDIR(st.st_mode) or st.st_uid != os.geteuid() or st.st_mode & 0o022:
         what = "a symlink" if stat_module.S_ISLNK(st.st_mode) else \
             f"owned by uid {st.st_uid}, mode {stat_module.filemode(st.st_mode)}"
-        raise SystemChangeError(f"{folder} is not this user's own private folder ({what}): remove it, "
+        raise UnsafeFolderError(f"{folder} is not this user's own private folder ({what}): remove it, "
                                 f"or point PAGELADDER_RUN_DIR elsewhere")
     return folder
 
@@ -95,6 +100,8 @@ def journal_change(kind, path, old="", new=""):
     writes, which restore checks is still there); returns its id."""
     if kind not in CHANGE_KINDS:
         raise ValueError(f"unknown kind of change {kind!r}")
+    if kind == "sysctl" and new == "":
+        raise ValueError("a sysctl's change is journaled with the value it writes (restore checks it)")
     entry_id = _new_entry_id()
     _append({"format": JOURNAL_FORMAT, "id": entry_id, "pid": os.getpid(), "kind": kind,
              "path": str(path), "old": old, "new": new})
@@ -128,7 +135,7 @@ def _parse_line(text):
         return None, item["undone"]
     if item["kind"] not in CHANGE_KINDS:
         raise ValueError(f"unknown kind {item['kind']!r}")
-    if not os.path.isabs(item["path"]):
+    if item["format"] >= 2 and not os.path.isabs(item["path"]):
         raise ValueError(f"the path {item['path']!r} is not absolute")
     return item, None
 
@@ -323,6 +330,14 @@ def _started_at(pid):
         return None
 
 
+def _state(pid):
+    """A process's state letter (R, S, D, Z ...) from /proc, or None where it is gone."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return None
+
+
 def owner_alive(entry):
     """Whether the process that made this change still runs (a benchmark run by hand, a run in
     progress): its changes are its own to undo. A pid reused since (a process started after the
@@ -336,6 +351,8 @@ def owner_alive(entry):
         return False
     except PermissionError:
         pass
+    if _state(pid) in ("Z", "X", None):  # exited (a zombie not yet reaped), or gone meanwhile
+        return False
     started = _started_at(pid)
     try:
         written = int(entry["id"].split("-")[1]) / 1e9
@@ -353,8 +370,10 @@ def _undo(entry):
     if kind == "sysctl":
         try:
             current = _selected(path)
-        except OSError:
+        except FileNotFoundError:
             return True, f"{path} is gone"
+        except OSError as e:
+            return False, f"cannot read {path}: {e.strerror}"
         if current == entry["old"]:
             return True, None  # already back (a benchmark's signal handler wrote it, say)
         if new is not None and current != new:
@@ -468,13 +487,6 @@ def _mem_available():
     return 0
 
 
-def _mem_available():
-    for line in Path("/proc/meminfo").read_text().splitlines():
-        if line.startswith("MemAvailable:"):
-            return int(line.split()[1]) * 1024
-    return 0
-
-
 def _hot_added_zram(size_bytes):
     """Adds a zram device, journaled before it is made: the kernel gives the lowest free number,
     so that one is journaled first and the entry moved if the kernel chose another. Returns
@@ -540,9 +552,12 @@ def swap_file(directory, size_bytes):
     directory = Path(os.path.realpath(directory))
     if not directory.is_dir():
         raise SystemChangeError(f"SWAP_DIR {directory} does not exist")
-    mode = directory.stat().st_mode
-    if mode & 0o002 and not mode & stat_module.S_ISVTX:
-        raise SystemChangeError(f"SWAP_DIR {directory} is writable by everyone without the sticky bit")
+    st = directory.stat()
+    if st.st_uid not in (0, os.geteuid()):
+        raise SystemChangeError(f"SWAP_DIR {directory} belongs to uid {st.st_uid}: it could swap the file "
+                                f"for a link under root's mkswap")
+    if st.st_mode & 0o022 and not st.st_mode & stat_module.S_ISVTX:
+        raise SystemChangeError(f"SWAP_DIR {directory} is writable by others without the sticky bit")
     fstype, _ = _filesystem_of(directory)
     if fstype in ("tmpfs", "ramfs", "overlay", "nfs", "nfs4", "fuse", "squashfs", "zfs", "btrfs"):
         extra = " (it would need a NOCOW file)" if fstype == "btrfs" else ""

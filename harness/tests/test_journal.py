@@ -80,7 +80,7 @@ def test_round_trips_every_kind(journal):
 
 def test_ids_are_pid_nanoseconds_counter_and_never_repeat(journal, monkeypatch):
     monkeypatch.setattr(system.time, "time_ns", lambda: 1767225600000000000)  # one nanosecond
-    ids = [system.journal_change("sysctl", "/tmp/knob", "0") for _ in range(3)]
+    ids = [system.journal_change("sysctl", "/tmp/knob", "0", "1") for _ in range(3)]
     assert len(set(ids)) == 3
     pid, ns, _ = ids[0].split("-")
     assert pid == str(os.getpid()) and ns == "1767225600000000000"

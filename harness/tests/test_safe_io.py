@@ -111,3 +111,13 @@ def test_load_json_refuses_a_file_too_large(tmp_path):
     path.write_bytes(b" " * 2048 + b"{}")
     with pytest.raises(safe_io.DataFileError, match="at most"):
         safe_io.load_json(path, max_bytes=1024)
+
+
+def test_load_json_never_blocks_on_a_fifo_or_follows_a_link(tmp_path):
+    os.mkfifo(tmp_path / "fifo.json")
+    with pytest.raises(safe_io.DataFileError, match="not a regular file"):
+        safe_io.load_json(tmp_path / "fifo.json")
+    (tmp_path / "target.json").write_text("{}")
+    (tmp_path / "link.json").symlink_to(tmp_path / "target.json")
+    with pytest.raises(safe_io.DataFileError, match="symbolic link"):
+        safe_io.load_json(tmp_path / "link.json")

@@ -30,7 +30,7 @@ def test_restore_replays_pending_changes_newest_first_and_nothing_else(tmp_path,
     system.journal_change("sysctl", sysctl, "3", "0")
     system.journal_change("cgroup", ours)
     system.journal_change("cgroup", theirs)  # not named by us: must survive
-    done = system.journal_change("sysctl", settled, "original")
+    done = system.journal_change("sysctl", settled, "original", "changed")
     system.journal_undone(done)
     undone = system.restore()
     assert [e["kind"] for e in undone] == ["cgroup", "cgroup", "sysctl"]  # theirs settled, left alone
@@ -45,7 +45,7 @@ def test_restore_replays_pending_changes_newest_first_and_nothing_else(tmp_path,
 def test_a_line_cut_short_by_a_crash_stops_restore_and_changes_nothing(tmp_path, journal):
     sysctl = tmp_path / "swappiness"
     sysctl.write_text("10")
-    system.journal_change("sysctl", sysctl, "60")
+    system.journal_change("sysctl", sysctl, "60", "10")
     with open(journal, "a") as f:
         f.write('{"format":1,"id":"123","kind":"sysc')
     before = journal.read_bytes()
@@ -219,3 +219,63 @@ def test_a_run_folder_others_may_write_is_refused(tmp_path, monkeypatch):
     with pytest.raises(system.SystemChangeError, match="a symlink"):
         with system.run_lock():
             pass
+
+
+def test_a_user_without_root_runs_without_a_lock_in_roots_run_folder(tmp_path, monkeypatch):
+    from pageladder import cli
+    roots = tmp_path / "run"
+    roots.mkdir(mode=0o700)
+    os.chown(roots, 0, 0)
+    monkeypatch.setattr(system, "RUN_DIR", roots)
+    monkeypatch.setenv("PAGELADDER_JOURNAL", str(roots / "journal.jsonl"))
+    monkeypatch.setattr(system.os, "geteuid", lambda: 65534)  # roots is then not "this user's own"
+    monkeypatch.setattr(system, "is_root", lambda: False)
+    monkeypatch.setattr(cli, "_bench", lambda config: 0)
+    assert cli.main(["bench", "--only", "minor_fault", "--results", str(tmp_path / "r")]) == 0  # not 7 (busy)
+
+
+def test_make_restore_says_when_changes_stay_pending(tmp_path, journal, monkeypatch, capsys):
+    from pageladder import cli
+    monkeypatch.setattr(system, "is_root", lambda: True)
+    knob = tmp_path / "page-cluster"
+    knob.write_text("0")
+    owner = subprocess.Popen(["sleep", "30"])
+    try:
+        time.sleep(0.05)
+        journal.write_text(json.dumps({"format": 2, "id": f"{owner.pid}-{time.time_ns()}-0", "pid": owner.pid,
+                                       "kind": "sysctl", "path": str(knob), "old": "3", "new": "0"}) + "\n")
+        assert cli.main(["restore"]) == cli.EXIT_PENDING
+        assert "still pending" in capsys.readouterr().err
+    finally:
+        owner.kill()
+        owner.wait()
+    assert cli.main(["restore"]) == 0 and knob.read_text() == "3"
+
+
+def test_a_sysctl_is_never_journaled_without_the_value_it_writes(journal):
+    with pytest.raises(ValueError, match="the value it writes"):
+        system.journal_change("sysctl", "/proc/sys/vm/page-cluster", "3")
+    assert not journal.exists()
+
+
+def test_a_swap_dir_of_another_user_is_refused(tmp_path):
+    theirs = tmp_path / "theirs"
+    theirs.mkdir(mode=0o755)
+    os.chown(theirs, 65534, 65534)
+    with pytest.raises(system.SystemChangeError, match="belongs to uid 65534"):
+        with system.swap_file(theirs, 1 << 20):
+            pass
+
+
+def test_a_process_that_exited_but_is_not_yet_reaped_is_not_the_owner(tmp_path, journal):
+    knob = tmp_path / "page-cluster"
+    knob.write_text("0")
+    zombie = subprocess.Popen(["true"])
+    while system._state(zombie.pid) != "Z":  # exited; its parent (this test) has not reaped it
+        time.sleep(0.01)
+    try:
+        journal.write_text(json.dumps({"format": 2, "id": f"{zombie.pid}-{time.time_ns()}-0", "pid": zombie.pid,
+                                       "kind": "sysctl", "path": str(knob), "old": "3", "new": "0"}) + "\n")
+        assert [e["kind"] for e in system.restore()] == ["sysctl"] and knob.read_text() == "3"
+    finally:
+        zombie.wait()

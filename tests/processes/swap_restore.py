@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """As root: a make-bench run of swap_in killed with SIGKILL mid-run leaves swap, zram, a cgroup
-or page-cluster behind only until `pageladder restore`, which undoes all of it; and a second
-run started while the first is live is refused with a clear message. Exit 77 (skip) if not root.
+or page-cluster behind only until `pageladder restore`, which undoes all of it; a second run
+started while the first is live is refused with a clear message; and a run given SIGTERM while
+its swap file (SWAP_DIR relative to its folder) is active undoes everything itself. Exit 77
+(skip) if not root.
 """
 import glob
 import os
@@ -75,6 +77,34 @@ def main():
         after = state()
         for key in before:
             check(f"restore put back {key}", after[key] == before[key], f"{before[key]} -> {after[key]}")
+
+        # SIGTERM while the swap file is active, SWAP_DIR given relative to the run's folder
+        # (resolved before it is journaled): the run undoes everything itself, no restore needed.
+        run = subprocess.Popen(harness + ["bench", "--quick", "--only", "swap_in", "--build-dir", build,
+                                          "--results", results, "--swap-dir", "tmp"],
+                               cwd="/var", env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                               start_new_session=True)
+        deadline, swapping = time.monotonic() + 120, False
+        while time.monotonic() < deadline and run.poll() is None:
+            if any(line.startswith("/var/tmp/pageladder-swap-") for line in state()["swaps"]):
+                swapping = True
+                break
+            time.sleep(0.02)
+        check("the run swapped to a file in SWAP_DIR=tmp (relative to /var)", swapping,
+              "" if swapping or run.poll() is None else run.stdout.read()[-600:])
+        run.send_signal(signal.SIGTERM)
+        check("SIGTERM ends the run as an interruption (exit 130)", run.wait(timeout=120) == 130)
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and subprocess.run(
+                ["pgrep", "-f", binary], stdout=subprocess.DEVNULL).returncode == 0:
+            time.sleep(0.05)
+        after = state()
+        for key in before:
+            check(f"SIGTERM mid-swap left {key} as it was", after[key] == before[key],
+                  f"{before[key]} -> {after[key]}")
+        r = subprocess.run(harness + ["restore"], env=env, stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, text=True)
+        check("nothing was left for restore", r.returncode == 0 and "nothing to restore" in r.stdout, r.stdout.strip())
     return checks.finish()
 
 

@@ -36,9 +36,10 @@ def main():
         return 77
     source, build, python = sys.argv[1:4]
     sys.path.insert(0, os.path.join(source, "harness"))
-    journal = tempfile.NamedTemporaryFile(prefix="pageladder-zswap-journal-", delete=False).name
-    os.unlink(journal)
-    os.environ["PAGELADDER_JOURNAL"] = journal  # this test's own journal, for binary and restore
+    # This test's own journal, for binary and restore, in a folder of its own (a journal's folder
+    # must be the user's alone: /tmp itself is refused).
+    journal = os.path.join(tempfile.mkdtemp(prefix="pageladder-zswap-journal-"), "journal.jsonl")
+    os.environ["PAGELADDER_JOURNAL"] = journal
     from pageladder import system
 
     found, cluster = zswap(), page_cluster()
@@ -71,7 +72,11 @@ def main():
             check("SIGKILL left the change behind (so restore has work)", zswap() == flipped)
             restored = subprocess.run([python, "-m", "pageladder", "restore"], env=dict(os.environ),
                                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-            check("restore exits 0", restored.returncode == 0, restored.stdout.strip())
+            # The swap file is this test's own, journaled by this live process: restore leaves it
+            # (exit 8, pending) and undoes the killed binary's changes.
+            check("restore undoes the killed run's changes and leaves only this live test's swap file",
+                  restored.returncode == 8 and [e["pid"] for e in system.pending_changes()] == [os.getpid()],
+                  restored.stdout.strip())
             check("restore put zswap back as found", zswap() == found, f"{found} -> {zswap()}")
             check("restore put page-cluster back", page_cluster() == cluster, f"{cluster} -> {page_cluster()}")
     except system.SystemChangeError as e:
@@ -83,6 +88,7 @@ def main():
                 f.write(found)
         if os.path.exists(journal):
             os.unlink(journal)
+        os.rmdir(os.path.dirname(journal))
     return checks.finish()
 
 

@@ -1,3 +1,0 @@
-file(REMOVE_RECURSE
-  "libpageladder_core.a"
-)

@@ -1,2 +1,0 @@
-# Empty compiler generated dependencies file for swap_in_bench.
-# This may be replaced when dependencies are built.
