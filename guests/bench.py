@@ -2,7 +2,8 @@
 staging folder, the guest booted (KVM where it runs the kernel, else TCG) to run the harness's
 `bench` with the same arguments as on the host, and its run folder handed back like any run.
 
-Everything temporary lives in one folder, results/.guest-<pid>/, removed at the end; a reaper
+Everything temporary lives in one folder, results/.guest-<pid>-<random>/ (made 0700, exclusively),
+removed at the end; a reaper
 process removes it (and kills qemu) if this one is killed."""
 import json
 import os
@@ -13,6 +14,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from dataclasses import dataclass
@@ -189,7 +191,8 @@ def run(request):
         print(f"pageladder: {e}", file=sys.stderr)
         return EXIT_GUEST
     results_root.mkdir(parents=True, exist_ok=True)
-    work = results_root / f".guest-{os.getpid()}"
+    # Made fresh, 0700 and exclusively: nobody else's folder of a predictable name is used.
+    work = Path(tempfile.mkdtemp(prefix=f".guest-{os.getpid()}-", dir=results_root))
     reaper = machine.Reaper()
     reaper.tell("path", work)
     try:

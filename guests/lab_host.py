@@ -54,7 +54,8 @@ def sshd_command(share, authorized_keys):
         "LogLevel ERROR\n"
         f"SetEnv PAGELADDER_GUEST={share / 'guest.json'}\n")
     # /run is the guest's own tmpfs: sshd's privilege separation folder is made there.
-    return ["/bin/sh", "-c", f"mkdir -p /run/sshd && exec {SSHD} -D -e -f {share / 'sshd_config'}"]
+    # The configuration's path is an argument of the shell ($1), never part of its text.
+    return ["/bin/sh", "-c", f'mkdir -p /run/sshd && exec {SSHD} -D -e -f "$1"', "sshd", str(share / "sshd_config")]
 
 
 def answers_ssh(port, timeout=1.0):

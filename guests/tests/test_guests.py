@@ -236,7 +236,7 @@ def test_a_lab_hosts_sshd_lets_the_given_keys_in_as_root_and_names_the_guests_fa
     assert "AllowUsers root" in config  # the key list is root's only
     assert f"SetEnv PAGELADDER_GUEST={share / 'guest.json'}" in config
     assert (share / "host_key").is_file() and (share / "host_key.pub").is_file()
-    assert command[-1].endswith(f"-D -e -f {share / 'sshd_config'}")
+    assert command[2].endswith('-D -e -f "$1"') and command[-1] == str(share / "sshd_config")  # an argument
 
 
 @pytest.mark.parametrize("content", [None, "\n"])

@@ -99,13 +99,14 @@ def _fsync_dir(folder):
 
 
 @contextlib.contextmanager
-def atomic_path(path, sync=False):
-    """Yields a unique temporary path beside path; on a clean exit it becomes path (a rename),
-    on an error it is removed. For writers that want a file name (matplotlib's savefig)."""
+def _temporary_beside(path, sync):
+    """Yields (descriptor, name) of a new temporary file beside path; on a clean exit it gets the
+    suite's mode through its descriptor, is synced if asked, and becomes path (a rename); on an
+    error it is removed. The one writer of every result file."""
     path = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        yield Path(tmp)
+        yield fd, Path(tmp)
         os.fchmod(fd, FILE_MODE)
         if sync:
             os.fsync(fd)
@@ -120,24 +121,20 @@ def atomic_path(path, sync=False):
         os.close(fd)
 
 
+@contextlib.contextmanager
+def atomic_path(path, sync=False):
+    """Yields a unique temporary path beside path; on a clean exit it becomes path (a rename),
+    on an error it is removed. For writers that want a file name (matplotlib's savefig)."""
+    with _temporary_beside(path, sync) as (_, tmp):
+        yield tmp
+
+
 def write_bytes_atomically(path, data, sync=False):
     """data as path, written whole through the temporary file's own descriptor."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            os.fchmod(f.fileno(), FILE_MODE)
-            if sync:
-                f.flush()
-                os.fsync(f.fileno())
-        os.replace(tmp, path)
-        if sync:
-            _fsync_dir(path.parent)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+    with _temporary_beside(path, sync) as (fd, _):
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
 
 
 def write_text_atomically(path, text, sync=False):

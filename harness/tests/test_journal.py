@@ -11,6 +11,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -265,3 +266,17 @@ def test_swap_phases_finds_the_machines_own_swap_of_each_kind(monkeypatch):
                         lambda: ["/var/tmp/pageladder-swap-9", "/dev/zram3", "/swapfile"])
     assert swap_phases._existing("zram") == "/dev/zram3"
     assert swap_phases._existing("disk") == "/swapfile"
+
+
+def test_restore_needs_only_the_standard_library(tmp_path):
+    """make restore must work where a run died before make deps finished: numpy, matplotlib,
+    scipy and statsmodels made unimportable, restore (and targets) still run."""
+    blocked = "import sys\nfor m in ('numpy', 'matplotlib', 'scipy', 'statsmodels'): sys.modules[m] = None\n"
+    env = dict(os.environ, PAGELADDER_JOURNAL=str(tmp_path / "run" / "journal.jsonl"),
+               PAGELADDER_RUN_DIR=str(tmp_path / "run"), PYTHONPATH=str(Path(cli.__file__).parents[1]))
+    for argv, words in ((["restore"], "nothing to restore" if os.geteuid() == 0 else "needs root"),
+                        (["targets", "--only", "minor_fault"], "minor_fault_bench")):
+        done = subprocess.run([sys.executable, "-c", blocked + f"from pageladder import cli\nsys.exit(cli.main({argv!r}))"],
+                              capture_output=True, text=True, env=env)
+        assert words in done.stdout + done.stderr, done.stderr[-500:]
+        assert "Traceback" not in done.stderr
