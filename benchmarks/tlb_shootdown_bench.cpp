@@ -245,6 +245,8 @@ void unmap_row(benchmark::State& state, size_t remotes) {
   std::optional<int64_t> flushes_before;
   std::vector<uint64_t> beats_before(spinners.size());
   std::vector<std::optional<int64_t>> switched_before(spinners.size());
+  std::optional<int64_t> flushes_after;
+  bool batch_clean = false;
   // Every spinner kept its CPU over the batch: it ran, and, at a real-time priority, the kernel
   // never switched it out. At an ordinary priority the kernel's own threads preempt it now and
   // then even on an idle CPU, so there only the heartbeat is asked for (the flush count judges).
@@ -288,11 +290,17 @@ void unmap_row(benchmark::State& state, size_t remotes) {
         }
       },
       [&](size_t i) { munmap(region + i * page_size(), page_size()); },
-      [&](size_t) { return kept_their_cpus(); },
+      [&](size_t) {
+        // Judged once, right after the batch, with its flush count read in the same breath: a
+        // spinner that resumes later cannot make a dirty batch count as clean.
+        batch_clean = kept_their_cpus();
+        flushes_after = ipis();
+        return batch_clean;
+      },
       [&](size_t n, bool kept) {
         if (kept) {
-          const auto after = ipis();
-          const bool clean = kept_their_cpus();
+          const auto after = flushes_after;
+          const bool clean = batch_clean;
           ++batches;
           if (!clean) {
             ++dirty_batches;

@@ -30,7 +30,8 @@ DETAIL_FIELDS = ("p50_ns", "timer_overhead_ns", "events", "cycles_per_event_esti
                  "pages", "control_ns", "translation_penalty_ns", "l1_dtlb_reach_pages",
                  "l1_dtlb_reach_next_pages", "stlb_reach_pages", "stlb_reach_next_pages",
                  "cpuid_l1_dtlb_entries", "cpuid_l2_dtlb_entries", "threads", "faults_per_s_per_thread",
-                 "least_other_faults_per_event", "folio_kb", "ns_per_4k")
+                 "least_other_faults_per_event", "folio_kb", "ns_per_4k", "thrown_away_batches",
+                 "spinner_realtime")
 # The headline statistic, said once: run.json records these words beside the numbers, and the
 # report, the chart and the README use them.
 STATISTICS = {
