@@ -209,6 +209,7 @@ void scaling_row(benchmark::State& state, Sharing how, size_t k) {
   std::vector<uint64_t> theirs_before;
   uint64_t t_begin = 0;
   bool first = true;
+  uint64_t batches = 0, batches_with_an_idle_other = 0;
   run_batched_events(
       state, run,
       [&] {
@@ -229,8 +230,12 @@ void scaling_row(benchmark::State& state, Sharing how, size_t k) {
           theirs_faulted += static_cast<double>(theirs_after[j] - theirs_before[j]);
           least = std::min(least, static_cast<double>(theirs_after[j] - theirs_before[j]));
         }
-        // The least busy of the others: each must have faulted alongside, not their average.
+        // The least busy of the others: each must have faulted alongside, not their average; and
+        // in every batch, not only summed over them (issue 33: a contender idle in some batches
+        // would pass on the others' sum).
         if (others) run.add_evidence("least_other_faults_per_event", least, double(n));
+        if (others && least == 0) ++batches_with_an_idle_other;
+        ++batches;
         run.add_evidence("faults_per_s_per_thread", double(n) + theirs_faulted, seconds * double(k));
         for (size_t c = 0; c < std::size(kVmaLockCounters); ++c) {
           const auto now = read_keyed_integer("/proc/vmstat", kVmaLockCounters[c]);
@@ -248,6 +253,9 @@ void scaling_row(benchmark::State& state, Sharing how, size_t k) {
           run.cannot_verify("thp_backed_fraction", "smaps shows no AnonHugePages here");
       });
   contenders.stop();
+  if (batches_with_an_idle_other)
+    run.invalidate(fmt::format("in {} of {} batches another thread or process faulted nothing alongside",
+                               batches_with_an_idle_other, batches));
   for (size_t j = 0; j < others; ++j)
     if (tally->cpu[j] != cpus[j + 1])
       run.invalidate(fmt::format("contender {} ran on CPU {}, not its CPU {}", j + 1, tally->cpu[j].load(), cpus[j + 1]));

@@ -125,36 +125,63 @@ bool counts_zswap_loads() { return read_keyed_integer("/proc/vmstat", "zswpin").
 
 // Swap-ins as the memory cgroup itself counts them (memory.stat), summed over the batches'
 // groups (one per batch, so each total covers its batch alone: the preparation swaps nothing
-// in). A key this kernel's memory.stat lacks is left out; v2 flushes these counters lazily, so
-// they prove the tier with a margin (most events from the row's tier, few from the other)
-// rather than to the event.
+// in). A key this kernel's memory.stat lacks in every batch is said to be unchecked; one that
+// some batches had and others lacked makes the row invalid (mixed evidence is no evidence). v2
+// flushes these counters lazily, so they prove the tier with a margin (most events from the
+// row's tier, few from the other) rather than to the event.
 struct GroupSwapIns {
-  std::optional<int64_t> from_device = 0, from_zswap = 0;  // pswpin, zswpin
+  struct Key {
+    int64_t total = 0;
+    uint64_t batches_with = 0;  // batches whose memory.stat had the key
+  };
+  Key from_device, from_zswap;  // pswpin, zswpin
+  uint64_t batches = 0;
 
   void add(const MemoryCgroup& group) {
-    const auto device = group.stat("pswpin"), zswap = group.stat("zswpin");
-    from_device = device && from_device ? std::optional<int64_t>(*from_device + *device) : std::nullopt;
-    from_zswap = zswap && from_zswap ? std::optional<int64_t>(*from_zswap + *zswap) : std::nullopt;
+    ++batches;
+    for (auto [key, name] : {std::pair{&from_device, "pswpin"}, std::pair{&from_zswap, "zswpin"}})
+      if (const auto n = group.stat(name)) {
+        key->total += *n;
+        ++key->batches_with;
+      }
   }
 
   void check(EventRun& run, Tier tier, uint64_t events) const {
     if (events == 0) return;
     const auto per_event = [&](int64_t n) { return static_cast<double>(n) / static_cast<double>(events); };
     constexpr double kMost = 0.85, kFew = 0.15;
-    const auto expect = [&](const std::optional<int64_t>& count, const char* counter, const char* what,
+    // Whether the key was read in every batch and within its bound; gathers the keys this
+    // kernel's memory.stat lacks, said once below.
+    std::vector<std::string> absent;
+    const auto expect = [&](const Key& count, const char* key, const char* counter, const char* what,
                             bool from_this_tier) {
-      if (!count) return;
-      const double value = per_event(*count);
+      if (count.batches_with == 0) {
+        absent.push_back(key);
+        return false;
+      }
+      if (count.batches_with != batches) {
+        run.invalidate(fmt::format("the cgroup's memory.stat had {} in {} of {} batches", key, count.batches_with,
+                                   batches));
+        return false;
+      }
+      const double value = per_event(count.total);
       run.set_counter(counter, value);
       if (from_this_tier ? value < kMost : value > kFew)
         run.invalidate(fmt::format("the cgroup's own memory.stat counted {:.3f} {} per event, expected {} {}",
                                    value, what, from_this_tier ? "at least" : "at most",
                                    from_this_tier ? kMost : kFew));
+      return true;
     };
-    expect(from_zswap, "group_zswap_ins_per_event", "zswap loads (zswpin)", tier == Tier::kZswap);
-    expect(from_device, "group_swap_ins_per_event", "swap device reads (pswpin)", tier != Tier::kZswap);
-    if (from_device || from_zswap)
+    const bool zswap_checked =
+        expect(from_zswap, "zswpin", "group_zswap_ins_per_event", "zswap loads (zswpin)", tier == Tier::kZswap);
+    const bool device_checked = expect(from_device, "pswpin", "group_swap_ins_per_event",
+                                       "swap device reads (pswpin)", tier != Tier::kZswap);
+    // Proven only by the count of the row's own tier; the other's alone says where pages did not come from.
+    if (tier == Tier::kZswap ? zswap_checked : device_checked)
       run.note("tier also proven by the cgroup's own memory.stat");
+    else if (!absent.empty())
+      run.note(fmt::format("the cgroup's memory.stat has no {} here: the tier rests on /proc/vmstat alone",
+                           fmt::join(absent, " or ")));
   }
 };
 
