@@ -78,3 +78,13 @@ def test_a_file_cut_short_is_refused_with_its_name(tmp_path):
     cut.write_text('{"context": {}, "benchmarks": [')
     with pytest.raises(ValueError, match="minor_fault_bench.json is not valid JSON"):
         benchmark_json.load(cut)
+
+
+def test_a_smoke_run_whose_rows_all_skipped_is_a_skip_not_a_pass():
+    smoke = _check_smoke()
+    skipped = _row(error_occurred=True, error_message="skipped: needs root")
+    assert smoke.nothing_measured([skipped, skipped])
+    assert not smoke.nothing_measured([skipped, _row()])
+    assert not smoke.nothing_measured([])
+    assert smoke.check([skipped], {"minor_fault": SPEC}, allow_all_skipped=True) == []
+    assert smoke.check([skipped], {"minor_fault": SPEC})  # without the flag: a failure

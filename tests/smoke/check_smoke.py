@@ -6,7 +6,9 @@ fault counts per event, and a valid row's counters must satisfy every claim the 
 for it (its context's "pageladder_rows", benchmarks/core/rows.hpp), by the harness's one rule
 (harness/pageladder/benchmark_json.py, verdict).
 A binary that exits non-zero, writes no JSON, describes no rows, or reports any other error
-fails the test.
+fails the test. One whose rows were all skipped measured nothing: it fails, or, for a binary
+whose rows may all need what a machine lacks (--allow-all-skipped), it is reported to ctest as
+skipped (77), never as passed.
 """
 import argparse
 import os
@@ -65,6 +67,16 @@ def check(rows, specs, allow_all_skipped=False):
     return problems
 
 
+SKIP = 77
+
+
+def nothing_measured(rows):
+    """Whether every iteration row skipped (and there was one)."""
+    iterations = list(benchmark_json.iteration_rows(rows))
+    return bool(iterations) and all(r.get("error_occurred") and benchmark_json.skip_reason(r) is not None
+                                    for r in iterations)
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--out", required=True)
@@ -89,7 +101,12 @@ def main():
     problems = check(rows, specs, args.allow_all_skipped)
     for p in problems:
         print(f"FAIL: {p}")
-    return 1 if problems else 0
+    if problems:
+        return 1
+    if nothing_measured(rows):
+        print("SKIP: every row skipped here (reasons above): nothing was measured")
+        return SKIP
+    return 0
 
 
 if __name__ == "__main__":
