@@ -165,6 +165,7 @@ void BM_HugetlbFault(benchmark::State& state, size_t page_kb) {
           try {
             mapping->discard();
           } catch (const std::system_error&) {
+            mapping.reset();  // its pages back to the pool first: the pool holds kPages, no more
             mapping = Mapping::hugetlb(kPages * kHuge, kHuge);  // no MADV_DONTNEED for hugetlb (< 5.18)
             run.note("each batch's first event also allocates page tables: this kernel cannot give hugetlb "
                      "pages back without unmapping them (MADV_DONTNEED, 5.18)");

@@ -166,10 +166,12 @@ struct GroupSwapIns {
       }
       const double value = per_event(count.total);
       run.set_counter(counter, value);
-      if (from_this_tier ? value < kMost : value > kFew)
+      if (from_this_tier ? value < kMost : value > kFew) {
         run.invalidate(fmt::format("the cgroup's own memory.stat counted {:.3f} {} per event, expected {} {}",
                                    value, what, from_this_tier ? "at least" : "at most",
                                    from_this_tier ? kMost : kFew));
+        return false;
+      }
       return true;
     };
     const bool zswap_checked =

@@ -292,7 +292,9 @@ void unmap_row(benchmark::State& state, size_t remotes) {
       [&](size_t i) { munmap(region + i * page_size(), page_size()); },
       [&](size_t) {
         // Judged once, right after the batch, with its flush count read in the same breath: a
-        // spinner that resumes later cannot make a dirty batch count as clean.
+        // spinner that resumes later cannot make a dirty batch count as clean. (Reading /proc here
+        // allocates, inside the counted region: the arm step has just made the same allocations,
+        // so the heap has them; a fault this caused would show in the row's exact fault claim.)
         batch_clean = kept_their_cpus();
         flushes_after = ipis();
         return batch_clean;

@@ -176,6 +176,27 @@ def disagreeing_counts(counts):
     return reasons
 
 
+# Claims the harness recomputes from a row's raw counts rather than the binary's ratio: the fault
+# classes from their totals over the events; any claim whose binary exported <counter>_amount and
+# <counter>_over (core/event_run.cpp, EventRun::finish) from those two.
+FAULT_TOTALS = {"minor_faults_per_event": ("minor_faults",), "major_faults_per_event": ("major_faults",),
+                "faults_per_event": ("minor_faults", "major_faults")}
+RECHECK_AGREE = 1e-6  # relative: the binary's ratio and the harness's differ only by rounding
+
+
+def recheck(row, counter):
+    """(the claim's value recomputed here from the row's raw counts, the words for them), or None
+    where the row exports no raw counts for it."""
+    amount, over = _number(row, f"{counter}_amount"), _number(row, f"{counter}_over")
+    if amount is not None and over is not None and over > 0:
+        return amount / over, f"{amount:g} over {over:g}"
+    totals = [_number(row, key) for key in FAULT_TOTALS.get(counter, ())]
+    events = _number(row, "events")
+    if totals and all(t is not None for t in totals) and events is not None:
+        return sum(totals) / max(events, 1.0), f"{sum(totals):g} faults in {events:g} events"
+    return None
+
+
 @dataclass
 class Verdict:
     """The one rule for one repetition of a row that ran (verdict()). binary: what the binary
@@ -190,6 +211,7 @@ class Verdict:
     counts: dict = field(default_factory=dict)
     not_verified: dict = field(default_factory=dict)
     notes: list = field(default_factory=list)
+    rechecked: list = field(default_factory=list)  # claims recomputed here from raw counts
 
     @property
     def problems(self):
@@ -213,6 +235,15 @@ def verdict(row, spec):
         if value is None and counter in unverifiable:
             found.not_verified[counter] = unverifiable[counter]
             continue
+        raw = recheck(row, counter)
+        if raw is not None:
+            found.rechecked.append(counter)
+            own, words = raw
+            if value is not None and abs(own - value) > RECHECK_AGREE * max(1.0, abs(value)):
+                found.claims[counter] = (f"the binary reports {value:.6g} {counter.replace('_', ' ')}, its raw "
+                                         f"counts ({words}) make {own:.6g}")
+                continue
+            value = own  # the claim judged on the harness's own figure
         broken = broken_claim(counter, value, claim)
         if broken:
             found.claims[counter] = broken

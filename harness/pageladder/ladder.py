@@ -75,8 +75,10 @@ def build_rung(spec, rows, source_file):
     times = [row_ns(r) for r in rows]
     reasons, notes, not_verified = [], [], {}
     broken = {}  # what a harness check found -> (first finding, repetitions it was found in)
+    rechecked = None  # the claims recomputed here from raw counts in every repetition
     for r in rows:
         found = verdict(r, spec)
+        rechecked = set(found.rechecked) if rechecked is None else rechecked & set(found.rechecked)
         reasons += ["; ".join(found.binary)] if found.binary else []
         notes += found.notes
         not_verified.update(found.not_verified)
@@ -127,6 +129,8 @@ def build_rung(spec, rows, source_file):
         "invocations": len(invocation_medians(rows)),
         "invocation_medians_ns": invocation_medians(rows),
         "definition": definition,
+        # The claims the harness recomputed from the row's raw counts (not the binary's ratio).
+        "rechecked": sorted(rechecked or ()),
     }
     for key in DETAIL_FIELDS:
         value = _median_of(rows, key)

@@ -88,3 +88,22 @@ def test_a_smoke_run_whose_rows_all_skipped_is_a_skip_not_a_pass():
     assert not smoke.nothing_measured([])
     assert smoke.check([skipped], {"minor_fault": SPEC}, allow_all_skipped=True) == []
     assert smoke.check([skipped], {"minor_fault": SPEC})  # without the flag: a failure
+
+
+def test_a_claim_is_recomputed_from_the_raw_counts_and_a_summary_that_disagrees_is_invalid():
+    agreeing = _row(minor_faults=1000, major_faults=0, events=1000)
+    found = benchmark_json.verdict(agreeing, SPEC)
+    assert found.problems == [] and set(found.rechecked) >= {"minor_faults_per_event", "major_faults_per_event"}
+    # The binary's ratio says 1.000 per event, its own totals say 1.2: both figures, invalid.
+    lying = _row(minor_faults=1200, major_faults=0, events=1000)
+    problems = benchmark_json.verdict(lying, SPEC).problems
+    assert any("the binary reports 1 minor faults per event, its raw counts (1200 faults in 1000 events) make 1.2"
+               in p for p in problems), problems
+
+
+def test_a_claim_judged_on_the_harnesss_own_figure_from_amount_and_over():
+    spec = dict(SPEC, claims=dict(SPEC["claims"], folio_copies_per_write=[0, 1]))
+    inside = _row(folio_copies_per_write=1.0, folio_copies_per_write_amount=8, folio_copies_per_write_over=8)
+    assert "folio_copies_per_write" in benchmark_json.verdict(inside, spec).rechecked
+    outside = _row(folio_copies_per_write=1.0, folio_copies_per_write_amount=16, folio_copies_per_write_over=8)
+    assert any("its raw counts (16 over 8) make 2" in p for p in benchmark_json.verdict(outside, spec).problems)

@@ -81,7 +81,7 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--out", required=True)
     parser.add_argument("--allow-all-skipped", action="store_true",
-                        help="pass even when every row skipped (rows that need root and swap)")
+                        help="when every row skipped (rows that need root and swap), report a skip (77), not a failure")
     parser.add_argument("command", nargs="+")
     args = parser.parse_args()
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)

@@ -31,7 +31,7 @@ class Capture : public benchmark::BenchmarkReporter {
       if (run.run_type != Run::RT_Iteration) continue;
       auto& row = rows[run.run_name.function_name];
       row.label = run.report_label;
-      row.seconds_per_event = run.iterations ? run.GetAdjustedRealTime() / 1e9 : 0;
+      row.seconds_per_event = run.iterations ? run.real_accumulated_time / static_cast<double>(run.iterations) : 0;
       for (const auto& [name, counter] : run.counters) row.counters[name] = counter.value;
     }
   }
