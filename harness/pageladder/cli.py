@@ -148,7 +148,7 @@ def _bench(config):
     status = render_outputs(run, run_dir, charts=config.charts)
     point_latest(run_dir)
     print()
-    print(report.render(run).split("## Ladder", 1)[1].split("\n## ", 1)[0].strip())
+    print("\n".join(report.console_summary(run["pageladder"], run_dir / "report.md")))
     noisy = report.too_noisy(run["pageladder"])
     if noisy:
         shown = ", ".join(f"{i} (±{b:.0%})" for i, b in noisy[:6])

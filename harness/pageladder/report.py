@@ -59,6 +59,29 @@ def skip_summary(block):
     return lines
 
 
+def console_summary(block, report_path):
+    """What a run prints when it ends (issue 31: the headline, not a table that scrolls it away):
+    the headline rungs with their medians, one line per invalid rung, and where the rest is."""
+    from pageladder import rows
+    by_id = {r["id"]: r for r in block["ladder"]}
+    headline = [i for i in rows.headline(block.get("rows") or {}, by_id) if i in by_id]
+    width = max((len(i) for i in headline), default=0)
+    lines = ["Headline (ladder.svg):"]
+    for rung_id in headline:
+        r = by_id[rung_id]
+        if r["valid"]:
+            flag = "  (not verified: report.md)" if r.get("not_verified") else ""
+            lines.append(f"  {rung_id:<{width}}  {format_ns(r['median_ns']):>9}{flag}")
+        else:
+            lines.append(f"  {rung_id:<{width}}  {'invalid':>9}")
+    invalid = [r for r in block["ladder"] if not r["valid"]]
+    for r in invalid:
+        lines.append(f"Invalid: `{r['id']}`: {r['why_invalid']}")
+    valid = len(block["ladder"]) - len(invalid)
+    lines.append(f"All {len(block['ladder'])} rungs ({valid} valid), with ranges, p99 and fault counts: {report_path}")
+    return lines
+
+
 def timer_overhead_line(block):
     overhead = block["settings"].get("timer_overhead_ns")
     minor = next((r for r in block["ladder"] if r["id"] == "minor_fault" and r["valid"]), None)

@@ -170,3 +170,18 @@ def test_scaling_curves_start_at_the_lone_thread_and_follow_the_thread_count():
 def test_a_run_without_scaling_rungs_draws_no_scaling_chart(tmp_path):
     assert plot.draw_scaling(runs.base(), str(tmp_path / "scaling")) is False
     assert not (tmp_path / "scaling.svg").exists()
+
+
+def test_the_console_shows_the_headline_and_each_invalid_rung_in_a_few_lines():
+    from pageladder import report, rows as row_descriptions
+    from runs import kernel_a, minor_fault_invalid
+    for run in (kernel_a(), minor_fault_invalid()):
+        block = run["pageladder"]
+        lines = report.console_summary(block, "results/x/report.md")
+        headline = row_descriptions.headline(block.get("rows") or {}, [r["id"] for r in block["ladder"]])
+        assert len(lines) <= 40 and len(lines) < len(block["ladder"])
+        assert all(any(line.strip().startswith(h + " ") for line in lines) for h in headline)
+        invalid = [r["id"] for r in block["ladder"] if not r["valid"]]
+        assert [line for line in lines if line.startswith("Invalid:")] == \
+            [f"Invalid: `{i}`: {next(r['why_invalid'] for r in block['ladder'] if r['id'] == i)}" for i in invalid]
+        assert lines[-1].endswith("results/x/report.md")
