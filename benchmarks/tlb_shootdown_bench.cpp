@@ -50,6 +50,7 @@
 #include "core/event_run.hpp"
 #include "core/flags.hpp"
 #include "core/mapping.hpp"
+#include "core/sysfs.hpp"
 
 namespace pageladder {
 namespace {
@@ -84,10 +85,7 @@ std::optional<int64_t> shootdowns_on(int cpu) {
 // How often the kernel took the CPU from task `tid` of process `pid` (its own count of involuntary
 // context switches), or nullopt where /proc does not say.
 std::optional<int64_t> involuntary_switches(pid_t pid, pid_t tid) {
-  std::ifstream in(fmt::format("/proc/{}/task/{}/status", pid, tid));
-  for (std::string line; std::getline(in, line);)
-    if (line.rfind("nonvoluntary_ctxt_switches:", 0) == 0) return std::stoll(line.substr(27));
-  return std::nullopt;
+  return read_keyed_integer(fmt::format("/proc/{}/task/{}/status", pid, tid), "nonvoluntary_ctxt_switches");
 }
 
 // Pins the calling spinner to `cpu` and, once it is there, gives it the lowest real-time priority,

@@ -117,7 +117,6 @@ def _hand_back(share, results_root, console_log):
     try:
         safe_io.safe_name(run.name, "the guest's run folder")
         target = safe_io.new_folder(results_root, run.name)
-        target.rmdir()  # copy_regular_tree makes it, now that the name is ours
         left = safe_io.copy_regular_tree(run, target)
     except (ValueError, OSError) as e:
         print(f"pageladder: the guest's run cannot be handed back: {e}", file=sys.stderr)

@@ -73,7 +73,7 @@ def _read(path, root=None):
     return _read_path(_base(root) / str(path).lstrip("/"))
 
 
-def _selected(text):
+def selected(text):
     """'always [madvise] never' -> 'madvise'."""
     if text is None:
         return None
@@ -365,15 +365,15 @@ def vulnerabilities(root=None):
 def thp_settings(root=None):
     base = "/sys/kernel/mm/transparent_hugepage"
     settings = {
-        "enabled": _selected(_read(f"{base}/enabled", root)),
-        "defrag": _selected(_read(f"{base}/defrag", root)),
-        "shmem_enabled": _selected(_read(f"{base}/shmem_enabled", root)),
+        "enabled": selected(_read(f"{base}/enabled", root)),
+        "defrag": selected(_read(f"{base}/defrag", root)),
+        "shmem_enabled": selected(_read(f"{base}/shmem_enabled", root)),
         "use_zero_page": _int(_read(f"{base}/use_zero_page", root)),
         "khugepaged_defrag": _int(_read(f"{base}/khugepaged/defrag", root)),
         "hpage_pmd_size": _int(_read(f"{base}/hpage_pmd_size", root)),
     }
     sizes = sorted((_base(root) / base.lstrip("/")).glob("hugepages-*kB"))
-    settings["mthp"] = {d.name: _selected(_read_path(d / "enabled")) for d in sizes}
+    settings["mthp"] = {d.name: selected(_read_path(d / "enabled")) for d in sizes}
     return settings
 
 

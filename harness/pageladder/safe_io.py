@@ -173,27 +173,29 @@ def new_folder(parent, name):
     raise OSError(f"no free name for {name} in {parent}")
 
 
-def _copy_file_from_fd(src_fd, dest):
+def _new_file(dest, read):
+    """dest made new (never over anything, never through a link), mode 0644, filled by read(n)
+    until it returns nothing."""
     out = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, FILE_MODE)
     with os.fdopen(out, "wb") as f:
-        while chunk := os.read(src_fd, 1 << 20):
+        while chunk := read(1 << 20):
             f.write(chunk)
 
 
 def copy_regular_tree(source, dest):
-    """Copies the folder source to dest (which must not exist), its regular files and folders
-    only: a symlink, device node, FIFO or socket is left behind, never followed; modes are the
-    suite's own (0644, 0755), so no setuid bit comes along. Returns what was left behind."""
+    """Copies what the folder source holds into dest (an empty folder), its regular files and
+    folders only: a symlink, device node, FIFO or socket is left behind, never followed; modes are
+    the suite's own (0644, 0755), so no setuid bit comes along. Returns what was left behind."""
     source, dest = Path(source), Path(dest)
     st = os.lstat(source)
     if not stat.S_ISDIR(st.st_mode):
         raise ValueError(f"{source} is not a folder")
     left = []
-    dest.mkdir(mode=DIR_MODE)
     for entry in sorted(os.scandir(source), key=lambda e: e.name):
         target = dest / entry.name
         mode = entry.stat(follow_symlinks=False).st_mode
         if stat.S_ISDIR(mode):
+            target.mkdir(mode=DIR_MODE)
             left += copy_regular_tree(entry.path, target)
         elif stat.S_ISREG(mode):
             # Opened without following a link or blocking on a FIFO swapped in since the scan,
@@ -201,7 +203,7 @@ def copy_regular_tree(source, dest):
             fd = os.open(entry.path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
             try:
                 if stat.S_ISREG(os.fstat(fd).st_mode):
-                    _copy_file_from_fd(fd, target)
+                    _new_file(target, lambda n: os.read(fd, n))
                 else:
                     left.append(entry.path)
             finally:
@@ -231,11 +233,8 @@ def extract_regular(archive, dest, top):
             elif member.isreg():
                 inside(root, target.parent)
                 target.parent.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
-                with tar.extractfile(member) as f, \
-                        os.fdopen(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
-                                          | os.O_CLOEXEC, FILE_MODE), "wb") as out:
-                    while chunk := f.read(1 << 20):
-                        out.write(chunk)
+                with tar.extractfile(member) as f:
+                    _new_file(target, f.read)
             else:
                 left.append(member.name)
     return root, left

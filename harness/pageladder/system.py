@@ -314,28 +314,23 @@ def remove_cgroup(path):
 
 def _selected(path):
     """A sysctl or sysfs knob's value as restore compares it (a selector's chosen word)."""
-    text = Path(path).read_text().strip()
-    chosen = re.search(r"\[([^\]]+)\]", text)
-    return chosen.group(1) if chosen else text
+    from pageladder import metadata  # imported where used, as in active_swaps
+    return metadata.selected(Path(path).read_text().strip())
 
 
-def _started_at(pid):
-    """When process pid started (seconds since the epoch), or None where /proc does not say."""
+def _state_and_start(pid):
+    """(state letter R, S, D, Z ..., start time in seconds since the epoch or None) of process
+    pid from one read of /proc/<pid>/stat; (None, None) where it is gone."""
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None, None
+    try:
         boot = next(int(line.split()[1]) for line in Path("/proc/stat").read_text().splitlines()
                     if line.startswith("btime "))
-        return boot + int(fields[19]) / os.sysconf("SC_CLK_TCK")
+        return fields[0], boot + int(fields[19]) / os.sysconf("SC_CLK_TCK")
     except (OSError, IndexError, ValueError, StopIteration):
-        return None
-
-
-def _state(pid):
-    """A process's state letter (R, S, D, Z ...) from /proc, or None where it is gone."""
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return None
+        return fields[0], None
 
 
 def owner_alive(entry):
@@ -351,9 +346,9 @@ def owner_alive(entry):
         return False
     except PermissionError:
         pass
-    if _state(pid) in ("Z", "X", None):  # exited (a zombie not yet reaped), or gone meanwhile
+    state, started = _state_and_start(pid)
+    if state in ("Z", "X", None):  # exited (a zombie not yet reaped), or gone meanwhile
         return False
-    started = _started_at(pid)
     try:
         written = int(entry["id"].split("-")[1]) / 1e9
     except (IndexError, ValueError):

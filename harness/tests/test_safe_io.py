@@ -60,6 +60,7 @@ def test_copy_regular_tree_copies_files_only(tmp_path):
     os.mkfifo(src / "fifo")
     (src / "suid").write_text("x")
     (src / "suid").chmod(0o4755)
+    (tmp_path / "dst").mkdir()
     left = safe_io.copy_regular_tree(src, tmp_path / "dst")
     assert sorted(os.path.basename(p) for p in left) == ["fifo", "link"]
     assert (tmp_path / "dst" / "logs" / "a.log").read_text() == "log"

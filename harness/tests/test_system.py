@@ -271,7 +271,7 @@ def test_a_process_that_exited_but_is_not_yet_reaped_is_not_the_owner(tmp_path, 
     knob = tmp_path / "page-cluster"
     knob.write_text("0")
     zombie = subprocess.Popen(["true"])
-    while system._state(zombie.pid) != "Z":  # exited; its parent (this test) has not reaped it
+    while system._state_and_start(zombie.pid)[0] != "Z":  # exited; its parent (this test) has not reaped it
         time.sleep(0.01)
     try:
         journal.write_text(json.dumps({"format": 2, "id": f"{zombie.pid}-{time.time_ns()}-0", "pid": zombie.pid,
