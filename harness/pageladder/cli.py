@@ -86,8 +86,9 @@ def _journal_unreadable(error):
     return EXIT_JOURNAL
 
 
-def _bench_restoring(config):
-    """_bench, after undoing what an earlier, killed run left (JournalError: nothing undone)."""
+def _bench_restoring(config, body=None):
+    """body(config) (default _bench: a run), holding the run lock, after undoing what an
+    earlier, killed run left (JournalError: nothing undone)."""
     # swap_in provisions swap and cgroups; tlb, minor_fault and mthp may reserve a hugetlb pool or
     # switch an mTHP size on: every binary journals what it changes (docs/journal.md).
     changes_system = system.is_root() and not config.no_system_changes
@@ -115,7 +116,7 @@ def _bench_restoring(config):
             system.restore(out=sys.stdout)  # what an earlier, killed run left behind
             stack.callback(system.restore)     # nothing should be pending; tidies the journal
             stack.enter_context(system.terminate_as_interrupt())
-        return _bench(config)
+        return (body or _bench)(config)
 
 
 def _swap_phases(config, run_dir):
@@ -292,18 +293,28 @@ def cmd_compare(args):
                 print(f"pageladder: {e}; its anatomy is left out", file=sys.stderr)
                 anatomies[-1].append(None)
     from pageladder import history
-    earlier = [] if args.no_history else history.groups(args.results, [r for side in loaded for r in side])
+    compared = [r for side in loaded for r in side]
+    earlier = [] if args.no_history else history.groups(args.results, compared)
+    calibration = [] if args.no_history else history.groups(args.results, compared, any_configuration=True)
     try:
-        result = compare.compare(loaded, anatomies, earlier)
+        result = compare.compare(loaded, anatomies, earlier, calibration, _equiv(args))
     except ImportError as e:
         print(f"pageladder: cannot compare: {e} (install python3-numpy and python3-statsmodels: "
               f"`make deps`)", file=sys.stderr)
         return EXIT_USAGE
+    return _write_comparison(result, loaded, args.results, args.fail_on_slower, args.order,
+                             matrix=len(sides) > 2 or bool(args.fleet))
+
+
+def _write_comparison(result, loaded, results, fail_on_slower, order, matrix):
+    """compare.md, compare.json, the chart (and the matrix's files when asked for) in a new
+    compare folder under results; prints compare.md. Returns the exit status."""
+    from pageladder import compare
     status = 0
     try:
-        Path(args.results).mkdir(parents=True, exist_ok=True)
+        Path(results).mkdir(parents=True, exist_ok=True)
         # A comparison made before keeps its folder: this one gets the next free name.
-        out = safe_io.new_folder(args.results, compare.output_name(result["sides"]))
+        out = safe_io.new_folder(results, compare.output_name(result["sides"]))
         safe_io.write_text_atomically(out / "compare.md", compare.render_markdown(result))
         collect.write_json_atomically(out / "compare.json", compare.to_json(result))
         try:
@@ -313,18 +324,58 @@ def cmd_compare(args):
             print(f"pageladder: chart not drawn: {e} (install python3-matplotlib)", file=sys.stderr)
             status = EXIT_PLOT
     except OSError as e:
-        print(f"pageladder: cannot write the comparison under {args.results}: {e.strerror or e}", file=sys.stderr)
+        print(f"pageladder: cannot write the comparison under {results}: {e.strerror or e}", file=sys.stderr)
         return EXIT_USAGE
     print(compare.render_markdown(result))
     print(f"pageladder: wrote {out}/compare.md, compare.json, compare.svg, compare.png")
     # A lab's picture whenever more than two sides, or a fleet's hosts (even two), are compared.
-    if len(sides) > 2 or args.fleet:
-        status = max(status, _write_matrix(result, loaded, out, args.order))
+    if matrix:
+        status = max(status, _write_matrix(result, loaded, out, order))
     slower = compare.slower_rungs(result)
-    if args.fail_on_slower and slower:
+    if fail_on_slower and slower:
         print(f"pageladder: slower: {', '.join(sorted(set(slower)))} (FAIL_ON_SLOWER)", file=sys.stderr)
         return EXIT_SLOWER
     return status
+
+
+def _equiv(args):
+    """The margin of `same` (a fraction): EQUIV=<percent>, else the statistics' default."""
+    from pageladder import stats
+    return stats.EQUIV if args.equiv is None else args.equiv / 100
+
+
+def cmd_interleave(args):
+    """make compare SETTINGS=...: the sides measured here, interleaved (interleave.py)."""
+    from pageladder import interleave, side_settings
+    try:
+        config = RunConfig.from_args(args)
+        sides = side_settings.parse_sides(args.settings)
+    except ValueError as e:
+        print(f"pageladder: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    why = interleave.check_sides(sides, config.no_system_changes)
+    if why:
+        print(f"pageladder: {why}", file=sys.stderr)
+        return EXIT_USAGE
+    body = functools.partial(_interleave, sides=sides, budget_s=60.0 * args.budget, equiv=_equiv(args),
+                             fail_on_slower=args.fail_on_slower)
+    try:
+        return _bench_restoring(config, body)
+    except system.JournalError as e:
+        return _journal_unreadable(e)
+
+
+def _interleave(config, sides, budget_s, equiv, fail_on_slower):
+    from pageladder import interleave
+    print(f"pageladder: {config.mode} rounds of {', '.join(b.name for b in config.selected)}, interleaved "
+          f"between {' and '.join(label for label, _ in sides)}; budget {budget_s / 60:g} min", flush=True)
+    loaded, record, rounds, sticky, interrupted = interleave.measure(config, sides, budget_s, equiv)
+    if not loaded:
+        print("pageladder: no round completed: nothing to compare", file=sys.stderr)
+        return 130 if interrupted else 1
+    result = interleave.paired_result(loaded, record, rounds, sticky, equiv)
+    status = _write_comparison(result, loaded, config.results, fail_on_slower, "given", matrix=len(sides) > 2)
+    return 130 if interrupted else status
 
 
 def cmd_restore(args):
@@ -361,33 +412,47 @@ def cmd_targets(args):
     return 0
 
 
+def _run_arguments(parser):
+    """The arguments of a run (bench, and the rounds of an interleaved compare)."""
+    parser.add_argument("--build-dir", default="build")
+    parser.add_argument("--results", default="results")
+    parser.add_argument("--only", action="append", help="short names, e.g. 'minor_fault cow_fault'")
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--no-system-changes", action="store_true")
+    parser.add_argument("--file-dir", help="directory for file_fault's test file (default /var/tmp)")
+    parser.add_argument("--swap-dir", default="/var/tmp",
+                        help="directory for the temporary swap file (default /var/tmp)")
+    parser.add_argument("--tlb-pages", help="'<hit> <stlb> <walk>': the page counts of the TLB rungs")
+    parser.add_argument("--cpu", help="pin the benchmarks to this CPU (CPU=<n>)")
+    parser.add_argument("--verbose", action="store_true",
+                        help="stream every benchmark's own console output (V=1)")
+    parser.add_argument("--no-charts", action="store_true",
+                        help="leave the charts to `plot` (a guest hands its run to the host, which "
+                             "draws them at native speed)")
+
+
 def build_parser():
     parser = argparse.ArgumentParser(prog="pageladder", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     bench = sub.add_parser("bench", help="run benchmarks and write results/<run-id>/")
-    bench.add_argument("--build-dir", default="build")
-    bench.add_argument("--results", default="results")
-    bench.add_argument("--only", action="append", help="short names, e.g. 'minor_fault cow_fault'")
-    bench.add_argument("--quick", action="store_true")
-    bench.add_argument("--no-system-changes", action="store_true")
-    bench.add_argument("--file-dir", help="directory for file_fault's test file (default /var/tmp)")
-    bench.add_argument("--swap-dir", default="/var/tmp",
-                       help="directory for the temporary swap file (default /var/tmp)")
-    bench.add_argument("--tlb-pages", help="'<hit> <stlb> <walk>': the page counts of the TLB rungs")
-    bench.add_argument("--cpu", help="pin the benchmarks to this CPU (CPU=<n>)")
-    bench.add_argument("--verbose", action="store_true",
-                       help="stream every benchmark's own console output (V=1)")
+    _run_arguments(bench)
     # A guest serving as a lab host (guests/lab_host.py) names its facts in every SSH session.
     bench.add_argument("--guest", default=os.environ.get("PAGELADDER_GUEST") or None,
                        help="this run is inside a pageladder guest: the guest's facts (JSON, written "
                             "by guests/bench.py) go into settings.guest (default: $PAGELADDER_GUEST)")
-    bench.add_argument("--no-charts", action="store_true",
-                       help="leave the charts to `plot` (a guest hands its run to the host, which "
-                            "draws them at native speed)")
     bench.add_argument("--anatomy", action="store_true",
                        help="after the timed runs, split each fault rung's time into kernel phases "
                             "(ANATOMY=1; anatomy.json, anatomy.svg)")
     bench.set_defaults(func=cmd_bench)
+    inter = sub.add_parser("interleave", help="measure this machine under each side's settings, interleaved "
+                                              "(make compare SETTINGS=...)")
+    _run_arguments(inter)
+    inter.add_argument("--settings", required=True,
+                       help="the sides, separated by spaces: as-is, or name=value[,name=value...]")
+    inter.add_argument("--budget", type=float, default=10.0, help="minutes of rounds at most (default 10)")
+    inter.add_argument("--equiv", type=float, help="the margin of 'same', in percent (default 5)")
+    inter.add_argument("--fail-on-slower", action="store_true")
+    inter.set_defaults(func=cmd_interleave, guest=None, anatomy=False)
     plot = sub.add_parser("plot", help="redraw a run's charts and report from its run.json")
     plot.add_argument("run")
     plot.set_defaults(func=cmd_plot)
@@ -405,6 +470,7 @@ def build_parser():
     comp.add_argument("--results", default="results")
     comp.add_argument("--no-history", action="store_true",
                       help="leave out earlier identical runs of these machines (HISTORY=0)")
+    comp.add_argument("--equiv", type=float, help="the margin of 'same', in percent (default 5)")
     comp.set_defaults(func=cmd_compare)
     restore = sub.add_parser("restore", help="undo system changes an interrupted run left behind")
     restore.set_defaults(func=cmd_restore)

@@ -1,6 +1,6 @@
 """Sides of runs set against each other: per rung, the ratio of medians with its 95% confidence
-interval, a p-value adjusted over all rungs, and one verdict (faster, slower, same, invalid,
-missing, not comparable); plus every setting that differs between the runs, so a kernel
+interval, a p-value adjusted over all rungs, and one verdict (faster, slower, same, undecided,
+invalid, missing, not comparable); plus every setting that differs between the runs, so a kernel
 comparison shows at once what else changed. The statistics are in stats.py; the JSON written
 here (compare.json) is described by harness/schemas/compare.schema.json.
 
@@ -18,10 +18,10 @@ from pageladder import rows as row_descriptions
 from pageladder.benchmark_json import iteration_rows, times_by_invocation
 from pageladder.units import format_ns
 
-VERDICTS = ("faster", "slower", "same", "invalid", "missing", "not comparable")
+VERDICTS = ("faster", "slower", "same", "undecided", "invalid", "missing", "not comparable")
 # Fewer invocations than this in a run leave its noise unknown: no verdict can be given.
 MIN_INVOCATIONS = 3
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: verdict undecided, same an equivalence test, drift and method per rung
 
 
 def invocations(run, rung):
@@ -117,11 +117,22 @@ def _history_units(history, rung_id, definition):
     return found
 
 
-def compare_pair(a_side, b_side, rung_ids, history=()):
+def _pair_history(history, a_side, b_side):
+    """The groups of earlier runs identical to a run of this pair (not another pair's sides)."""
+    from pageladder.history import configuration
+    wanted = {configuration(run) for run in a_side + b_side}
+    return [group for group in history if configuration(group[0]) in wanted]
+
+
+def compare_pair(a_side, b_side, rung_ids, history=(), calibration=(), equiv=stats.EQUIV):
     """Rows for one comparison (B against A): a dict per rung with the contract's fields.
     history: groups of earlier identical runs of these machines (history.groups), whose spread
-    adds to what the sides' own repeated runs say about each rung's run-to-run variance."""
-    rows, units, earlier = [], {}, {}
+    adds to what the sides' own repeated runs say about each rung's run-to-run variance.
+    calibration: groups of identical runs of these machines in any configuration: what a rung's
+    runs drift where neither the sides nor history show it (stats.drift_of). equiv: the margin
+    of `same`."""
+    history = _pair_history(history, a_side, b_side)
+    rows, units, earlier, definitions = [], {}, {}, {}
     emulated = _emulation_mismatch(a_side, b_side)
     for rung_id in rung_ids:
         row = {"id": rung_id, "a_median_ns": None, "b_median_ns": None, "ratio": None, "ci_lo": None,
@@ -154,22 +165,30 @@ def compare_pair(a_side, b_side, rung_ids, history=()):
             else:
                 units[rung_id] = (a_units, b_units)
                 earlier[rung_id] = _history_units(history, rung_id, a_def)
+                definitions[rung_id] = a_def
         rows.append(row)
     # The run-to-run variance of each rung, from the sides' repeated runs and earlier identical
-    # runs, borrowed across its family's rungs (stats.moderate).
+    # runs, borrowed across every rung (stats.moderate); a rung with none gets a stated drift.
     runs = a_side + b_side
     moderated = stats.moderate({r: stats.run_variance(a, b, *earlier[r]) for r, (a, b) in units.items()},
-                               {r: _family(runs, r) for r in units})
+                               {r: stats.invocation_floor(a, b) for r, (a, b) in units.items()})
     for row in rows:
         if row["id"] in earlier:
             row["history_runs"] = sum(len(group) for group in earlier[row["id"]])
     tested = [row for row in rows if row["id"] in units]
     for row in tested:
-        row.update(stats.compare_sides(*units[row["id"]], moderated=moderated.get(row["id"])))
+        rung_id = row["id"]
+        drift = source = None
+        if rung_id not in moderated:
+            learned = stats.learned_drift({rung_id: _history_units(calibration, rung_id, definitions[rung_id])})
+            drift, source = stats.drift_of(rung_id, _family(runs, rung_id), learned)
+        row.update(stats.compare_sides(*units[rung_id], moderated=moderated.get(rung_id), drift=drift))
+        row["drift_source"] = source
     for row, p in zip(tested, stats.adjust([r["p_value"] for r in tested])):
         row["p_adjusted"] = p
-        row["verdict"] = stats.verdict(row, p)
+        row["verdict"] = stats.verdict(row, p, equiv)
         row["detectable"] = stats.detectable(row, len(tested))
+        row["equiv"] = equiv
     return rows
 
 
@@ -364,17 +383,19 @@ def anatomy_changes(a_anatomies, b_anatomies, rung_rows):
     return changes
 
 
-def compare(sides, anatomies=None, history=()):
+def compare(sides, anatomies=None, history=(), calibration=(), equiv=stats.EQUIV):
     """The comparison as data. sides: [[run, ...], ...]; the first side is the baseline and
     every other side is compared with it. anatomies: the same shape, each run's anatomy.json
     (or None); with one on both sides, each comparison also says where the time moved.
-    history: groups of earlier identical runs of these machines (history.groups)."""
+    history: groups of earlier identical runs of these machines (history.groups); calibration:
+    groups of identical runs of these machines in any configuration (history.groups with
+    any_configuration), for the drift of rungs nothing else shows; equiv: the margin of same."""
     runs = [run for side in sides for run in side]
     ids = _ordered_rung_ids(runs)
     anatomies = anatomies or [[None] * len(side) for side in sides]
     comparisons = []
     for side, side_anatomies in zip(sides[1:], anatomies[1:]):
-        rows = compare_pair(sides[0], side, ids, history)
+        rows = compare_pair(sides[0], side, ids, history, calibration, equiv)
         comparisons.append({"b": [run_id(r) for r in side], "rungs": rows,
                             "common_shift": common_shift(rows, sides[0] + side),
                             "anatomy": anatomy_changes(anatomies[0], side_anatomies, rows)})
@@ -385,6 +406,8 @@ def compare(sides, anatomies=None, history=()):
         "differences": fingerprint_differences(runs),
         "comparisons": comparisons,
         "history": [run_id(r) for group in history for r in group],
+        "equiv": equiv,
+        "interleaved": None,
     }
 
 
@@ -400,18 +423,24 @@ def to_json(result):
                  **{k: _finite(r[k]) for k in ("a_median_ns", "b_median_ns", "ratio", "ci_lo", "ci_hi",
                                                 "p_value", "p_adjusted", "noise", "detectable")},
                  "net_ratio": _finite(r.get("net_ratio")), "history_runs": r.get("history_runs", 0),
-                 "verdict": r["verdict"], "why": r["why"]} for r in comparison["rungs"]]
+                 "method": r.get("method"), "drift": _finite(r.get("drift")), "drift_source": r.get("drift_source"),
+                 "rounds": r.get("rounds"), "verdict": r["verdict"], "why": r["why"]} for r in comparison["rungs"]]
 
     sides = result["sides"]
     first, rest = result["comparisons"][0], result["comparisons"][1:]
     return {
         "schema_version": result["schema_version"],
         "runs": {"a": sides[0], "b": first["b"]},
-        "method": {"statistic": "median over every repetition of a side", "ci": "95% hierarchical "
-                   "bootstrap over runs and invocations", "samples": stats.BOOTSTRAP_SAMPLES,
-                   "adjustment": "Benjamini-Hochberg", "alpha": stats.ALPHA,
-                   "noise_floor": stats.NOISE_FLOOR, "single_run_noise_floor": stats.SINGLE_RUN_FLOOR,
-                   "noise_sigmas": stats.SIGMAS, "min_invocations": MIN_INVOCATIONS},
+        "method": {"statistic": "median over every repetition of a side",
+                   "interleaved": bool(result.get("interleaved")),
+                   "paired": bool(result.get("interleaved")),
+                   "ci": ("95%, paired t over the rounds' log ratios" if result.get("interleaved") else
+                          "95%: t on run medians with empirical-Bayes run variance where runs show it, else "
+                          "hierarchical bootstrap over invocations plus a whole run's drift"),
+                   "samples": stats.BOOTSTRAP_SAMPLES, "adjustment": "Benjamini-Hochberg", "alpha": stats.ALPHA,
+                   "floor": stats.FLOOR, "equiv": result.get("equiv", stats.EQUIV),
+                   "default_drift": stats.DEFAULT_DRIFT, "min_invocations": MIN_INVOCATIONS},
+        "interleaved": result.get("interleaved"),
         "differing_settings": [{"setting": f, "values": v} for f, v in result["differences"]],
         "history": result.get("history", []),
         "common_shift": first.get("common_shift"),
@@ -439,20 +468,47 @@ def _verdict_text(row):
     if v in ("faster", "slower"):
         return f"**{v}** (p={row['p_adjusted']:.3g})"
     if v == "same":
-        # Beyond doubling, the figure says only that this comparison sees little of this rung
-        # (run variance known from one or two runs: a t quantile in the hundreds).
+        return f"same (within ±{_percent(row.get('equiv', stats.EQUIV))})"
+    if v == "undecided":
+        # Beyond doubling, the figure says only that this comparison sees little of this rung.
         if row["detectable"] > 1:
-            return "same (could detect only changes beyond ×2)"
-        return f"same (could detect ±{_percent(row['detectable'])})"
+            return "undecided (could detect only changes beyond ×2)"
+        return f"undecided (could detect ±{_percent(row['detectable'])})"
     return f"{v}: {row['why']}"
+
+
+def method_text(result):
+    """How the verdicts were reached, one paragraph for compare.md."""
+    equiv = _percent(result.get("equiv", stats.EQUIV))
+    if result.get("interleaved"):
+        how = ("The sides were measured **interleaved**: round after round, each side in turn in a "
+               "balanced order (A B B A …), so what the host did meanwhile lands on both. Each ratio is "
+               "the median of the rounds' medians, B over A; its 95% interval is a paired t-test on the "
+               "rounds' log ratios, where a drift common to both sides cancels.")
+    else:
+        how = ("The sides were measured **apart**. Each ratio is the median over every repetition of the "
+               "side, B over A. Where several runs a side, or earlier identical runs of these machines, show "
+               "how far whole runs wander, its 95% interval is a t-test on run medians with each rung's run "
+               "variance borrowed across every rung (empirical Bayes, following each rung's spread between "
+               "invocations). Where nothing shows it (one run a side), the interval is the invocations' "
+               "resampled spread plus a stated drift of a whole run for each side (learned from identical "
+               "runs under the results folder, else the suite's default for that kind of rung): one run "
+               "against one calls no change that such drift explains.")
+    return (how + f" A change is **faster** or **slower** when it exceeds {_percent(stats.FLOOR)} with "
+            f"significance after adjusting for testing every rung at once (Benjamini–Hochberg, "
+            f"α = {stats.ALPHA}); **same** when the 90% interval lies within ±{equiv} (an equivalence test, "
+            "a finding, not a failure to see); **undecided** otherwise, with the smallest change this "
+            "comparison could have called with 80% power.")
 
 
 def render_markdown(result):
     sides = result["sides"]
     lines = [f"# pageladder comparison: {' vs '.join(_side_name(s) for s in sides)}", ""]
     names = [f"side {chr(ord('A') + k)}" for k in range(len(sides))]
-    for name, side in zip(names, sides):
-        lines.append(f"- **{name}**: {_side_name(side)}")
+    settings = (result.get("interleaved") or {}).get("settings") or [None] * len(sides)
+    for name, side, setting in zip(names, sides, settings):
+        measured = f" (settings `{setting}`, measured here interleaved)" if setting else ""
+        lines.append(f"- **{name}**: {_side_name(side)}{measured}")
     lines.append("")
     if result["differences"]:
         columns = [f"`{run}`" for side in sides for run in side]
@@ -464,18 +520,7 @@ def render_markdown(result):
     else:
         lines.append("The runs' recorded settings (CPU, microcode, kernel and command line, THP, "
                      "mitigations, virtualization, swap, page-cluster, timer) are identical.")
-    lines += ["", "Each ratio is the median over every repetition of the side, B over A, with a 95% "
-              "confidence interval from resampling runs and invocations (fresh processes), where the "
-              "variance lives. A change is called **faster** or **slower** only when it is significant "
-              f"after adjusting for testing every rung at once (Benjamini–Hochberg, α = {stats.ALPHA}) and "
-              "larger than the rung's noise band (where identical runs land: ±2 standard deviations of "
-              f"an invocation's and of a run's median, at least {_percent(stats.SINGLE_RUN_FLOOR)} with "
-              f"one run per side, {_percent(stats.NOISE_FLOOR)} with more); otherwise it is **same**, with "
-              "the smallest change this comparison would call with 80% power after that adjustment. With "
-              "several runs on both sides the test is a t-test on the runs' medians, each rung's run-to-run "
-              "variance borrowed across its family's rungs (a moderated estimate: two or three runs alone "
-              "say little about it). Take three or more runs per side for kernel comparisons: with one, the "
-              "run-to-run variance is not observed.", ""]
+    lines += ["", method_text(result), ""]
     history = result.get("history") or []
     if history:
         lines += [f"**Run-to-run noise from {len(history)} earlier identical runs** of these machines (same "
@@ -483,11 +528,12 @@ def render_markdown(result):
                   "between them enters its run-to-run variance, and the test is a t-test on run medians even "
                   "with one run per side (`HISTORY=0` leaves them out): " +
                   ", ".join(f"`{r}`" for r in history) + ".", ""]
-    elif all(len(side) < 2 for side in sides):
-        lines += ["**Run-to-run noise unknown**: one run per side and no earlier identical runs of these "
-                  "machines under the results folder. A whole run can move by tens of percent on a shared "
-                  "host; run `make bench` two or three more times on each machine (compare finds those runs "
-                  "and measures how far identical runs land) or compare several runs per side.", ""]
+    elif all(len(side) < 2 for side in sides) and not result.get("interleaved"):
+        lines += ["**Run-to-run drift not observed**: one run per side and no earlier identical runs of these "
+                  "machines under the results folder, so each rung's interval holds a stated drift of a whole "
+                  "run and small changes stay undecided. To decide them, measure the sides interleaved "
+                  "(`make compare SETTINGS=…` or `KERNELS=…`), run `make bench` two or three more times on each "
+                  "machine (compare finds those runs), or compare several runs per side.", ""]
     for name, comparison in zip(names[1:], result["comparisons"]):
         if len(sides) > 2:
             lines += [f"## {name} against side A", ""]
@@ -495,14 +541,13 @@ def render_markdown(result):
         if comparison.get("common_shift"):
             lines += [common_shift_text(comparison["common_shift"]), ""]
         lines += [", ".join(f"{n} {v}" for v, n in counts.items() if n) + ".", ""]
-        lines += ["| rung | A | B | ratio B/A | 95% CI | noise | verdict |", "|---|---:|---:|---:|---|---:|---|"]
+        lines += ["| rung | A | B | ratio B/A | 95% CI | verdict |", "|---|---:|---:|---:|---|---|"]
         for r in comparison["rungs"]:
             if r["ratio"] is None:
-                lines.append(f"| `{r['id']}` | – | – | – | – | – | {_verdict_text(r)} |")
+                lines.append(f"| `{r['id']}` | – | – | – | – | {_verdict_text(r)} |")
                 continue
             lines.append(f"| `{r['id']}` | {format_ns(r['a_median_ns'])} | {format_ns(r['b_median_ns'])} | "
-                         f"×{r['ratio']:.3f} | ×{r['ci_lo']:.3f} – ×{r['ci_hi']:.3f} | ±{_percent(r['noise'])} | "
-                         f"{_verdict_text(r)} |")
+                         f"×{r['ratio']:.3f} | ×{r['ci_lo']:.3f} – ×{r['ci_hi']:.3f} | {_verdict_text(r)} |")
         lines.append("")
         lines += anatomy_markdown(comparison.get("anatomy"))
     return "\n".join(lines)

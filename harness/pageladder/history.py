@@ -56,10 +56,12 @@ def _load(run_dir, out):
         return None
 
 
-def groups(results_root, compared, out=None):
+def groups(results_root, compared, out=None, any_configuration=False):
     """Groups (lists of runs, two or more each) of earlier runs under results_root identical to
-    one of the `compared` runs (the same configuration), none of them a compared run. Run folders directly
-    under results_root are looked at (not compare, fleet or guest-failure folders)."""
+    one of the `compared` runs (the same configuration), none of them a compared run; with
+    any_configuration, every group of identical runs of the compared machines (what their rungs
+    drift between runs, in whatever configuration: stats.drift_of). Run folders directly under
+    results_root are looked at (not compare, fleet or guest-failure folders)."""
     root = Path(results_root)
     if not root.is_dir():
         return []
@@ -73,4 +75,4 @@ def groups(results_root, compared, out=None):
         if not run or run["pageladder"].get("run_id") in excluded or machine_identity(run) not in machines:
             continue
         found.setdefault(configuration(run), []).append(run)
-    return [runs for key, runs in found.items() if key in configurations and len(runs) >= 2]
+    return [runs for key, runs in found.items() if (any_configuration or key in configurations) and len(runs) >= 2]

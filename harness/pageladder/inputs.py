@@ -15,7 +15,7 @@ import os
 import re
 import sys
 
-from pageladder import registry
+from pageladder import registry, side_settings
 
 EXIT_USAGE = 2
 MAX_LENGTH = 4096
@@ -111,6 +111,21 @@ def _kernel(name, value):
                      f"kernel image's path")
 
 
+_PERCENT = re.compile(r"[0-9]{1,2}(\.[0-9]{1,3})?")
+
+
+def _percent(name, value):
+    if not _PERCENT.fullmatch(value) or not 0.1 <= float(value) <= 50:
+        raise InputError(f"{name}={value!r}: a percentage from 0.1 to 50 (for example 5 or 2.5)")
+
+
+def _settings(name, value):
+    try:
+        side_settings.parse_sides(value)
+    except ValueError as e:
+        raise InputError(f"{name}: {e}") from None
+
+
 def _host_pattern(name, value):
     if not _HOST_PATTERN.fullmatch(value):
         raise InputError(f"{name}={value!r}: an Ansible host pattern (names, groups, * : & ! , [ ]) "
@@ -136,6 +151,7 @@ RULES = {
     "CXX": _path, "CC": _path,
     "LIMIT": _host_pattern,
     "FORKS": _integer(1, 500),
+    "SETTINGS": _settings, "BUDGET": _integer(1, 1440), "EQUIV": _percent,
 }
 # The variables a fleet's inventory may give one host (pageladder_make_vars): what make bench
 # takes per machine. The rest (ONLY, QUICK ...) are the fleet's, the same on every host.

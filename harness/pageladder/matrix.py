@@ -11,7 +11,7 @@ is faster or slower, and invalid, missing and not comparable cells say so instea
 import re
 
 SCHEMA_VERSION = 1
-MARKS = {"invalid": "invalid", "missing": "–", "not comparable": "n/c"}
+MARKS = {"invalid": "invalid", "missing": "–", "not comparable": "n/c", "undecided": "?"}
 
 
 def side_name(side_runs, all_runs):

@@ -219,8 +219,9 @@ def noise_section(block):
     one identical run could see; a warning for rungs too noisy for that."""
     lines = ["The spread between a rung's invocations (fresh processes) is the noise `make compare` "
              "measures; the last column is the smallest change a comparison of this run with one other "
-             "like it would call (80% power, after the adjustment over every rung, never under "
-             f"{stats.SINGLE_RUN_FLOOR:.0%}).", "",
+             "like it would call from that spread alone (80% power, after the adjustment over every rung). "
+             "Runs made apart add the drift of a whole run on top (compare says how much); rounds "
+             "interleaved on one machine (`make compare SETTINGS=...`) cancel it.", "",
              "| rung | invocations | spread between invocations | a compare of one run a side sees |",
              "|---|---:|---:|---:|"]
     noise = rung_noise(block)

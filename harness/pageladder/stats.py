@@ -3,37 +3,35 @@
 Where the variance lives decides what counts as a sample (Kalibera and Jones, "Rigorous
 Benchmarking in Reasonable Time", ISMM 2013). The repetitions inside one process share its
 physical pages, cache colouring and page-cache state, so they are not independent; fresh
-processes (invocations, see runner.py) and whole runs are. A side is therefore a list of runs,
-each a list of invocations, each the list of its repetitions' per-event times:
+processes (invocations, see runner.py) and whole runs are, and whole runs move together on a
+shared host (its memory speed, its neighbours) by more than their invocations scatter. A side is
+a list of runs, each a list of invocations, each the list of its repetitions' per-event times.
 
-- the estimate is the headline statistic itself, the median over every repetition of the side
-  (one run per side: exactly the `median_ns` of its ladder), and the ratio is B's over A's;
-- its 95% confidence interval comes from a hierarchical bootstrap that resamples runs, then
-  invocations within each run, keeping each invocation's repetitions together, so the interval
-  is as wide as the process-to-process and run-to-run spread, not the repetition spread;
-- its p-value is the smallest two-sided level at which that interval would exclude 1, and the
-  p-values of all rungs of one comparison are adjusted together (Benjamini-Hochberg, through
-  statsmodels), because about two dozen rungs are tested at once;
-- the noise band is where the median of an identical run lands: two standard deviations of a
-  run's median, estimated from the spread between its invocations (sigma/sqrt(n)) and, where the
-  sides have several runs, from the spread between the runs' medians (both pooled over the
-  sides, on a log scale); never under a floor: SINGLE_RUN_FLOOR when a side has one run (whole
-  runs move together by a few percent on a shared machine, and one run per side cannot see it),
-  NOISE_FLOOR otherwise. A difference inside the band is never called faster or slower, however
-  small its p-value;
-- with several runs on both sides, the run-to-run variance of a rung is estimated from very few
-  runs (two or three a side: two to four degrees of freedom), too loosely to use alone. It is
-  borrowed across the rungs of the comparison, as genomics tools do for many features and few
-  samples (Smyth, "Linear models and empirical Bayes methods for assessing differential
-  expression in microarray experiments", 2004): each rung's variance is moderated towards the
-  typical variance of its family's rungs (the median, scaled to a variance), with a weight in
-  degrees of freedom estimated, as limma does, from how much the rungs' variances differ beyond
-  what sampling explains (alike rungs borrow much, unlike ones little); and never below what the
-  spread between invocations alone puts on a run's median. The p-value and interval then come from a t-test on the runs' log medians with that
-  variance, and the noise band is two of its standard errors;
-- `detectable` is the smallest change this comparison would call with 80% power, at the
-  strictest level the Benjamini-Hochberg adjustment asks of the largest change (alpha over the
-  number of rungs tested), and never under the noise band.
+The estimate is the headline statistic itself, the median over every repetition of a side, and
+the ratio is B's over A's. Its standard error (on a log scale) comes from one of three places:
+
+- **interleaved rounds** (interleave.py): A and B measured minutes apart, round after round; each
+  round's log ratio has the host's drift in both terms, so it cancels, and the rounds' ratios
+  give a paired t-test (`paired`);
+- **runs made apart, with their run-to-run variance observed** (several runs a side, or earlier
+  identical runs of these machines: history.py): a t-test on the runs' log medians, each rung's
+  run variance moderated by empirical Bayes across every rung of the comparison (Smyth, "Linear
+  models and empirical Bayes methods for assessing differential expression in microarray
+  experiments", 2004, with limma's trend: the prior's variance follows each rung's spread between
+  invocations, so a noisy swap rung and a steady reference rung borrow differently), and never
+  below what the invocations alone put on a run's median (`moderate`);
+- **one run a side, nothing observed of the drift**: a hierarchical bootstrap over invocations
+  gives the within-run part, and a stated drift of a whole run (`DEFAULT_DRIFT`, or what the
+  identical runs under results/ showed of that rung, `drift_of`) is added for each side: one
+  run against one never calls a change that such drift explains.
+
+A verdict (`verdict`) is one of:
+- **faster** / **slower**: the change is beyond the rung's floor (FLOOR: timer and host jitter)
+  with significance, p-values adjusted over every rung (Benjamini-Hochberg, through statsmodels);
+- **same**: an equivalence test (two one-sided tests: the 90% interval lies within +-equiv,
+  EQUIV by default): a positive finding, not a failure to see;
+- **undecided**: neither; `detectable` says the smallest change this comparison would have
+  called with 80% power at the strictest Benjamini-Hochberg level.
 
 Resampling uses a fixed seed, so the same runs give the same numbers (and byte-identical charts).
 """
@@ -43,18 +41,22 @@ import numpy as np
 
 ALPHA = 0.05
 BOOTSTRAP_SAMPLES = 4000
-NOISE_FLOOR = 0.01  # timer and host jitter: 1% is never a finding on its own
-# With one run on a side, a whole run's shift is unobservable. Four identical quick runs on a
-# shared 2-core VM moved every fault rung together by up to 3.6% (minor_fault 801-830 ns).
-SINGLE_RUN_FLOOR = 0.03
-SIGMAS = 2.0  # the band is +-2 standard deviations: where about 95% of identical runs land
+FLOOR = 0.01  # timer and host jitter: a change under 1% is never a finding on its own
+EQUIV = 0.05  # `same` means within +-5% unless EQUIV= says otherwise
 SEED = 20130620
-# What the variance borrowed from a family's rungs is worth, in degrees of freedom, estimated
-# from the comparison's rungs (stats._prior_dof); PRIOR_DOF where fewer than three rungs have
-# a variance, and never more than MAX_PRIOR_DOF.
+# What the variance borrowed across rungs is worth, in degrees of freedom, estimated from the
+# comparison's rungs (stats._prior_dof); PRIOR_DOF where fewer than three rungs have a
+# variance, and never more than MAX_PRIOR_DOF.
 PRIOR_DOF = 4.0
 MAX_PRIOR_DOF = 50.0
 POWER = 0.8
+# How far a whole run's median wanders between identical runs beyond what its invocations say
+# (a standard deviation on the log scale), where neither the sides nor results/ show it. Stated
+# from four identical quick runs on a shared 2-vCPU VM (kernel 6.18): the storage and swap rungs
+# moved 10-15% between runs, thp_fault x1.6 and hugetlb_fault x1.4, the other rungs' medians
+# within 2-4% of each other. A rung id is looked up first, then its family.
+DEFAULT_DRIFT = {"thp_fault": 0.25, "cow_fault_thp": 0.15, "hugetlb_fault": 0.15, "hugetlb_fault_1g": 0.15,
+                 "swap": 0.08, "file": 0.08, "other": 0.03}
 
 
 def _padded(side):
@@ -117,36 +119,73 @@ def _prior_dof(log_ratios, dofs):
     return 2 * brentq(lambda x: float(polygamma(1, x)) - excess, 1e-6, MAX_PRIOR_DOF / 2)
 
 
-def moderate(variances, groups):
-    """Each rung's run variance moderated towards its group's (empirical Bayes, see the module's
-    docstring). variances: {rung: (variance, dof)}; groups: {rung: group} (a family). Returns
-    {rung: (moderated variance, dof + d0)} for rungs with dof > 0, d0 estimated from how much the
-    rungs' variances differ beyond sampling (_prior_dof). A group of fewer than three such rungs
-    borrows from every rung of the comparison."""
-    from scipy.stats import chi2
+def moderate(variances, floors):
+    """Each rung's run variance moderated by empirical Bayes across every rung (see the module's
+    docstring). variances: {rung: (variance of log run medians, dof)}; floors: {rung: what its
+    invocations alone put on a run median's variance} (the covariate; NaN where unknown).
+    Returns {rung: (moderated variance, dof + d0)} for rungs with dof > 0: the prior's variance
+    for a rung follows a straight line in log(floor) fitted to the rungs' log variances (limma's
+    trend; the mean where fewer than five rungs have both), d0 from how much the rungs' variances
+    differ beyond sampling and that line (_prior_dof); never below the rung's floor."""
+    from scipy.special import digamma
 
     known = {r: (v, d) for r, (v, d) in variances.items() if d > 0 and math.isfinite(v) and v > 0}
-
-    def prior(members):
-        # The median of s^2 estimates sigma^2 * median(chi2_d) / d: scaled back to sigma^2.
-        dof = float(np.median([known[r][1] for r in members]))
-        return float(np.median([known[r][0] for r in members])) * dof / float(chi2.median(dof))
-
-    everyone = prior(list(known)) if known else float("nan")
-    by_group = {}
-    for r in known:
-        by_group.setdefault(groups.get(r), []).append(r)
-    s0 = {r: prior(members) if len(members) >= 3 else everyone for members in by_group.values() for r in members}
+    if not known:
+        return {}
+    # E[log s^2] = log sigma^2 + digamma(d/2) - log(d/2): each rung's log variance unbiased first.
+    level = {r: math.log(v) - float(digamma(d / 2)) + math.log(d / 2) for r, (v, d) in known.items()}
+    covariate = {r: math.log(floors[r]) for r in known if math.isfinite(floors.get(r, math.nan)) and floors[r] > 0}
+    mean_level = float(np.mean(list(level.values())))
+    xs = [covariate[r] for r in covariate]
+    if len(xs) >= 5 and float(np.ptp(xs)) > 0:
+        slope, intercept = np.polyfit(xs, [level[r] for r in covariate], 1)
+        slope = min(max(float(slope), 0.0), 1.5)  # a variance that falls as the floor rises is noise
+        intercept = float(np.mean([level[r] - slope * covariate[r] for r in covariate]))
+        s0 = {r: math.exp(intercept + slope * covariate[r]) if r in covariate else math.exp(mean_level)
+              for r in known}
+    else:
+        s0 = {r: math.exp(mean_level) for r in known}
     d0 = _prior_dof([math.log(known[r][0] / s0[r]) for r in known], [known[r][1] for r in known])
-    return {r: ((d0 * s0[r] + d * v) / (d0 + d), d + d0) for r, (v, d) in known.items()}
+    result = {}
+    for r, (v, d) in known.items():
+        posterior = (d0 * s0[r] + d * v) / (d0 + d)
+        floor = floors.get(r, math.nan)
+        result[r] = (max(posterior, floor) if math.isfinite(floor) else posterior, d + d0)
+    return result
 
 
-def noise_band(a, b):
-    """The fraction inside which an identical run's median lands (see the module's docstring)."""
-    floor = SINGLE_RUN_FLOOR if min(len(a), len(b)) < 2 else NOISE_FLOOR
-    per_run = min(len(run) for side in (a, b) for run in side)  # invocations in a run
-    spreads = [SIGMAS * invocation_spread(a, b) / math.sqrt(per_run), SIGMAS * math.sqrt(run_variance(a, b)[0])]
-    return max([floor] + [math.expm1(x) for x in spreads if not math.isnan(x)])
+def drift_of(rung_id, family, learned=None):
+    """(standard deviation, source) of a whole run's log median beyond its invocations, for a
+    rung whose sides show none: what identical runs under results/ showed of it (learned: {rung:
+    sd}), else DEFAULT_DRIFT by rung id, then family."""
+    if learned and rung_id in learned:
+        return learned[rung_id], "learned"
+    for key in (rung_id, family):
+        if key in DEFAULT_DRIFT:
+            return DEFAULT_DRIFT[key], "default"
+    return DEFAULT_DRIFT["other"], "default"
+
+
+def learned_drift(groups_units):
+    """{rung: sd} of the excess of run-to-run over invocation variance of each rung's log median,
+    pooled over groups of identical runs ({rung: [[run][invocation][repetition]] per group});
+    rungs with fewer than two degrees of freedom in all are left out."""
+    learned = {}
+    for rung, groups in groups_units.items():
+        variance, dof = run_variance(*groups)
+        if dof < 2:
+            continue
+        per_run = min(len(run) for group in groups for run in group)
+        floor = invocation_spread(*groups) ** 2 / per_run
+        excess = variance - (floor if math.isfinite(floor) else 0.0)
+        learned[rung] = math.sqrt(max(excess, 0.0) + (FLOOR / 2) ** 2)
+    return learned
+
+
+def invocation_floor(a, b):
+    """The variance a run's log median has from the spread between its invocations alone."""
+    per_run = min(len(run) for side in (a, b) for run in side)
+    return invocation_spread(a, b) ** 2 / per_run
 
 
 def invocation_spread(*sides):
@@ -161,20 +200,21 @@ def invocation_spread(*sides):
     return math.sqrt(squares / dof) if dof else float("nan")
 
 
-# A rung whose one-run-against-one noise band is wider than this is too noisy for the changes a
-# kernel comparison looks for; the run's report says so and what to do about it.
+# A rung whose one-run-against-one band is wider than this is too noisy for the changes a kernel
+# comparison looks for; the run's report says so and what to do about it.
 USABLE_BAND = 0.05
 
 
 def single_run_band(invocation_medians, tested):
     """The smallest change a comparison of this run with one identical run could call for a rung
-    (detectable, among `tested` rungs), from its invocations' medians alone (NaN with fewer
-    than two): the difference of two such runs' medians has sqrt(2) times one's error."""
+    (detectable, among `tested` rungs) from its invocations' medians alone, before any drift
+    between runs (NaN with fewer than two): the difference of two such runs' medians has sqrt(2)
+    times one's error."""
     if len(invocation_medians) < 2:
         return float("nan")
     side = [[[float(m)] for m in invocation_medians]]
     error = math.sqrt(2) * invocation_spread(side) / math.sqrt(len(invocation_medians))
-    return detectable({"noise": noise_band(side, side), "error": error, "dof": None}, tested)
+    return detectable({"error": error, "dof": None}, tested)
 
 
 def usable(side):
@@ -186,76 +226,66 @@ def usable(side):
     return None
 
 
-def _runs_t_test(a, b, log_ratio, variance, dof):
-    """p-value, CI (log scale) and standard error of the difference of the sides' mean log run
-    medians, with the moderated run variance."""
-    from scipy.stats import t as student_t
+def _estimate(log_ratio, error, dof, a_median, b_median, **more):
+    """A rung's comparison: the ratio, its 95% interval, the p-value of a change beyond FLOOR."""
+    from scipy.stats import norm, t as student_t
 
-    means = [float(np.mean(np.log([pooled_median([run]) for run in side]))) for side in (a, b)]
-    error = math.sqrt(variance * (1 / len(a) + 1 / len(b)))
+    quantile = float(student_t.isf(ALPHA / 2, dof)) if dof else float(norm.isf(ALPHA / 2))
+    return {"a_median_ns": a_median, "b_median_ns": b_median, "ratio": math.exp(log_ratio),
+            "ci_lo": math.exp(log_ratio - quantile * error), "ci_hi": math.exp(log_ratio + quantile * error),
+            "p_value": p_beyond_floor(log_ratio, error, dof), "noise": FLOOR, "error": error, "dof": dof,
+            "detectable": None, **more}
+
+
+def p_beyond_floor(log_ratio, error, dof):
+    """Two-sided p-value that the change is larger than FLOOR (the interval excludes +-FLOOR)."""
+    from scipy.stats import norm, t as student_t
+
+    excess = abs(log_ratio) - math.log1p(FLOOR)
+    if excess <= 0:
+        return 1.0
     if error == 0:
-        return (1.0 if means[0] == means[1] else 0.0), (log_ratio, log_ratio), 0.0
-    p = float(2 * student_t.sf(abs(means[1] - means[0]) / error, dof))
-    half = float(student_t.isf(ALPHA / 2, dof)) * error
-    return p, (log_ratio - half, log_ratio + half), error
+        return 0.0
+    tail = student_t.sf(excess / error, dof) if dof else norm.sf(excess / error)
+    return min(1.0, float(2 * tail))
 
 
-def compare_sides(a, b, samples=BOOTSTRAP_SAMPLES, seed=SEED, moderated=None):
-    """Ratio B/A of the pooled medians, its CI, raw p-value, noise and standard error, for one
-    rung. a and b: [run][invocation][repetition ns], every time finite and positive (see
-    usable). moderated: (variance, dof) of the rung's log run medians borrowed across rungs
-    (moderate); with it, and several runs on both sides, the test is a t-test on the runs'
-    medians (also with one run a side, where earlier identical runs gave the variance:
-    history.py); otherwise the hierarchical bootstrap. `detectable` is filled in by detectable()
-    once the number of rungs tested is known."""
+def compare_sides(a, b, samples=BOOTSTRAP_SAMPLES, seed=SEED, moderated=None, drift=None):
+    """Ratio B/A of the pooled medians, its CI, raw p-value and standard error, for runs made
+    apart. a and b: [run][invocation][repetition ns], every time finite and positive (see
+    usable). moderated: (variance, dof) of the rung's log run medians (moderate), where runs
+    showed it; then a t-test on the runs' log medians. Otherwise the hierarchical bootstrap over
+    invocations, plus drift (the sd of a whole run's log median, drift_of) for each side's runs.
+    `detectable` is filled in by detectable() once the number of rungs tested is known."""
     a_median, b_median = pooled_median(a), pooled_median(b)
     log_ratio = math.log(b_median / a_median)
     if moderated:
-        # A run's median varies by what the spread between its invocations puts on it (known
-        # with many degrees of freedom) plus what whole runs add beyond that (known with few). The
-        # variance is the larger of the two estimates; its degrees of freedom are the parts'
-        # (Welch-Satterthwaite), so a rung whose runs land where its invocations alone say is
-        # known as well as its invocations, one whose runs wander as well as its runs.
-        per_run = min(len(run) for side in (a, b) for run in side)
-        floor = invocation_spread(a, b) ** 2 / per_run
         variance, dof = moderated
-        if math.isfinite(floor):
-            floor_dof = sum(len(run) - 1 for side in (a, b) for run in side)
-            _, dof = welch([(floor, floor_dof), (max(0.0, variance - floor), dof)], floor_dof)
-            variance = max(variance, floor)
-        p, (lo, hi), error = _runs_t_test(a, b, log_ratio, variance, dof)
-        # One run a side keeps its floor even with the variance known from earlier runs: those
-        # may be days old, and the host's state drifts.
-        floor = SINGLE_RUN_FLOOR if min(len(a), len(b)) < 2 else NOISE_FLOOR
-        noise = max(floor, math.expm1(SIGMAS * error))
-        return {"a_median_ns": a_median, "b_median_ns": b_median, "ratio": math.exp(log_ratio),
-                "ci_lo": math.exp(lo), "ci_hi": math.exp(hi), "p_value": p, "noise": noise,
-                "error": error, "dof": dof, "detectable": None}
+        error = math.sqrt(variance * (1 / len(a) + 1 / len(b)))
+        return _estimate(log_ratio, error, dof, a_median, b_median, method="runs")
     rng = np.random.default_rng(seed)
     boot = np.log(_bootstrap_medians(b, samples, rng)) - np.log(_bootstrap_medians(a, samples, rng))
     lo, hi = np.quantile(boot, [ALPHA / 2, 1 - ALPHA / 2])
-    below = (np.count_nonzero(boot <= 0) + 1) / (samples + 1)
-    above = (np.count_nonzero(boot >= 0) + 1) / (samples + 1)
-    p = min(1.0, 2 * min(below, above))
-    noise = noise_band(a, b)
-    return {
-        "a_median_ns": a_median,
-        "b_median_ns": b_median,
-        "ratio": math.exp(log_ratio),
-        "ci_lo": math.exp(lo),
-        "ci_hi": math.exp(hi),
-        "p_value": p,
-        "noise": noise,
-        # The interval's standard error, as a normal interval of the same width would have it.
-        "error": float(hi - lo) / (2 * 1.959964),
-        "dof": None,
-        "detectable": None,
-    }
+    within = float(hi - lo) / (2 * 1.959964)  # the interval's standard error, as a normal one's
+    error = math.sqrt(within ** 2 + (drift or 0.0) ** 2 * (1 / len(a) + 1 / len(b)))
+    return _estimate(log_ratio, error, None, a_median, b_median, method="bootstrap", drift=drift)
+
+
+def paired(a_medians, b_medians):
+    """The comparison of interleaved rounds: a_medians and b_medians, one per round (the
+    round's median for each side, measured minutes apart); a paired t-test on the rounds' log
+    ratios. None with fewer than two rounds."""
+    logs = np.log(np.asarray(b_medians, float)) - np.log(np.asarray(a_medians, float))
+    if len(logs) < 2:
+        return None
+    error = float(np.std(logs, ddof=1)) / math.sqrt(len(logs))
+    return _estimate(float(np.mean(logs)), error, len(logs) - 1, float(np.median(a_medians)),
+                     float(np.median(b_medians)), method="paired", rounds=len(logs))
 
 
 def detectable(result, tested):
-    """The smallest change (a fraction) the comparison would call with POWER, at the strictest
-    Benjamini-Hochberg level of `tested` rungs, and never under the noise band."""
+    """The smallest change (a fraction) the comparison would call with POWER, beyond FLOOR, at
+    the strictest Benjamini-Hochberg level of `tested` rungs."""
     from scipy.stats import norm, t as student_t
 
     level = ALPHA / max(1, tested)
@@ -263,7 +293,17 @@ def detectable(result, tested):
         z = float(student_t.isf(level / 2, result["dof"]) + student_t.isf(1 - POWER, result["dof"]))
     else:
         z = float(norm.isf(level / 2) + norm.isf(1 - POWER))
-    return max(result["noise"], math.expm1(z * result["error"]))
+    return math.expm1(math.log1p(FLOOR) + z * result["error"])
+
+
+def equivalent(result, equiv=EQUIV):
+    """Two one-sided tests at ALPHA: whether the 90% interval of the log ratio lies within
+    +-log(1 + equiv)."""
+    from scipy.stats import norm, t as student_t
+
+    quantile = float(student_t.isf(ALPHA, result["dof"])) if result.get("dof") else float(norm.isf(ALPHA))
+    log_ratio, margin = math.log(result["ratio"]), math.log1p(equiv)
+    return abs(log_ratio) + quantile * result["error"] < margin
 
 
 def difference(control, row, samples=BOOTSTRAP_SAMPLES, seed=SEED):
@@ -294,9 +334,11 @@ def adjust(p_values):
     return [float(p) for p in multipletests(p_values, alpha=ALPHA, method="fdr_bh")[1]]
 
 
-def verdict(result, p_adjusted):
-    """faster / slower only when the change is both significant after adjustment and outside
-    the noise band; otherwise same."""
-    if p_adjusted < ALPHA and abs(math.log(result["ratio"])) > math.log1p(result["noise"]):
+def verdict(result, p_adjusted, equiv=EQUIV):
+    """faster / slower when the change beyond FLOOR is significant after adjustment; same when
+    the equivalence test puts it within +-equiv; undecided otherwise."""
+    if p_adjusted < ALPHA and abs(math.log(result["ratio"])) > math.log1p(FLOOR):
         return "slower" if result["ratio"] > 1 else "faster"
-    return "same"
+    if equivalent(result, equiv):
+        return "same"
+    return "undecided"

@@ -465,6 +465,27 @@ def _change(kind, path, old="", new=""):
         yield
 
 
+@contextlib.contextmanager
+def knob(path, value):
+    """Writes value to a sysfs or procfs knob (journaled first, as a sysctl), yields, and writes
+    the value it found back on every exit path; nothing when it already holds value.
+    SystemChangeError when it cannot be read or written."""
+    try:
+        old = _selected(path)
+    except OSError as e:
+        raise SystemChangeError(f"cannot read {path}: {e.strerror}") from e
+    if old == value:
+        yield
+        return
+    entry_id = journal_change("sysctl", path, old, value)
+    with _undone_on_exit(entry_id, "sysctl", path, old, value):
+        try:
+            _write(path, value)
+        except OSError as e:
+            raise SystemChangeError(f"cannot write {value!r} to {path}: {e.strerror}") from e
+        yield
+
+
 def _mkswap_swapon(device):
     for cmd in (["mkswap", device], ["swapon", "-p", str(SWAP_PRIORITY), device]):
         try:

@@ -76,11 +76,27 @@ def whole_run_shifted(fraction, seed=9):
     return identical_twin(seed, run_shift=fraction)
 
 
-def kernel_b_minor_fault_10_percent_slower():
+def kernel_b_minor_fault_slower(fraction):
+    """Another kernel whose minor_fault is `fraction` slower, every other row as in kernel_a."""
     run = renamed(base(), "20260102-120000-lab1-6.19.0", kernel="6.19.0")
     for r in rows_of(run, "minor_fault"):
-        r["real_time"] *= 1.10
+        r["real_time"] *= 1 + fraction
     return rebuild(run)
+
+
+def kernel_b_minor_fault_10_percent_slower():
+    return kernel_b_minor_fault_slower(0.10)
+
+
+def kernel_b_minor_fault_50_percent_slower():
+    """A change no drift between two runs explains: one run a side calls it."""
+    return kernel_b_minor_fault_slower(0.50)
+
+
+def steady_history(count=4, first=30):
+    """Earlier identical runs of kernel_a's configuration whose medians land where their
+    invocations say (no whole-run drift): history.groups' shape, one group."""
+    return [[identical_twin(first + k) for k in range(count)]]
 
 
 def stlb_hit_at_another_page_count():
