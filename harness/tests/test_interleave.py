@@ -1,0 +1,229 @@
+"""make compare SETTINGS=...: the sides' settings, the knobs written and restored, and the rounds'
+paired verdicts, on rounds made up here (no benchmark runs): a host whose every round drifts by
+tens of percent, a side 10% slower on one rung, a rung invalid in one round, a budget spent."""
+import math
+import random
+import types
+from pathlib import Path
+
+import pytest
+
+import runs
+from pageladder import inputs, interleave, registry, side_settings, stats, system
+
+# --- the sides' settings --------------------------------------------------------------------------
+
+
+def test_a_side_is_as_is_or_known_knobs_with_their_values():
+    assert side_settings.parse("as-is") == {}
+    assert side_settings.parse("thp=never,page_cluster=0,mthp_64k=always,cpu=1") == {
+        "thp": "never", "page_cluster": "0", "mthp_64k": "always", "cpu": "1"}
+    assert side_settings.files({"thp": "never", "cpu": "1"}) == [
+        ("thp", "/sys/kernel/mm/transparent_hugepage/enabled", "never")]
+    assert side_settings.pinned_cpu({"cpu": "1"}) == 1
+    assert side_settings.knob("mthp_64k").path.endswith("/hugepages-64kB/enabled")
+
+
+@pytest.mark.parametrize("text, message", [
+    ("thp=sometimes", "one of always, madvise, never"),
+    ("page_cluster=11", "from 0 to 10"),
+    ("swappiness=-1", "whole number"),
+    ("nr_hugepages=4", "unknown setting"),
+    ("thp", "name=value"),
+    ("thp=never,thp=always", "given twice"),
+    ("thp=never;reboot", "one of always"),
+])
+def test_a_bad_side_is_refused_with_one_line(text, message):
+    with pytest.raises(ValueError, match=message):
+        side_settings.parse(text)
+
+
+def test_settings_need_two_sides_and_make_checks_them_before_anything_runs():
+    with pytest.raises(ValueError, match="two sides"):
+        side_settings.parse_sides("thp=never")
+    inputs.check("SETTINGS", "as-is thp=never")
+    for name, value in (("SETTINGS", "as-is $(reboot)"), ("SETTINGS", "as-is"), ("EQUIV", "0"),
+                        ("EQUIV", "5%"), ("EQUIV", "51"), ("BUDGET", "0"), ("BUDGET", "1e3")):
+        with pytest.raises(inputs.InputError):
+            inputs.check(name, value)
+    inputs.check("EQUIV", "2.5")
+    inputs.check("BUDGET", "30")
+
+
+def test_sides_that_change_the_system_need_root_and_a_knob_this_kernel_has(monkeypatch):
+    sides = side_settings.parse_sides("as-is thp=never")
+    assert "NO_SYSTEM_CHANGES" in interleave.check_sides(sides, no_system_changes=True)
+    monkeypatch.setattr(system, "is_root", lambda: False)
+    assert "needs root" in interleave.check_sides(sides, no_system_changes=False)
+    monkeypatch.setattr(system, "is_root", lambda: True)
+    missing = side_settings.parse_sides("as-is mthp_8192k=always")
+    assert "not a setting of this kernel" in interleave.check_sides(missing, no_system_changes=False)
+    assert interleave.check_sides(side_settings.parse_sides("as-is cpu=0"), no_system_changes=False) is None
+
+
+# --- a knob is journaled, written, and written back -------------------------------------------------
+
+
+def test_a_knob_is_written_for_the_side_and_written_back_after_it_even_on_an_error(tmp_path):
+    knob = tmp_path / "enabled"
+    knob.write_text("always [madvise] never\n")
+    with pytest.raises(RuntimeError):
+        with system.knob(knob, "never"):
+            assert knob.read_text() == "never"
+            assert [e["path"] for e in system.pending_changes()] == [str(knob)]
+            raise RuntimeError("a round failed")
+    assert knob.read_text() == "madvise"
+    assert system.pending_changes() == []
+
+
+def test_a_knob_left_by_a_killed_compare_is_restored_from_the_journal(tmp_path, monkeypatch):
+    knob = tmp_path / "page-cluster"
+    knob.write_text("3\n")
+    changing = system.knob(knob, "0")
+    changing.__enter__()  # killed inside the round: the with-block never exits
+    assert knob.read_text() == "0"
+    monkeypatch.setattr(system, "owner_alive", lambda entry: False)
+    assert [e["kind"] for e in system.restore()] == ["sysctl"]
+    assert knob.read_text() == "3"
+
+
+def test_a_knob_that_already_holds_the_value_is_not_journaled(tmp_path):
+    knob = tmp_path / "swappiness"
+    knob.write_text("60\n")
+    with system.knob(knob, "60"):
+        assert system.pending_changes() == []
+
+
+# --- rounds and their paired verdicts ---------------------------------------------------------------
+
+
+def test_each_side_runs_first_as_often_as_last():
+    assert [interleave.order_of_round(n, 2) for n in (1, 2, 3, 4)] == [[0, 1], [1, 0], [0, 1], [1, 0]]
+    assert interleave.order_of_round(2, 3) == [2, 1, 0]
+
+
+BASE = {r["id"]: r["median_ns"] for r in runs.base()["pageladder"]["ladder"] if r["valid"]}
+
+
+def _rounds(count, seed=1, effect=None, round_drift=0.3, noise=0.01, invalid=None):
+    """Rounds of two sides: every round the host moves both sides by up to +-round_drift (what
+    separate runs see), each measurement by `noise` more; effect: {rung: fraction B is slower}."""
+    rng = random.Random(seed)
+    made = []
+    for number in range(1, count + 1):
+        host = math.exp(rng.uniform(-round_drift, round_drift))
+        sides = []
+        for side in (0, 1):
+            medians = {}
+            for rung, ns in BASE.items():
+                change = 1 + (effect or {}).get(rung, 0.0) if side else 1.0
+                medians[rung] = (ns * host * change * math.exp(rng.gauss(0, noise)), None)
+            sides.append(medians)
+        if invalid and number == invalid[1]:
+            sides[1][invalid[0]] = (None, "2.000 minor faults per event, expected 0.99-1.01")
+        made.append({"medians": sides})
+    return made
+
+
+def _verdicts(rows):
+    return {rung: row["verdict"] for rung, row in rows.items()}
+
+
+def test_a_host_drifting_30_percent_between_rounds_is_never_called_a_change():
+    for seed in range(1, 6):
+        rows = interleave.decide(_rounds(8, seed), 0, 1, sorted(BASE), 0.05, {})
+        assert not {v for v in _verdicts(rows).values()} & {"faster", "slower"}, seed
+        assert sum(v == "same" for v in _verdicts(rows).values()) > len(BASE) / 2
+
+
+def test_a_10_percent_slower_rung_is_found_through_the_drift_and_nothing_else_is():
+    rows = interleave.decide(_rounds(6, effect={"minor_fault": 0.10}), 0, 1, sorted(BASE), 0.05, {})
+    called = {r: v for r, v in _verdicts(rows).items() if v in ("faster", "slower")}
+    assert called == {"minor_fault": "slower"}
+    assert rows["minor_fault"]["ratio"] == pytest.approx(1.10, rel=0.02)
+    assert rows["minor_fault"]["method"] == "paired" and rows["minor_fault"]["rounds"] == 6
+
+
+def test_fewer_than_the_minimum_rounds_decide_nothing():
+    rows = interleave.decide(_rounds(interleave.MIN_ROUNDS - 1), 0, 1, sorted(BASE), 0.05, {})
+    assert set(_verdicts(rows).values()) == {"undecided"}
+    assert "rounds" in rows["minor_fault"]["why"]
+
+
+def test_a_rung_invalid_in_one_round_is_invalid_with_its_reason():
+    rows = interleave.decide(_rounds(5, invalid=("cow_fault", 2)), 0, 1, sorted(BASE), 0.05, {})
+    assert rows["cow_fault"]["verdict"] == "invalid" and "minor faults per event" in rows["cow_fault"]["why"]
+
+
+def test_a_verdict_once_reached_is_kept_at_later_looks():
+    rows = interleave.decide(_rounds(4), 0, 1, ["minor_fault"], 0.05, {"minor_fault": "same"})
+    assert rows["minor_fault"]["verdict"] == "same"
+
+
+def test_paired_needs_two_rounds_and_cancels_what_both_sides_share():
+    assert stats.paired([1.0], [1.1]) is None
+    shared = stats.paired([100, 150, 80, 120], [110, 165, 88, 132])
+    assert shared["ratio"] == pytest.approx(1.10) and shared["ci_hi"] - shared["ci_lo"] < 1e-9
+
+
+# --- the loop: rounds go on for what is undecided, within the budget ----------------------------------
+
+
+def _fake_round(made, calls):
+    def run_round(config, side, number, selected, out):
+        round_dir = side.run_dir / interleave.ROUNDS_DIR / str(number)
+        runs.write(runs.base(), round_dir)
+        calls.append((number, side.label, [b.name for b in selected]))
+        k = 0 if side.label.startswith("a") else 1
+        return made[number - 1]["medians"][k], False
+    return run_round
+
+
+@pytest.fixture
+def fake_rounds(monkeypatch, tmp_path):
+    calls = []
+    monkeypatch.setattr(interleave, "_assemble_side", lambda config, side, n: runs.base())
+    config = types.SimpleNamespace(selected=tuple(registry.BENCHMARKS), results=tmp_path / "results")
+
+    def measure(made, budget_s=600.0):
+        monkeypatch.setattr(interleave, "_run_round", _fake_round(made, calls))
+        sides = [("a:as-is", {}), ("b:thp=never", {"thp": "never"})]
+        return interleave.measure(config, sides, budget_s, 0.05, out=open("/dev/null", "w"))
+    return measure, calls
+
+
+def test_rounds_stop_for_benchmarks_whose_rungs_are_decided(fake_rounds):
+    measure, calls = fake_rounds
+    loaded, record, rounds, sticky, interrupted = measure(_rounds(30, round_drift=0.2, noise=0.005))
+    assert not interrupted and len(loaded) == 2
+    assert [c[1] for c in calls[:4]] == ["a:as-is", "b:thp=never", "b:thp=never", "a:as-is"]  # A B, B A
+    assert len(rounds) < 30                          # it stopped once everything was decided
+    assert len(calls[-1][2]) < len(registry.BENCHMARKS)  # and ran less towards the end
+    assert record["rounds"][1]["order"] == ["B", "A"]
+    assert not set(sticky[1].values()) & {"faster", "slower"}
+
+
+def test_a_spent_budget_stops_the_rounds_and_leaves_the_rest_undecided(fake_rounds):
+    measure, calls = fake_rounds
+    loaded, record, rounds, sticky, interrupted = measure(_rounds(30), budget_s=0.0)
+    assert len(rounds) == 1 and sticky[1] == {}
+    assert record["budget_s"] == 0.0
+
+
+def test_the_comparison_is_written_paired_and_follows_the_schema(fake_rounds, tmp_path):
+    import json
+
+    import jsonschema
+
+    from pageladder import compare
+    measure, _ = fake_rounds
+    made = _rounds(8, effect={"minor_fault": 0.3})
+    loaded, record, rounds, sticky, _ = measure(made)
+    result = interleave.paired_result(loaded, record, rounds, sticky, 0.05)
+    data = compare.to_json(result)
+    schema = json.loads((Path(__file__).resolve().parents[1] / "schemas" / "compare.schema.json").read_text())
+    jsonschema.validate(data, schema)
+    assert data["method"]["interleaved"] and data["method"]["paired"]
+    by_id = {r["id"]: r for r in data["rungs"]}
+    assert by_id["minor_fault"]["verdict"] == "slower" and by_id["minor_fault"]["method"] == "paired"
+    assert "interleaved" in compare.render_markdown(result)
