@@ -2,7 +2,9 @@
 `python3 -m guests exec --kernel K [options] -- <command>`: any command in such a guest (the
 checkout as its working folder), its exit status returned: for looking at a kernel by hand;
 `python3 -m guests serve --kernel K --ssh-port P --authorized-keys F`: such a guest as a lab
-machine, answering SSH on 127.0.0.1:P until stopped, for `make fleet` (guests/lab_host.py)."""
+machine, answering SSH on 127.0.0.1:P until stopped, for `make fleet` (guests/lab_host.py);
+`python3 -m guests compare --kernels "K1 K2" [--only ...] [--budget M] -- <harness bench
+arguments>`: the kernels measured in guests, interleaved (make compare KERNELS=, guests/rounds.py)."""
 import argparse
 import signal
 import sys
@@ -24,6 +26,13 @@ def build_parser():
     serve.add_argument("--ssh-port", type=_port, required=True, help="the port on 127.0.0.1 that reaches its sshd")
     serve.add_argument("--authorized-keys", required=True, help="public keys that may log in as root")
     serve.set_defaults(run_timeout=0)  # until stopped
+    compare = sub.add_parser("compare", help="kernels measured in guests, interleaved round after round")
+    _guest_options(compare, kernel_required=False)
+    compare.add_argument("--kernels", required=True, help="the sides: kernels separated by spaces, A first")
+    compare.add_argument("--only", action="append", help="short names of the benchmarks to run")
+    compare.add_argument("--budget", type=float, default=10.0, help="minutes of rounds at most")
+    compare.add_argument("--equiv", type=float, help="the margin of 'same', in percent (default 5)")
+    compare.add_argument("--fail-on-slower", action="store_true")
     return parser
 
 
@@ -75,10 +84,30 @@ def _main(args):
         boot_timeout_s=args.boot_timeout, run_timeout_s=args.run_timeout,
         exec_command=tuple(harness_args) if args.command == "exec" else (),
         ssh_port=getattr(args, "ssh_port", 0), authorized_keys=getattr(args, "authorized_keys", ""))
+    if args.command == "compare":
+        return _compare(args, request)
     if args.command == "test-kernels":
         kernels = [args.kernel] if args.kernel else bench.listed_kernels()
         return bench.test_kernels(request, kernels, native=not args.kernel)
     return bench.run(request)
+
+
+def _compare(args, request):
+    from guests import rounds
+    from pageladder import config, stats
+    kernels = args.kernels.split()
+    if len(kernels) < 2:
+        print(f"pageladder: KERNELS={args.kernels!r}: two kernels or more (one kernel twice is an A/A)",
+              file=sys.stderr)
+        return 2
+    try:
+        selected = config.select_benchmarks(args.only)
+    except ValueError as e:
+        print(f"pageladder: {e}", file=sys.stderr)
+        return 2
+    equiv = stats.EQUIV if args.equiv is None else args.equiv / 100
+    return rounds.compare(request, kernels, request.harness_args, selected, 60.0 * args.budget, equiv,
+                          args.fail_on_slower)
 
 
 if __name__ == "__main__":

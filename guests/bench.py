@@ -48,6 +48,7 @@ class GuestRequest:
     ssh_port: int = 0           # `guests serve`: a lab host, its sshd on 127.0.0.1:ssh_port
     authorized_keys: str = ""   # `guests serve`: the public keys that may log in as root
     handed_back: Path = None    # set by run(): the run folder the guest handed back
+    draw: bool = True           # draw the handed-back run's charts (an interleaved round: no)
 
 
 def _say(text):
@@ -266,7 +267,7 @@ def _run_in(request, tree, qemu, shapes, work, reaper, results_root):
             return status or EXIT_GUEST
         request.handed_back = target
         _say(f"guest booted in {boot_seconds:.1f} s; run handed back: {target}")
-        return _draw(target) or status
+        return (_draw(target) if request.draw else 0) or status
     return EXIT_GUEST
 
 

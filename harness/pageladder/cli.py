@@ -137,7 +137,8 @@ def _bench(config):
     print(f"pageladder: {config.mode} run of {', '.join(b.name for b in selected)} into {run_dir}", flush=True)
     outcomes, interrupted = runner.run_all(selected, config.build_dir, run_dir, config.quick,
                                            config.extra_args(), phased=_swap_phases(config, run_dir),
-                                           verbose=config.verbose, pin_cpu=config.pin_cpu)
+                                           invocations=config.invocations, verbose=config.verbose,
+                                           pin_cpu=config.pin_cpu)
     for name, outcome in outcomes.items():
         if outcome.get("incomplete"):
             print(f"pageladder: {name} is incomplete: {outcome['incomplete']}", file=sys.stderr)
@@ -369,12 +370,20 @@ def _interleave(config, sides, budget_s, equiv, fail_on_slower):
     from pageladder import interleave
     print(f"pageladder: {config.mode} rounds of {', '.join(b.name for b in config.selected)}, interleaved "
           f"between {' and '.join(label for label, _ in sides)}; budget {budget_s / 60:g} min", flush=True)
-    loaded, record, rounds, sticky, interrupted = interleave.measure(config, sides, budget_s, equiv)
+    measured = interleave.measure(interleave.SettingsRounds(config), sides, config.selected, budget_s, equiv)
+    return write_interleaved(measured, config.results, equiv, fail_on_slower)
+
+
+def write_interleaved(measured, results, equiv, fail_on_slower):
+    """The comparison of interleave.measure's sides (settings here, kernels in guests), written
+    as any comparison; the exit status."""
+    from pageladder import interleave
+    loaded, record, rounds, sticky, interrupted = measured
     if not loaded:
         print("pageladder: no round completed: nothing to compare", file=sys.stderr)
         return 130 if interrupted else 1
     result = interleave.paired_result(loaded, record, rounds, sticky, equiv)
-    status = _write_comparison(result, loaded, config.results, fail_on_slower, "given", matrix=len(sides) > 2)
+    status = _write_comparison(result, loaded, results, fail_on_slower, "given", matrix=len(loaded) > 2)
     return 130 if interrupted else status
 
 
@@ -412,6 +421,12 @@ def cmd_targets(args):
     return 0
 
 
+def _invocation_count(text):
+    if not text.isdigit() or not 1 <= int(text) <= 99:
+        raise argparse.ArgumentTypeError(f"not a count of invocations from 1 to 99: {text}")
+    return int(text)
+
+
 def _run_arguments(parser):
     """The arguments of a run (bench, and the rounds of an interleaved compare)."""
     parser.add_argument("--build-dir", default="build")
@@ -426,6 +441,9 @@ def _run_arguments(parser):
     parser.add_argument("--cpu", help="pin the benchmarks to this CPU (CPU=<n>)")
     parser.add_argument("--verbose", action="store_true",
                         help="stream every benchmark's own console output (V=1)")
+    parser.add_argument("--invocations", type=_invocation_count,
+                        help="fresh processes per binary (default: 3 quick, 7 full); an interleaved "
+                             "compare's guest rounds run 1")
     parser.add_argument("--no-charts", action="store_true",
                         help="leave the charts to `plot` (a guest hands its run to the host, which "
                              "draws them at native speed)")

@@ -76,7 +76,7 @@ def emulation(run):
     return metadata.emulation(run["pageladder"].get("settings") or {})
 
 
-def _emulation_mismatch(a_side, b_side):
+def emulation_mismatch(a_side, b_side):
     """Why no faster/slower verdict can be given between these sides' times, or None: emulated
     times compare only with times emulated the same way."""
     a, b = {emulation(r) for r in a_side}, {emulation(r) for r in b_side}
@@ -133,7 +133,7 @@ def compare_pair(a_side, b_side, rung_ids, history=(), calibration=(), equiv=sta
     of `same`."""
     history = _pair_history(history, a_side, b_side)
     rows, units, earlier, definitions = [], {}, {}, {}
-    emulated = _emulation_mismatch(a_side, b_side)
+    emulated = emulation_mismatch(a_side, b_side)
     for rung_id in rung_ids:
         row = {"id": rung_id, "a_median_ns": None, "b_median_ns": None, "ratio": None, "ci_lo": None,
                "ci_hi": None, "p_value": None, "p_adjusted": None, "noise": None, "detectable": None,

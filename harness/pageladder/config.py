@@ -64,6 +64,7 @@ class RunConfig:
     tlb_pages: Optional[str] = None  # TLB_PAGES, as typed
     anatomy: bool = False
     charts: bool = True              # False in a guest: the host draws them
+    invocations: Optional[int] = None  # fresh processes per binary (default: runner.INVOCATIONS)
     guest: Optional[dict] = field(default=None, compare=False)  # settings.guest, in a guest
 
     @classmethod
@@ -74,7 +75,8 @@ class RunConfig:
                    results=Path(args.results), quick=args.quick, pin_cpu=check_cpu(args.cpu),
                    verbose=args.verbose, no_system_changes=args.no_system_changes,
                    file_dir=args.file_dir, swap_dir=args.swap_dir, tlb_pages=args.tlb_pages,
-                   anatomy=bool(args.anatomy), charts=not args.no_charts, guest=guest)
+                   anatomy=bool(args.anatomy), charts=not args.no_charts, guest=guest,
+                   invocations=getattr(args, "invocations", None))
 
     @property
     def mode(self):
@@ -97,7 +99,7 @@ class RunConfig:
         """run.json's `harness` block: how the run was made."""
         return {
             "quick": self.quick,
-            "invocations": runner.INVOCATIONS[self.mode],
+            "invocations": self.invocations or runner.INVOCATIONS[self.mode],
             "repetitions": runner.REPETITIONS[self.mode],
             "min_time": {b.name: b.min_time[0 if self.quick else 1] for b in self.selected},
             "only": [b.name for b in self.selected],

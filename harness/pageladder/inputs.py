@@ -126,6 +126,11 @@ def _settings(name, value):
         raise InputError(f"{name}: {e}") from None
 
 
+def _kernels(name, value):
+    for word in value.split():
+        _kernel(name, word)
+
+
 def _host_pattern(name, value):
     if not _HOST_PATTERN.fullmatch(value):
         raise InputError(f"{name}={value!r}: an Ansible host pattern (names, groups, * : & ! , [ ]) "
@@ -151,7 +156,7 @@ RULES = {
     "CXX": _path, "CC": _path,
     "LIMIT": _host_pattern,
     "FORKS": _integer(1, 500),
-    "SETTINGS": _settings, "BUDGET": _integer(1, 1440), "EQUIV": _percent,
+    "SETTINGS": _settings, "KERNELS": _kernels, "BUDGET": _integer(1, 1440), "EQUIV": _percent,
 }
 # The variables a fleet's inventory may give one host (pageladder_make_vars): what make bench
 # takes per machine. The rest (ONLY, QUICK ...) are the fleet's, the same on every host.

@@ -29,6 +29,7 @@ from pathlib import Path
 from pageladder import collect, compare, runner, side_settings, stats, swap_phases, system
 
 MIN_ROUNDS = 3
+MAX_ROUNDS = 60  # whatever the budget: rounds of a few seconds must end too
 ROUNDS_DIR = "rounds"
 DECIDED = ("faster", "slower", "same")
 
@@ -78,19 +79,11 @@ def decide(rounds, a, b, ids, equiv, sticky):
     return rows
 
 
-class _Side:
-    def __init__(self, label, settings, run_dir):
-        self.label, self.settings, self.run_dir = label, settings, Path(run_dir)
-        self.outcomes = {}  # the last round's outcome of each benchmark
-        self.seconds = {}
-
-    @contextlib.contextmanager
-    def applied(self):
-        """The side's knobs written (journaled), undone on leaving."""
-        with contextlib.ExitStack() as stack:
-            for _, path, value in side_settings.files(self.settings):
-                stack.enter_context(system.knob(path, value))
-            yield
+def round_outcome(run):
+    """(medians, {row id: its benchmark}) of one round's run: what measure needs of it."""
+    benchmark_of = {i: spec["benchmark"] for i, spec in (run["pageladder"].get("rows") or {}).items()
+                    if isinstance(spec, dict) and isinstance(spec.get("benchmark"), str)}
+    return _round_medians(run), benchmark_of
 
 
 def check_sides(sides, no_system_changes):
@@ -106,69 +99,98 @@ def check_sides(sides, no_system_changes):
     return None
 
 
-def _run_round(config, side, number, selected, out):
-    """One round of one side: each selected benchmark once, under the side's settings, into
-    <side>/rounds/<number>/ (an ordinary run folder). Returns (its medians, interrupted)."""
-    round_dir = side.run_dir / ROUNDS_DIR / str(number)
-    round_dir.mkdir(parents=True)
-    pin = side_settings.pinned_cpu(side.settings)
-    phased = {"swap_in": lambda bench, run_binary: swap_phases.run(
-        bench, run_binary, run_dir=round_dir, swap_dir=config.swap_dir,
-        no_system_changes=config.no_system_changes, build_dir=config.build_dir)}
-    with side.applied(), open(round_dir / "progress.log", "w") as log:
-        outcomes, interrupted = runner.run_all(selected, config.build_dir, round_dir, config.quick,
-                                               config.extra_args(), out=log, phased=phased, invocations=1,
-                                               verbose=config.verbose, pin_cpu=config.pin_cpu if pin is None else pin)
-        run = collect.assemble(round_dir, outcomes, dict(config.harness_settings(outcomes), invocations=1))
-    invocations = side.run_dir / runner.INVOCATION_DIR
-    invocations.mkdir(exist_ok=True)
-    for name, outcome in outcomes.items():
-        side.outcomes[name] = outcome
-        side.seconds[name] = side.seconds.get(name, 0.0) + outcome.get("seconds", 0.0)
-        if not outcome.get("failed") and (round_dir / outcome["file"]).is_file():
-            stem = Path(outcome["file"]).stem
-            shutil.copyfile(round_dir / outcome["file"], invocations / f"{stem}.{number}.json")
-    return _round_medians(run), interrupted
+class SettingsRounds:
+    """Rounds of this machine under each side's settings. A side's rounds are ordinary run folders
+    under its run folder (rounds/<n>/), merged at the end into the side's run (finish)."""
+
+    class Side:
+        def __init__(self, label, settings, run_dir):
+            self.label, self.settings, self.run_dir = label, settings, Path(run_dir)
+            self.outcomes = {}  # the last round's outcome of each benchmark
+            self.seconds = {}
+
+        @contextlib.contextmanager
+        def applied(self):
+            """The side's knobs written (journaled), undone on leaving."""
+            with contextlib.ExitStack() as stack:
+                for _, path, value in side_settings.files(self.settings):
+                    stack.enter_context(system.knob(path, value))
+                yield
+
+    def __init__(self, config):
+        self.config = config
+
+    def start(self, label, settings):
+        from pageladder import cli
+        return self.Side(label, settings, cli.prepare_results_dir(self.config.results))
+
+    def run_round(self, side, number, selected):
+        """One round of one side: each selected benchmark once, under the side's settings, into
+        <side>/rounds/<number>/. Returns (medians, {row: benchmark}, interrupted)."""
+        config = self.config
+        round_dir = side.run_dir / ROUNDS_DIR / str(number)
+        round_dir.mkdir(parents=True)
+        pin = side_settings.pinned_cpu(side.settings)
+        phased = {"swap_in": lambda bench, run_binary: swap_phases.run(
+            bench, run_binary, run_dir=round_dir, swap_dir=config.swap_dir,
+            no_system_changes=config.no_system_changes, build_dir=config.build_dir)}
+        with side.applied(), open(round_dir / "progress.log", "w") as log:
+            outcomes, interrupted = runner.run_all(selected, config.build_dir, round_dir, config.quick,
+                                                   config.extra_args(), out=log, phased=phased, invocations=1,
+                                                   verbose=config.verbose,
+                                                   pin_cpu=config.pin_cpu if pin is None else pin)
+            run = collect.assemble(round_dir, outcomes, dict(config.harness_settings(outcomes), invocations=1))
+        invocations = side.run_dir / runner.INVOCATION_DIR
+        invocations.mkdir(exist_ok=True)
+        for name, outcome in outcomes.items():
+            side.outcomes[name] = outcome
+            side.seconds[name] = side.seconds.get(name, 0.0) + outcome.get("seconds", 0.0)
+            if not outcome.get("failed") and (round_dir / outcome["file"]).is_file():
+                stem = Path(outcome["file"]).stem
+                shutil.copyfile(round_dir / outcome["file"], invocations / f"{stem}.{number}.json")
+        return (*round_outcome(run), interrupted)
+
+    def finish(self, side, rounds_run):
+        """The side's runs: one run folder, each benchmark's rounds merged as its invocations;
+        run.json, the report and the charts as for any run."""
+        from pageladder import cli
+        config = self.config
+        outcomes = {}
+        for bench in config.selected:
+            last = dict(side.outcomes.get(bench.name) or {"binary": bench.binary, "file": bench.binary + ".json"})
+            stem = Path(last["file"]).stem
+            folder = side.run_dir / runner.INVOCATION_DIR
+            parts = [p for p in (folder.glob(f"{stem}.*.json") if folder.is_dir() else [])
+                     if p.name[len(stem) + 1:-len(".json")].isdigit()]
+            parts.sort(key=lambda p: int(p.name[len(stem) + 1:-len(".json")]))
+            outcome = {"binary": last["binary"], "file": last["file"], "seconds": side.seconds.get(bench.name, 0.0),
+                       "skipped": last.get("skipped", []), "invocations": 0}
+            if "swap_devices_used" in last:
+                outcome["swap_devices_used"] = last["swap_devices_used"]
+            if parts:
+                outcome["invocations"] = runner.merge_invocations(parts, side.run_dir / last["file"])
+            else:
+                outcome["failed"] = last.get("failed") or "not run"
+            outcomes[bench.name] = outcome
+        settings = dict(config.harness_settings(outcomes), invocations=rounds_run,
+                        interleaved={"side": side.label, "rounds": rounds_run})
+        with side.applied():
+            run = collect.assemble(side.run_dir, outcomes, settings)
+        cli.render_outputs(run, side.run_dir, charts=config.charts)
+        return [run]
 
 
-def _assemble_side(config, side, rounds_run):
-    """The side's run folder: each benchmark's rounds merged as its invocations; run.json, the
-    report and the charts as for any run."""
-    from pageladder import cli
-    outcomes = {}
-    for bench in config.selected:
-        last = dict(side.outcomes.get(bench.name) or {"binary": bench.binary, "file": bench.binary + ".json"})
-        stem = Path(last["file"]).stem
-        folder = side.run_dir / runner.INVOCATION_DIR
-        parts = sorted(folder.glob(f"{stem}.*.json"), key=lambda p: int(p.name.rsplit(".", 2)[1])) \
-            if folder.is_dir() else []
-        parts = [p for p in parts if p.name.rsplit(".", 2)[1].isdigit()]
-        outcome = {"binary": last["binary"], "file": last["file"], "seconds": side.seconds.get(bench.name, 0.0),
-                   "skipped": last.get("skipped", []), "invocations": 0}
-        if "swap_devices_used" in last:
-            outcome["swap_devices_used"] = last["swap_devices_used"]
-        if parts:
-            outcome["invocations"] = runner.merge_invocations(parts, side.run_dir / last["file"])
-        else:
-            outcome["failed"] = last.get("failed") or "not run"
-        outcomes[bench.name] = outcome
-    settings = dict(config.harness_settings(outcomes), invocations=rounds_run,
-                    interleaved={"side": side.label, "rounds": rounds_run})
-    with side.applied():
-        run = collect.assemble(side.run_dir, outcomes, settings)
-    cli.render_outputs(run, side.run_dir, charts=config.charts)
-    return run
-
-
-def measure(config, sides, budget_s, equiv, out=None):
-    """Measures the sides ([(label, settings)]) interleaved; returns (the side runs, one list a
-    side; the interleaving's record for compare.json; the rounds; the verdicts decided at each
-    look, per side; interrupted). The caller holds the run lock."""
-    from pageladder import cli
+def measure(rounds_of, sides, selected, budget_s, equiv, out=None):
+    """Measures the sides ([(label, what the side is)]) interleaved, through rounds_of
+    (SettingsRounds here, guests/rounds.py's KernelRounds in guests): start(label, what) makes
+    a side, run_round(side, number, benchmarks) measures one round of it and finish(side,
+    rounds) gives its runs. Returns (the runs of each side; the interleaving's record for
+    compare.json; the rounds; the verdicts decided at each look, per side; interrupted)."""
     out = out or sys.stdout
-    sided = [_Side(label, settings, cli.prepare_results_dir(config.results)) for label, settings in sides]
+    sided = [rounds_of.start(label, what) for label, what in sides]
+    labels = [label for label, _ in sides]
     rounds, sticky, started = [], [{} for _ in sided], time.monotonic()
-    selected, number, interrupted = list(config.selected), 0, False
+    selected, number, interrupted = list(selected), 0, False
     rung_benchmark = {}
     while selected and not interrupted:
         number += 1
@@ -176,16 +198,15 @@ def measure(config, sides, budget_s, equiv, out=None):
         entry = {"round": number, "order": [], "medians": [None] * len(sided), "benchmarks": [b.name for b in selected]}
         for k in order_of_round(number, len(sided)):
             entry["order"].append(chr(ord("A") + k))
-            medians, interrupted = _run_round(config, sided[k], number, selected, out)
+            medians, benchmark_of, interrupted = rounds_of.run_round(sided[k], number, selected)
             entry["medians"][k] = medians
+            rung_benchmark.update(benchmark_of)
             if interrupted:
                 break
         if interrupted:
             break
         entry["seconds"] = round(time.monotonic() - began, 1)
         rounds.append(entry)
-        for side in sided:
-            rung_benchmark.update(_benchmark_of_rows(side.run_dir / ROUNDS_DIR / str(number)))
         ids = sorted(rung_benchmark)
         open_benchmarks, decided, left = set(), 0, 0
         for b in range(1, len(sided)):
@@ -199,13 +220,13 @@ def measure(config, sides, budget_s, equiv, out=None):
                     left += 1
         spent = time.monotonic() - started
         print(f"pageladder: round {number} ({entry['seconds']:.0f} s): {decided} decided, {left} left; "
-              f"{spent / 60:.1f} of {budget_s / 60:.0f} min", file=out, flush=True)
+              f"{spent / 60:.1f} of {budget_s / 60:g} min", file=out, flush=True)
         selected = [b for b in selected if b.name in open_benchmarks]
-        if selected and spent + entry["seconds"] > budget_s:
+        if selected and (spent + entry["seconds"] > budget_s or number >= MAX_ROUNDS):
             print(f"pageladder: budget spent: {left} rung(s) stay undecided", file=out, flush=True)
             break
-    loaded = [[_assemble_side(config, side, len(rounds))] for side in sided] if rounds else []
-    record = {"settings": [s.label for s in sided], "budget_s": budget_s, "equiv": equiv, "min_rounds": MIN_ROUNDS,
+    loaded = [rounds_of.finish(side, len(rounds)) for side in sided] if rounds else []
+    record = {"settings": labels, "budget_s": budget_s, "equiv": equiv, "min_rounds": MIN_ROUNDS,
               "wall_s": round(time.monotonic() - started, 1),
               "rounds": [{"round": e["round"], "order": e["order"], "seconds": e["seconds"],
                           "benchmarks": e["benchmarks"],
@@ -215,30 +236,23 @@ def measure(config, sides, budget_s, equiv, out=None):
     return loaded, record, rounds, sticky, interrupted
 
 
-def _benchmark_of_rows(round_dir):
-    """{row id: its benchmark's short name} of a round's run.json (its binaries' descriptions)."""
-    try:
-        run = collect.load_run(round_dir)
-    except collect.RunError:
-        return {}
-    return {i: spec["benchmark"] for i, spec in (run["pageladder"].get("rows") or {}).items()
-            if isinstance(spec, dict) and isinstance(spec.get("benchmark"), str)}
-
-
 def paired_result(loaded, record, rounds, sticky, equiv):
-    """compare.compare's result for the side runs, each measured rung's statistics and verdict
-    replaced by the rounds' paired ones."""
+    """compare.compare's result for the sides' runs, each rung's statistics and verdict those of
+    the rounds (decide): paired, whatever the runs' own invocations are (a guest's round is a run
+    of one invocation). Sides whose times are emulated differently keep compare's `not
+    comparable`."""
     result = compare.compare(loaded, equiv=equiv)
     for b, comparison in enumerate(result["comparisons"], 1):
-        ok = [r for r in comparison["rungs"] if r["ratio"] is not None]
-        paired = decide(rounds, 0, b, [r["id"] for r in ok], equiv, sticky[b])
-        for row in ok:
+        if compare.emulation_mismatch(loaded[0], loaded[b]):
+            continue
+        paired = decide(rounds, 0, b, [r["id"] for r in comparison["rungs"]], equiv, sticky[b])
+        for row in comparison["rungs"]:
             update = paired[row["id"]]
             if "ratio" in update:
-                row.update(update, equiv=equiv, history_runs=0, drift=None, drift_source=None)
-            else:
+                row.update(update, equiv=equiv, history_runs=0, drift=None, drift_source=None, net_ratio=None)
+            elif update["verdict"] != "missing" or row["ratio"] is not None:
                 row.update({k: None for k in ("ratio", "ci_lo", "ci_hi", "p_value", "p_adjusted", "detectable")})
-                row.update(verdict=update["verdict"], why=update["why"])
+                row.update(verdict=update["verdict"], why=update["why"], rounds=update.get("rounds"))
         comparison["common_shift"] = compare.common_shift(comparison["rungs"], loaded[0] + loaded[b])
     result["interleaved"] = record
     return result

@@ -48,6 +48,9 @@ def test_settings_need_two_sides_and_make_checks_them_before_anything_runs():
             inputs.check(name, value)
     inputs.check("EQUIV", "2.5")
     inputs.check("BUDGET", "30")
+    inputs.check("KERNELS", "linux-image-amd64 linux-image-rt-amd64")
+    with pytest.raises(inputs.InputError):
+        inputs.check("KERNELS", "linux-image-amd64 $(reboot)")
 
 
 def test_sides_that_change_the_system_need_root_and_a_knob_this_kernel_has(monkeypatch):
@@ -169,26 +172,33 @@ def test_paired_needs_two_rounds_and_cancels_what_both_sides_share():
 # --- the loop: rounds go on for what is undecided, within the budget ----------------------------------
 
 
-def _fake_round(made, calls):
-    def run_round(config, side, number, selected, out):
-        round_dir = side.run_dir / interleave.ROUNDS_DIR / str(number)
-        runs.write(runs.base(), round_dir)
-        calls.append((number, side.label, [b.name for b in selected]))
+class _FakeRounds:
+    """Rounds made up from `made` (no benchmark runs): each side's runs are the base run."""
+
+    def __init__(self, made, calls):
+        self.made, self.calls = made, calls
+
+    def start(self, label, what):
+        return types.SimpleNamespace(label=label, what=what)
+
+    def run_round(self, side, number, selected):
+        self.calls.append((number, side.label, [b.name for b in selected]))
         k = 0 if side.label.startswith("a") else 1
-        return made[number - 1]["medians"][k], False
-    return run_round
+        _, benchmark_of = interleave.round_outcome(runs.base())
+        return self.made[number - 1]["medians"][k], benchmark_of, False
+
+    def finish(self, side, rounds_run):
+        return [runs.base()]
 
 
 @pytest.fixture
-def fake_rounds(monkeypatch, tmp_path):
+def fake_rounds():
     calls = []
-    monkeypatch.setattr(interleave, "_assemble_side", lambda config, side, n: runs.base())
-    config = types.SimpleNamespace(selected=tuple(registry.BENCHMARKS), results=tmp_path / "results")
 
     def measure(made, budget_s=600.0):
-        monkeypatch.setattr(interleave, "_run_round", _fake_round(made, calls))
         sides = [("a:as-is", {}), ("b:thp=never", {"thp": "never"})]
-        return interleave.measure(config, sides, budget_s, 0.05, out=open("/dev/null", "w"))
+        return interleave.measure(_FakeRounds(made, calls), sides, registry.BENCHMARKS, budget_s, 0.05,
+                                  out=open("/dev/null", "w"))
     return measure, calls
 
 
