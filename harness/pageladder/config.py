@@ -100,6 +100,9 @@ class RunConfig:
         return {
             "quick": self.quick,
             "invocations": self.invocations or runner.INVOCATIONS[self.mode],
+            # A full run stops invoking rows known within precision (runner.py) from this many on.
+            "min_invocations": self.invocations or runner.MIN_INVOCATIONS[self.mode],
+            "precision": None if self.invocations or self.quick else runner.PRECISION,
             "repetitions": runner.REPETITIONS[self.mode],
             "min_time": {b.name: b.min_time[0 if self.quick else 1] for b in self.selected},
             "only": [b.name for b in self.selected],

@@ -237,7 +237,11 @@ def render(run, anatomy=None):
     block = run["pageladder"]
     lines = [f"# pageladder run `{block['run_id']}`", ""]
     harness = block.get("harness") or {}
-    lines.append(f"Measured {block.get('created')}: each binary ran as {harness.get('invocations')} "
+    counts = harness.get("invocations")
+    if harness.get("precision") and harness.get("min_invocations") not in (None, counts):
+        counts = (f"{harness['min_invocations']} to {counts} (a row stops once its median is known "
+                  f"within ±{harness['precision']:.0%})")
+    lines.append(f"Measured {block.get('created')}: each binary ran as {counts} "
                  f"fresh processes of {harness.get('repetitions')} repetitions "
                  f"({'quick' if harness.get('quick') else 'full'} mode). One event is one fault "
                  f"(or one load, for the TLB rungs). **median**: the {ladder.STATISTICS['median_ns']}; "

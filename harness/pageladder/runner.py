@@ -10,12 +10,22 @@ takes its statistics at this level (Kalibera and Jones, "Rigorous Benchmarking i
 Time", ISMM 2013). Each invocation writes its own Google Benchmark JSON under invocations/ and
 its console output under logs/; the JSON files are merged into <binary>.json, every row tagged
 with its invocation.
+
+How many: a full run stops invoking a row once its median is known well enough. From
+MIN_INVOCATIONS on, each row's invocation medians give a 95% interval of the run's median (a t
+interval on their logs); a row inside +-PRECISION is done, and later invocations of its binary
+run only the rows not yet done (a --benchmark_filter), up to MAX_INVOCATIONS, where a noisy row
+ends as precise as a fixed count of that many would leave it. A binary with no row left stops.
+A quick run, and a run told its count (--invocations, as an interleaved compare's rounds are),
+runs every row that many times.
 """
 import functools
 import json
+import math
 import os
 import re
 import signal
+import statistics
 import subprocess
 import sys
 import time
@@ -26,7 +36,9 @@ from pageladder import benchmark_json, rows
 
 # Fresh processes per binary, and repetitions inside each (odd on purpose: Debian's Google
 # Benchmark 1.7.1 computes the median aggregate wrongly for even counts).
-INVOCATIONS = {"quick": 3, "full": 7}
+INVOCATIONS = {"quick": 3, "full": 7}  # at most, and always for quick
+MIN_INVOCATIONS = {"quick": 3, "full": 4}
+PRECISION = 0.01  # a full run's row is done when its median is known within +-1% (95%)
 REPETITIONS = {"quick": 3, "full": 3}
 INVOCATION_DIR = "invocations"
 LOG_DIR = "logs"  # each invocation's whole console output (docs/run-folder.md: results/<run-id>/logs/)
@@ -74,6 +86,41 @@ class _Binary:
         self.path = Path(build_dir) / "benchmarks" / bench.binary
         self.extra_args = list(extra_args)
         self.timeout = max(120.0, 10 * per_invocation_s)
+        self.open_rows = None  # None: every row; else the rows whose median is not yet known well enough
+
+    def rows_left(self, precision):
+        """The rows of the last invocation whose run median is not yet known within +-precision
+        (a 95% t interval over the invocations' medians, on a log scale)."""
+        from scipy.stats import t as student_t
+        medians = {}
+        files = self.invocation_files()
+        latest = set()
+        for k, path in enumerate(files):
+            try:
+                _, found = benchmark_json.load(path)
+            except ValueError:
+                continue
+            per_row = {}
+            for row in benchmark_json.iteration_rows(found):
+                if not row.get("error_occurred"):
+                    name = benchmark_json.strip_time_suffix(row.get("run_name", row["name"]))
+                    per_row.setdefault(name, []).append(benchmark_json.row_ns(row))
+            for name, times in per_row.items():
+                times = [t for t in times if t > 0 and math.isfinite(t)]
+                if times:
+                    medians.setdefault(name, []).append(statistics.median(times))
+            if k == len(files) - 1:
+                latest = set(per_row)
+        left = []
+        for name in sorted(latest):
+            logs = [math.log(m) for m in medians.get(name, [])]
+            if len(logs) < 2:
+                left.append(name)
+                continue
+            half = float(student_t.isf(0.025, len(logs) - 1)) * statistics.stdev(logs) / math.sqrt(len(logs))
+            if half > math.log1p(precision):
+                left.append(name)
+        return left
 
     def invoke(self, number, more_args=(), stem=None):
         """Invocation `number` (1-based) as a fresh process; returns its exit status."""
@@ -88,8 +135,11 @@ class _Binary:
                              pin_cpu=self.pin_cpu)
 
     def _later_filter(self, number):
-        """After the first invocation of a binary whose supporting rows run once (the TLB sweep,
-        which only draws its chart), a filter to its rungs: the rows its binary calls rungs."""
+        """The rows left to run: after the first invocation of a binary whose supporting rows run
+        once (the TLB sweep, which only draws its chart), its rungs; once some rows are known well
+        enough (open_rows), only the others."""
+        if self.open_rows is not None:
+            return [f"--benchmark_filter={rows.run_filter(self.open_rows)}"]
         if number == 1 or not self.bench.supporting_rows_once:
             return []
         try:
@@ -124,7 +174,8 @@ class _Binary:
 
 def run_all(selected, build_dir, run_dir, quick, extra_args=None, out=None, phased=None,
             invocations=None, verbose=False, pin_cpu=None):
-    """Runs each benchmark as `invocations` fresh processes, in rounds; returns
+    """Runs each benchmark as fresh processes, in rounds: `invocations` of each, or (None) as
+    the module's docstring says (a full run stops rows known within PRECISION); returns
     ({name: outcome}, interrupted) for collect.assemble.
 
     phased: {name: fn(bench, run_binary)} for benchmarks that run in several phases (swap_in);
@@ -144,6 +195,7 @@ def run_all(selected, build_dir, run_dir, quick, extra_args=None, out=None, phas
     out = out or sys.stdout
     mode = 0 if quick else 1
     count = invocations or INVOCATIONS[mode_of(quick)]
+    least = count if invocations else MIN_INVOCATIONS[mode_of(quick)]
     phased = phased or {}
     estimates = {b.name: b.expected_seconds[mode] for b in selected}
     outcomes = {b.name: {"binary": b.binary, "file": b.binary + ".json", "seconds": 0.0,
@@ -158,44 +210,46 @@ def run_all(selected, build_dir, run_dir, quick, extra_args=None, out=None, phas
         else:
             binaries[bench.name] = binary
     plain = [b for b in selected if b.name in binaries and b.name not in phased]
-    steps = [(number, b) for number in range(1, count + 1) for b in plain] + \
-            [(None, b) for b in selected if b.name in binaries and b.name in phased]
+    later = [b for b in selected if b.name in binaries and b.name in phased]
     left = {b.name: estimates[b.name] for b in selected if b.name in binaries}
     started = time.monotonic()
     interrupted = False
-    for index, (number, bench) in enumerate(steps, 1):
+    done = set()  # plain binaries whose every row is known well enough
+
+    def running():
+        return [b for b in plain if b.name not in done and not outcomes[b.name].get("failed")
+                and not outcomes[b.name].get("stopped")]
+
+    def step(number, bench):
+        """One invocation (number) of a plain binary, or every invocation of a phased one (None)."""
+        nonlocal interrupted
         outcome = outcomes[bench.name]
-        if outcome.get("failed") or outcome.get("stopped"):
-            continue
         if interrupted:
             outcome["stopped"] = "interrupted (Ctrl-C)"
-            continue
+            return
         share = estimates[bench.name] / count if number else estimates[bench.name]
-        # One line per round (each binary once), one per phased benchmark; V=1: one per process.
-        running = [b for b in plain if not outcomes[b.name].get("failed") and not outcomes[b.name].get("stopped")]
-        first_of_round = number is not None and running and bench is running[0]
         if number is None:
-            what = f"{bench.name} ({count} invocations per phase)"
+            what = f"{bench.name} ({least} invocations per phase)"
         elif verbose:
-            what = f"{bench.name} (invocation {number}/{count})"
-        elif first_of_round:
-            what = f"round {number}/{count}: " + ", ".join(b.name for b in running)
+            what = f"{bench.name} (invocation {number}, at most {count})"
+        elif bench is running()[0]:
+            what = f"round {number}/{count}: " + ", ".join(b.name for b in running())
         else:
             what = None
         if what:
-            print(f"[{index}/{len(steps)}] {what}; about {_format_seconds(sum(left.values()))} left",
+            print(f"[{time.monotonic() - started:.0f} s] {what}; about {_format_seconds(sum(left.values()))} left",
                   file=out, flush=True)
         t0 = time.monotonic()
         binary = binaries[bench.name]
         try:
             if number is None:
                 failed, skipped, swap_used = phased[bench.name](
-                    bench, lambda more=(), out_name=None: binary.run_all_invocations(count, more, out_name))
+                    bench, lambda more=(), out_name=None: binary.run_all_invocations(least, more, out_name))
                 if failed:
                     outcome["failed"] = failed
                 outcome["skipped"] = skipped
                 outcome["swap_devices_used"] = swap_used
-                outcome["invocations"] = count
+                outcome["invocations"] = least
             else:
                 status = binary.invoke(number)
                 if status != 0:
@@ -207,12 +261,27 @@ def run_all(selected, build_dir, run_dir, quick, extra_args=None, out=None, phas
         except (Interrupted, KeyboardInterrupt):
             outcome["stopped"] = f"{bench.binary} was interrupted (Ctrl-C)"
             interrupted = True
-        spent = time.monotonic() - t0
-        outcome["seconds"] += spent
+        outcome["seconds"] += time.monotonic() - t0
         left[bench.name] = max(0.0, left[bench.name] - share)
         for key in ("failed", "stopped"):
             if key in outcome:
                 print(f"      {outcome[key]}", file=out, flush=True)
+
+    for number in range(1, count + 1):
+        if interrupted or not running():
+            break
+        for bench in running():
+            step(number, bench)
+        if number >= least and number < count and not invocations:
+            for bench in running():
+                still = binaries[bench.name].rows_left(PRECISION)
+                if still:
+                    binaries[bench.name].open_rows = still
+                else:
+                    done.add(bench.name)
+                    left[bench.name] = 0.0
+    for bench in later:
+        step(None, bench)
     # What completed is kept: a binary stopped part-way is merged from the invocations it
     # finished (recorded as incomplete), and fails only when none finished.
     for bench in selected:

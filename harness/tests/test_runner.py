@@ -79,3 +79,62 @@ def test_a_binary_that_never_completes_fails(tmp_path, monkeypatch):
     outcomes, run_dir, _ = run(tmp_path, monkeypatch, fail_at=1)
     assert outcomes["minor_fault"]["failed"].startswith("minor_fault_bench exited with status 1")
     assert not (run_dir / "minor_fault_bench.json").exists()
+
+
+# A binary with a steady row (the same time in every invocation) and, unless FAKE_ALL_STEADY,
+# a noisy one (50% apart between invocations); it logs the filter each invocation got.
+ADAPTIVE_FAKE = """#!{python}
+import json, os, re, sys
+out = next(a.split("=", 1)[1] for a in sys.argv if a.startswith("--benchmark_out="))
+number = int(out.rsplit(".", 2)[1])
+given = next((a.split("=", 1)[1] for a in sys.argv if a.startswith("--benchmark_filter=")), "")
+with open(os.environ["FAKE_LOG"], "a") as log:
+    log.write(f"{{os.path.basename(sys.argv[0])}} {{number}} {{given}}\\n")
+times = {{"steady": 2.0, "noisy": 1.0 + 0.5 * (number % 2)}}
+if os.environ.get("FAKE_ALL_STEADY"):
+    times.pop("noisy")
+rows = [{{"name": f"{{n}}/manual_time", "run_name": f"{{n}}/manual_time", "run_type": "iteration",
+          "repetition_index": k, "real_time": t, "time_unit": "us"}}
+        for n, t in times.items() if not given or re.search(given, n + "/manual_time") for k in range(3)]
+json.dump({{"context": {{"executable": sys.argv[0]}}, "benchmarks": rows}}, open(out, "w"))
+"""
+
+
+def _adaptive_run(tmp_path, monkeypatch, all_steady=False, invocations=None):
+    bench = registry.BENCHMARK_BY_NAME["segv_fault"]
+    bench_dir = tmp_path / "build" / "benchmarks"
+    bench_dir.mkdir(parents=True)
+    (bench_dir / bench.binary).write_text(ADAPTIVE_FAKE.format(python=sys.executable))
+    (bench_dir / bench.binary).chmod(0o755)
+    monkeypatch.setenv("FAKE_LOG", str(tmp_path / "calls.log"))
+    if all_steady:
+        monkeypatch.setenv("FAKE_ALL_STEADY", "1")
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    outcomes, _ = runner.run_all([bench], tmp_path / "build", run_dir, quick=False, out=open(os.devnull, "w"),
+                                 invocations=invocations)
+    calls = [line.split(" ", 2) for line in (tmp_path / "calls.log").read_text().splitlines()]
+    return outcomes["segv_fault"], calls, run_dir
+
+
+def test_a_full_run_invokes_only_the_rows_not_yet_known_within_its_precision(tmp_path, monkeypatch):
+    outcome, calls, run_dir = _adaptive_run(tmp_path, monkeypatch)
+    least, most = runner.MIN_INVOCATIONS["full"], runner.INVOCATIONS["full"]
+    assert [int(c[1]) for c in calls] == list(range(1, most + 1))
+    assert all(c[2] == "" for c in calls[:least])                     # every row until the minimum
+    assert all("noisy" in c[2] and "steady" not in c[2] for c in calls[least:])  # then the noisy one
+    assert outcome["invocations"] == most
+    rows = json.loads((run_dir / "segv_fault_bench.json").read_text())["benchmarks"]
+    per_row = {name: {r[benchmark_json.INVOCATION_KEY] for r in rows if r["run_name"].startswith(name)}
+               for name in ("steady", "noisy")}
+    assert per_row == {"steady": set(range(1, least + 1)), "noisy": set(range(1, most + 1))}
+
+
+def test_a_binary_whose_rows_are_all_known_stops_at_the_minimum(tmp_path, monkeypatch):
+    outcome, calls, _ = _adaptive_run(tmp_path, monkeypatch, all_steady=True)
+    assert len(calls) == runner.MIN_INVOCATIONS["full"] and outcome["invocations"] == len(calls)
+
+
+def test_a_run_told_its_count_runs_every_row_that_often(tmp_path, monkeypatch):
+    outcome, calls, _ = _adaptive_run(tmp_path, monkeypatch, all_steady=True, invocations=2)
+    assert len(calls) == 2 and all(c[2] == "" for c in calls)
