@@ -16,8 +16,9 @@ MIN_INVOCATIONS on, each row's invocation medians give a 95% interval of the run
 interval on their logs); a row inside +-PRECISION is done, and later invocations of its binary
 run only the rows not yet done (a --benchmark_filter), up to MAX_INVOCATIONS, where a noisy row
 ends as precise as a fixed count of that many would leave it. A binary with no row left stops.
-A quick run, and a run told its count (--invocations, as an interleaved compare's rounds are),
-runs every row that many times.
+A quick run, a run told its count (--invocations, as an interleaved compare's rounds are) and
+the phased benchmarks (swap_in, whose phases provision a device each) run every row that many
+times (swap_in: INVOCATIONS).
 """
 import functools
 import json
@@ -229,7 +230,7 @@ def run_all(selected, build_dir, run_dir, quick, extra_args=None, out=None, phas
             return
         share = estimates[bench.name] / count if number else estimates[bench.name]
         if number is None:
-            what = f"{bench.name} ({least} invocations per phase)"
+            what = f"{bench.name} ({count} invocations per phase)"
         elif verbose:
             what = f"{bench.name} (invocation {number}, at most {count})"
         elif bench is running()[0]:
@@ -244,12 +245,12 @@ def run_all(selected, build_dir, run_dir, quick, extra_args=None, out=None, phas
         try:
             if number is None:
                 failed, skipped, swap_used = phased[bench.name](
-                    bench, lambda more=(), out_name=None: binary.run_all_invocations(least, more, out_name))
+                    bench, lambda more=(), out_name=None: binary.run_all_invocations(count, more, out_name))
                 if failed:
                     outcome["failed"] = failed
                 outcome["skipped"] = skipped
                 outcome["swap_devices_used"] = swap_used
-                outcome["invocations"] = least
+                outcome["invocations"] = count
             else:
                 status = binary.invoke(number)
                 if status != 0:
