@@ -310,13 +310,13 @@ def cmd_compare(args):
 def _write_comparison(result, loaded, results, fail_on_slower, order, matrix):
     """compare.md, compare.json, the chart (and the matrix's files when asked for) in a new
     compare folder under results; prints compare.md. Returns the exit status."""
-    from pageladder import compare
+    from pageladder import compare, compare_render
     status = 0
     try:
         Path(results).mkdir(parents=True, exist_ok=True)
         # A comparison made before keeps its folder: this one gets the next free name.
-        out = safe_io.new_folder(results, compare.output_name(result["sides"]))
-        safe_io.write_text_atomically(out / "compare.md", compare.render_markdown(result))
+        out = safe_io.new_folder(results, compare_render.output_name(result["sides"]))
+        safe_io.write_text_atomically(out / "compare.md", compare_render.render_markdown(result))
         collect.write_json_atomically(out / "compare.json", compare.to_json(result))
         try:
             from pageladder import plot
@@ -327,7 +327,7 @@ def _write_comparison(result, loaded, results, fail_on_slower, order, matrix):
     except OSError as e:
         print(f"pageladder: cannot write the comparison under {results}: {e.strerror or e}", file=sys.stderr)
         return EXIT_USAGE
-    print(compare.render_markdown(result))
+    print(compare_render.render_markdown(result))
     print(f"pageladder: wrote {out}/compare.md, compare.json, compare.svg, compare.png")
     # A lab's picture whenever more than two sides, or a fleet's hosts (even two), are compared.
     if matrix:

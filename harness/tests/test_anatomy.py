@@ -9,7 +9,7 @@ import jsonschema
 import pytest
 
 import runs
-from pageladder import anatomy, anatomy_prerequisites, benchmark_json, collect, compare, ladder, plot, report
+from pageladder import anatomy, anatomy_prerequisites, benchmark_json, collect, compare, compare_anatomy, compare_render, ladder, plot, report
 from pageladder.anatomy_phases import OFF_CPU
 from test_anatomy_join import tally_with
 
@@ -162,7 +162,7 @@ def test_with_one_anatomy_per_side_nothing_is_called_moved():
                              [[recorded_anatomy()], [recorded_twin()]])
     changes = result["comparisons"][0]["anatomy"]
     assert changes and all(p["moved"] is None for c in changes for p in c["phases"])
-    assert "untested" in compare.render_markdown(result)
+    assert "untested" in compare_render.render_markdown(result)
     jsonschema.validate(compare.to_json(result), json.loads(COMPARE_SCHEMA.read_text()))
 
 
@@ -183,7 +183,7 @@ def test_a_tenth_of_the_time_moved_between_phases_is_shown_moved():
                               [runs.identical_twin(1), runs.identical_twin(3)]], [[a, a], [b, b]])
     moved = {p["phase"] for p in anatomy_of(result, "minor_fault")["phases"] if p["moved"]}
     assert moved == {"exception entry and exit", "zeroing"}
-    assert "zeroing +" in compare.render_markdown(result)
+    assert "zeroing +" in compare_render.render_markdown(result)
     assert not any(p["moved"] for p in anatomy_of(result, "cow_fault")["phases"])
     jsonschema.validate(compare.to_json(result), json.loads(COMPARE_SCHEMA.read_text()))
 
@@ -198,7 +198,7 @@ def test_the_spread_between_a_sides_runs_keeps_a_noisy_phase_from_moving():
     # Medians known precisely: only the anatomies' own error stands between a change and a move.
     rows = [{"id": "swap_in_disk_cluster", "verdict": "same", "a_median_ns": 10_000.0,
              "b_median_ns": 10_000.0, "ci_lo": 0.999, "ci_hi": 1.001}]
-    change = compare.anatomy_changes([a1, a2], [b1, b2], rows)[0]
+    change = compare_anatomy.anatomy_changes([a1, a2], [b1, b2], rows)[0]
     off_cpu = next(p for p in change["phases"] if p["phase"] == OFF_CPU)
     assert off_cpu["moved"] is False
 
@@ -206,7 +206,7 @@ def test_the_spread_between_a_sides_runs_keeps_a_noisy_phase_from_moving():
 def test_without_an_anatomy_on_one_side_there_is_no_anatomy_section():
     result = compare.compare([[runs.kernel_a()], [runs.identical_twin(1)]], [[recorded_anatomy()], [None]])
     assert result["comparisons"][0]["anatomy"] == []
-    assert "fault anatomy" not in compare.render_markdown(result)
+    assert "fault anatomy" not in compare_render.render_markdown(result)
 
 
 ANATOMY_SCHEMA = Path(__file__).resolve().parents[1] / "schemas" / "anatomy.schema.json"
@@ -250,12 +250,12 @@ def test_one_middling_difference_among_many_phases_is_not_called_moved():
     a = [synthetic_anatomy(base), synthetic_anatomy(base)]
     b = [synthetic_anatomy(shifted), synthetic_anatomy(shifted)]
     rows = [{"id": r, "verdict": "same", "a_median_ns": 1000.0, "b_median_ns": 1000.0} for r in rung_ids]
-    change = compare.anatomy_changes(a, b, rows)[0]
+    change = compare_anatomy.anatomy_changes(a, b, rows)[0]
     assert {p["phase"]: p["moved"] for p in change["phases"]} == {"zeroing": False, "copying": False}
     # The same difference with ten times the samples behind it is a move.
     precise_a = [synthetic_anatomy(base, 0.001)] * 2
     precise_b = [synthetic_anatomy(shifted, 0.001)] * 2
-    change = compare.anatomy_changes(precise_a, precise_b, rows)[0]
+    change = compare_anatomy.anatomy_changes(precise_a, precise_b, rows)[0]
     assert {p["phase"]: p["moved"] for p in change["phases"]} == {"zeroing": True, "copying": True}
 
 
@@ -265,7 +265,7 @@ def test_when_one_phase_grows_the_others_are_not_moved_though_their_shares_shrin
     b = [synthetic_anatomy({"rung_0": {"zeroing": 2 / 3, "copying": 1 / 3}}, 0.001)] * 2
     rows = [{"id": "rung_0", "verdict": "slower", "a_median_ns": 1000.0, "b_median_ns": 1500.0,
              "ci_lo": 1.49, "ci_hi": 1.51}]
-    phases = {p["phase"]: p for p in compare.anatomy_changes(a, b, rows)[0]["phases"]}
+    phases = {p["phase"]: p for p in compare_anatomy.anatomy_changes(a, b, rows)[0]["phases"]}
     assert phases["zeroing"]["moved"] and phases["zeroing"]["delta_ns"] == pytest.approx(500)
     assert phases["copying"]["moved"] is False
 
@@ -275,7 +275,7 @@ def test_sides_sampled_differently_are_not_tested():
     b = json.loads(json.dumps(a))
     a["method"], b["method"] = {"counter": "cpu-clock", "sampling": "-c 200000"}, {"counter": "cycles", "sampling": "-F 5000"}
     rows = [{"id": "rung_0", "verdict": "same", "a_median_ns": 1000.0, "b_median_ns": 1000.0}]
-    change = compare.anatomy_changes([a, a], [b, b], rows)[0]
+    change = compare_anatomy.anatomy_changes([a, a], [b, b], rows)[0]
     assert "sampled differently" in change["why_untested"]
     assert all(p["moved"] is None for p in change["phases"])
 
@@ -306,8 +306,8 @@ def test_a_spread_known_from_two_runs_only_is_not_trusted_like_a_sampling_error(
         return [synthetic_anatomy({"rung_0": {"zeroing": z, "copying": 1 - z}}, 0.001) for z in zeroing]
     rows = [{"id": "rung_0", "verdict": "same", "a_median_ns": 1000.0, "b_median_ns": 1000.0,
              "ci_lo": 0.999, "ci_hi": 1.001}]
-    change = compare.anatomy_changes(side(0.50, 0.54), side(0.60, 0.64), rows)[0]
+    change = compare_anatomy.anatomy_changes(side(0.50, 0.54), side(0.60, 0.64), rows)[0]
     assert {p["phase"]: p["moved"] for p in change["phases"]} == {"zeroing": False, "copying": False}
     # Four runs per side that agree as closely do show it.
-    change = compare.anatomy_changes(side(0.50, 0.54, 0.50, 0.54), side(0.60, 0.64, 0.60, 0.64), rows)[0]
+    change = compare_anatomy.anatomy_changes(side(0.50, 0.54, 0.50, 0.54), side(0.60, 0.64, 0.60, 0.64), rows)[0]
     assert {p["phase"]: p["moved"] for p in change["phases"]} == {"zeroing": True, "copying": True}

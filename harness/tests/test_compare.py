@@ -11,7 +11,7 @@ import jsonschema
 import pytest
 
 import runs
-from pageladder import cli, compare, export, plot, stats
+from pageladder import cli, compare, compare_render, export, plot, stats
 
 SCHEMA = Path(__file__).resolve().parents[1] / "schemas" / "compare.schema.json"
 
@@ -179,7 +179,7 @@ def test_invalid_and_missing_rungs_are_shown_as_such_never_as_numbers():
     minor = rungs(result)["minor_fault"]
     assert minor["verdict"] == "invalid" and minor["ratio"] is None and minor["b_median_ns"] is None
     assert "2.000 minor faults per event" in minor["why"]
-    assert "invalid: 20260105-120000-lab1-6.18.0: 2.000 minor faults" in compare.render_markdown(result)
+    assert "invalid: 20260105-120000-lab1-6.18.0: 2.000 minor faults" in compare_render.render_markdown(result)
     result = compare.compare([[runs.kernel_a()], [runs.cow_fault_missing()]])
     assert rungs(result)["cow_fault"]["verdict"] == "missing"
 
@@ -447,7 +447,7 @@ def test_most_rungs_moving_together_is_said_first_and_what_moved_beyond_it_is_na
     assert shift["direction"] == "slower" and shift["ratio"] == pytest.approx(1.25, rel=0.03)
     assert shift["beyond"] == ["minor_fault"]
     assert rungs(result)["minor_fault"]["net_ratio"] == pytest.approx(1.25, rel=0.03)
-    text = compare.render_markdown(result)
+    text = compare_render.render_markdown(result)
     assert text.index("Most rungs moved together") < text.index("| rung |")
     assert "no memory-speed reference" in text
     jsonschema.validate(compare.to_json(result), json.loads(SCHEMA.read_text()))
@@ -456,7 +456,7 @@ def test_most_rungs_moving_together_is_said_first_and_what_moved_beyond_it_is_na
 def test_no_common_shift_between_identical_runs():
     result = compare.compare([[runs.kernel_a()], [runs.identical_twin(2)]])
     assert result["comparisons"][0]["common_shift"] is None
-    assert "Most rungs moved together" not in compare.render_markdown(result)
+    assert "Most rungs moved together" not in compare_render.render_markdown(result)
 
 
 # Earlier identical runs of the machine (history.py): the run-to-run spread one run per side
@@ -507,10 +507,10 @@ def test_history_finds_identical_runs_of_the_compared_machine_never_the_compared
 
 
 def test_a_detectable_change_beyond_doubling_is_said_in_words_not_as_thousands_of_percent():
-    assert compare._verdict_text({"verdict": "undecided", "detectable": 55.7}) == \
+    assert compare_render._verdict_text({"verdict": "undecided", "detectable": 55.7}) == \
         "undecided (could detect only changes beyond ×2)"
-    assert "±5" in compare._verdict_text({"verdict": "undecided", "detectable": 0.05})
-    assert compare._verdict_text({"verdict": "same", "equiv": 0.05}) == "same (within ±5.0%)"
+    assert "±5" in compare_render._verdict_text({"verdict": "undecided", "detectable": 0.05})
+    assert compare_render._verdict_text({"verdict": "same", "equiv": 0.05}) == "same (within ±5.0%)"
 
 
 # --- a run folder is data ----------------------------------------------------------------------

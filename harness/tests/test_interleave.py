@@ -225,7 +225,7 @@ def test_the_comparison_is_written_paired_and_follows_the_schema(fake_rounds, tm
 
     import jsonschema
 
-    from pageladder import compare
+    from pageladder import compare, compare_render
     measure, _ = fake_rounds
     made = _rounds(8, effect={"minor_fault": 0.3})
     loaded, record, rounds, sticky, _ = measure(made)
@@ -236,4 +236,4 @@ def test_the_comparison_is_written_paired_and_follows_the_schema(fake_rounds, tm
     assert data["method"]["interleaved"] and data["method"]["paired"]
     by_id = {r["id"]: r for r in data["rungs"]}
     assert by_id["minor_fault"]["verdict"] == "slower" and by_id["minor_fault"]["method"] == "paired"
-    assert "interleaved" in compare.render_markdown(result)
+    assert "interleaved" in compare_render.render_markdown(result)
