@@ -20,7 +20,6 @@ stored in anatomy.json once the ladder is known (add_phase_times, when run.json 
 the pass runs before it) and read from there by the report (phase_ns).
 """
 import collections
-import json
 import os
 import shutil
 import subprocess

@@ -169,7 +169,6 @@ def _guest_facts(path):
     """The guest's facts (accelerator, CPUs, memory, qemu, host) when this run is in a guest."""
     if not path:
         return None
-    import json
     try:
         return json.loads(Path(path).read_text())
     except (OSError, ValueError) as e:

@@ -4,7 +4,6 @@ is known, adds to anatomy.json what needs it (each phase's time per event)."""
 import datetime
 import json
 import math
-import os
 import platform
 import re
 import socket

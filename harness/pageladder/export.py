@@ -9,7 +9,6 @@ Only valid rungs are exported there: an invalid or skipped rung has no number fo
 """
 import csv
 import io
-import json
 
 from pageladder import safe_io
 
