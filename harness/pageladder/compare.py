@@ -123,6 +123,17 @@ def _pair_history(history, a_side, b_side):
     return [group for group in history if configuration(group[0]) in wanted]
 
 
+def host_move(units, runs):
+    """How far the machine itself moved between the sides, as the memory-speed references say
+    (rows with memory_reference: zeroing, copying, loading in user space, no kernel path): the
+    absolute median of their log ratios, where two or more were measured on both sides; else
+    None. One run a side cannot see the host's drift, but these rows can: a busy neighbour or a
+    slower host moves them with everything else, a kernel change does not."""
+    references = set(row_descriptions.ids_where(_described(runs), memory_reference=True))
+    logs = [math.log(stats.pooled_median(b) / stats.pooled_median(a)) for r, (a, b) in units.items() if r in references]
+    return abs(float(np.median(logs))) if len(logs) >= 2 else None
+
+
 def compare_pair(a_side, b_side, rung_ids, history=(), calibration=(), equiv=stats.EQUIV):
     """Rows for one comparison (B against A): a dict per rung with the contract's fields.
     history: groups of earlier identical runs of these machines (history.groups), whose spread
@@ -175,12 +186,15 @@ def compare_pair(a_side, b_side, rung_ids, history=(), calibration=(), equiv=sta
         if row["id"] in earlier:
             row["history_runs"] = sum(len(group) for group in earlier[row["id"]])
     tested = [row for row in rows if row["id"] in units]
+    moved = host_move(units, runs)
     for row in tested:
         rung_id = row["id"]
         drift = source = None
         if rung_id not in moderated:
             learned = stats.learned_drift({rung_id: _history_units(calibration, rung_id, definitions[rung_id])})
             drift, source = stats.drift_of(rung_id, _family(runs, rung_id), learned)
+            if moved is not None and moved > drift:
+                drift, source = moved, "references"
         row.update(stats.compare_sides(*units[rung_id], moderated=moderated.get(rung_id), drift=drift))
         row["drift_source"] = source
     for row, p in zip(tested, stats.adjust([r["p_value"] for r in tested])):

@@ -93,6 +93,14 @@ def kernel_b_minor_fault_50_percent_slower():
     return kernel_b_minor_fault_slower(0.50)
 
 
+def with_memory_references(run, ids=("ref_fork_per_gib", "file_fault_tmpfs", "ref_direct_read")):
+    """The run with these rows described as memory-speed references (the base run predates the
+    flag): rows whose time follows the machine, not the kernel."""
+    for rung_id in ids:
+        run["pageladder"]["rows"][rung_id]["memory_reference"] = True
+    return run
+
+
 def steady_history(count=4, first=30):
     """Earlier identical runs of kernel_a's configuration whose medians land where their
     invocations say (no whole-run drift): history.groups' shape, one group."""

@@ -550,3 +550,17 @@ def test_a_hostile_run_json_under_results_is_left_out_of_history_with_a_notice(t
     (hostile / "run.json").write_bytes(content)
     assert _cli(tmp_path, "--side", a, "--side", b) == 0  # the comparison is made all the same
     assert f"history leaves out {hostile / 'run.json'}" in capsys.readouterr().err
+
+
+def test_a_host_that_moved_every_rung_and_the_memory_references_is_not_called_a_change():
+    # A busy neighbour slowed a whole run by 50%: one run a side sees it in the references
+    # (user-space zeroing, copying, loading), which no kernel change moves, and widens every
+    # rung's interval by that much instead of calling everything slower.
+    base = runs.with_memory_references(runs.kernel_a())
+    busy = runs.with_memory_references(runs.whole_run_shifted(0.5))
+    result = compare.compare([[base], [busy]])
+    assert called(result) == {}, verdicts(result)
+    assert {r["drift_source"] for r in rungs(result).values()} == {"references"}
+    # A kernel change that leaves the references where they were is still called.
+    slower = runs.with_memory_references(runs.kernel_b_minor_fault_50_percent_slower())
+    assert called(compare.compare([[base], [slower]])) == {"minor_fault": "slower"}
