@@ -321,7 +321,8 @@ def to_json(result):
         "method": {"statistic": "median over every repetition of a side",
                    "interleaved": bool(result.get("interleaved")),
                    "paired": bool(result.get("interleaved")),
-                   "ci": ("95%, paired t over the rounds' log ratios" if result.get("interleaved") else
+                   "ci": ("95%, Hodges-Lehmann interval of the rounds' log ratios (exact signed-rank)"
+                          if result.get("interleaved") else
                           "95%: t on run medians with empirical-Bayes run variance where runs show it, else "
                           "hierarchical bootstrap over invocations plus a whole run's drift"),
                    "samples": stats.BOOTSTRAP_SAMPLES, "adjustment": "Benjamini-Hochberg", "alpha": stats.ALPHA,

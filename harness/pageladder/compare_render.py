@@ -43,7 +43,7 @@ def _verdict_text(row):
         return f"same (within ±{_percent(row.get('equiv', stats.EQUIV))})"
     if v == "undecided":
         # Beyond doubling, the figure says only that this comparison sees little of this rung.
-        if row["detectable"] > 1:
+        if row.get("detectable") is None or row["detectable"] > 1:
             return "undecided (could detect only changes beyond ×2)"
         return f"undecided (could detect ±{_percent(row['detectable'])})"
     return f"{v}: {row['why']}"
@@ -55,8 +55,10 @@ def method_text(result):
     if result.get("interleaved"):
         how = ("The sides were measured **interleaved**: round after round, each side in turn in a "
                "balanced order (A B B A …), so what the host did meanwhile lands on both. Each ratio is "
-               "the median of the rounds' medians, B over A; its 95% interval is a paired t-test on the "
-               "rounds' log ratios, where a drift common to both sides cancels.")
+               "the Hodges–Lehmann median of the rounds' ratios, B over A, and its 95% interval comes from "
+               "the exact signed-rank distribution of the rounds' log ratios (a paired, rank-based test: a "
+               "drift common to both sides cancels, and a burst of load on one side's turn counts as one "
+               "round).")
     else:
         how = ("The sides were measured **apart**. Each ratio is the median over every repetition of the "
                "side, B over A. Where several runs a side, or earlier identical runs of these machines, show "

@@ -6,8 +6,9 @@ move by 3 to 15% (and thp_fault by more). Here a round runs each selected benchm
 fresh process, its repetitions) under each side in turn, in a balanced order (A B, then B A, ...),
 so a drift of the host lands on both sides of a round and its log ratio B/A cancels it (the idea
 of Pinpoint's pairwise mode and of will-it-scale's back-to-back runs). Verdicts come from the
-rounds' log ratios (stats.paired: a paired t-test, Benjamini-Hochberg over the rungs, `same` by an
-equivalence test within +-EQUIV), from MIN_ROUNDS rounds on; a rung once decided keeps its
+rounds' log ratios (stats.paired: by rank, a signed-rank test and a Hodges-Lehmann interval,
+Benjamini-Hochberg over the rungs, `same` when the 90% interval lies within +-EQUIV), from
+MIN_ROUNDS rounds on; a rung once decided keeps its
 verdict, and a benchmark whose rungs are all decided stops running. Rounds go on for the rest
 until the budget would be overrun by another round.
 
@@ -28,7 +29,7 @@ from pathlib import Path
 
 from pageladder import collect, compare, runner, side_settings, stats, swap_phases, system
 
-MIN_ROUNDS = 3
+MIN_ROUNDS = 5  # the fewest whose signed-rank interval is finite at 90% (2^-5 each side)
 MAX_ROUNDS = 60  # whatever the budget: rounds of a few seconds must end too
 ROUNDS_DIR = "rounds"
 DECIDED = ("faster", "slower", "same")

@@ -12,7 +12,8 @@ the ratio is B's over A's. Its standard error (on a log scale) comes from one of
 
 - **interleaved rounds** (interleave.py): A and B measured minutes apart, round after round; each
   round's log ratio has the host's drift in both terms, so it cancels, and the rounds' ratios
-  give a paired t-test (`paired`);
+  are judged by rank: a signed-rank test and a Hodges-Lehmann interval (`paired`), so a burst of
+  load on one side's turn is one outlying round;
 - **runs made apart, with their run-to-run variance observed** (several runs a side, or earlier
   identical runs of these machines: history.py): a t-test on the runs' log medians, each rung's
   run variance moderated by empirical Bayes across every rung of the comparison (Smyth, "Linear
@@ -271,16 +272,73 @@ def compare_sides(a, b, samples=BOOTSTRAP_SAMPLES, seed=SEED, moderated=None, dr
     return _estimate(log_ratio, error, None, a_median, b_median, method="bootstrap", drift=drift)
 
 
+def _signed_rank_counts(n):
+    """How many of the 2^n sign patterns of ranks 1..n give each signed-rank sum W+ (0 to
+    n(n+1)/2): its exact null distribution, without ties."""
+    counts = [1]
+    for k in range(1, n + 1):
+        grown = counts + [0] * k
+        for w, c in enumerate(counts):
+            grown[w + k] += c
+        counts = grown
+    return counts
+
+
+def _signed_rank_tail(values, upper):
+    """P(W+ >= w) (upper) or P(W+ <= w) of the observed W+ of values, zeros dropped, tied
+    ranks averaged; 1.0 when no value is left."""
+    from scipy.stats import rankdata
+
+    nonzero = [x for x in values if x != 0]
+    if not nonzero:
+        return 1.0
+    ranks = rankdata([abs(x) for x in nonzero])
+    w = float(sum(r for r, x in zip(ranks, nonzero) if x > 0))
+    counts, total = _signed_rank_counts(len(nonzero)), 2.0 ** len(nonzero)
+    if upper:
+        return sum(counts[math.ceil(w):]) / total
+    return sum(counts[:math.floor(w) + 1]) / total
+
+
+def _walsh_interval(logs, level):
+    """The Hodges-Lehmann interval of the median log ratio: the Walsh averages between the k-th
+    smallest and the k-th largest, k the most the exact signed-rank distribution allows at
+    `level` (two-sided); (-inf, inf) when there are too few rounds for it."""
+    n = len(logs)
+    walsh = sorted((logs[i] + logs[j]) / 2 for i in range(n) for j in range(i, n))
+    counts, total = _signed_rank_counts(n), 2.0 ** n
+    k, below = 0, 0.0
+    while k < len(counts) and (below + counts[k]) / total <= level / 2:
+        below += counts[k]
+        k += 1
+    if k == 0:
+        return -math.inf, math.inf
+    return walsh[k - 1], walsh[len(walsh) - k]
+
+
 def paired(a_medians, b_medians):
     """The comparison of interleaved rounds: a_medians and b_medians, one per round (the
-    round's median for each side, measured minutes apart); a paired t-test on the rounds' log
-    ratios. None with fewer than two rounds."""
-    logs = np.log(np.asarray(b_medians, float)) - np.log(np.asarray(a_medians, float))
+    round's median for each side, measured minutes apart). The rounds' log ratios are judged by
+    rank (a burst of load that lands on one side's turn is one outlying round, not a shift):
+    the estimate is their Hodges-Lehmann median, its 95% interval (and the 90% one the
+    equivalence test uses) from the exact signed-rank distribution, the p-value a signed-rank
+    test of a change beyond FLOOR (the Wilcoxon test Pinpoint's pairwise mode uses). None with
+    fewer than two rounds."""
+    logs = [float(x) for x in np.log(np.asarray(b_medians, float)) - np.log(np.asarray(a_medians, float))]
     if len(logs) < 2:
         return None
-    error = float(np.std(logs, ddof=1)) / math.sqrt(len(logs))
-    return _estimate(float(np.mean(logs)), error, len(logs) - 1, float(np.median(a_medians)),
-                     float(np.median(b_medians)), method="paired", rounds=len(logs))
+    n = len(logs)
+    walsh = [(logs[i] + logs[j]) / 2 for i in range(n) for j in range(i, n)]
+    estimate = float(np.median(walsh))
+    lo, hi = _walsh_interval(logs, ALPHA)
+    floor = math.log1p(FLOOR)
+    p = min(1.0, 2 * min(_signed_rank_tail([x - floor for x in logs], upper=True),
+                         _signed_rank_tail([x + floor for x in logs], upper=False)))
+    error = (hi - lo) / (2 * 1.959964) if math.isfinite(hi - lo) else math.inf
+    return {"a_median_ns": float(np.median(a_medians)), "b_median_ns": float(np.median(b_medians)),
+            "ratio": math.exp(estimate), "ci_lo": math.exp(lo), "ci_hi": math.exp(hi), "p_value": p,
+            "noise": FLOOR, "error": error, "dof": None, "detectable": None, "method": "paired", "rounds": n,
+            "equivalence_interval": _walsh_interval(logs, 2 * ALPHA)}
 
 
 def detectable(result, tested):
@@ -298,12 +356,15 @@ def detectable(result, tested):
 
 def equivalent(result, equiv=EQUIV):
     """Two one-sided tests at ALPHA: whether the 90% interval of the log ratio lies within
-    +-log(1 + equiv)."""
+    +-log(1 + equiv) (for paired rounds, their signed-rank interval)."""
     from scipy.stats import norm, t as student_t
 
+    margin = math.log1p(equiv)
+    if result.get("equivalence_interval"):  # paired rounds: their own distribution-free interval
+        lo, hi = result["equivalence_interval"]
+        return -margin < lo and hi < margin
     quantile = float(student_t.isf(ALPHA, result["dof"])) if result.get("dof") else float(norm.isf(ALPHA))
-    log_ratio, margin = math.log(result["ratio"]), math.log1p(equiv)
-    return abs(log_ratio) + quantile * result["error"] < margin
+    return abs(math.log(result["ratio"])) + quantile * result["error"] < margin
 
 
 def difference(control, row, samples=BOOTSTRAP_SAMPLES, seed=SEED):

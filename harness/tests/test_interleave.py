@@ -140,11 +140,25 @@ def test_a_host_drifting_30_percent_between_rounds_is_never_called_a_change():
 
 
 def test_a_10_percent_slower_rung_is_found_through_the_drift_and_nothing_else_is():
-    rows = interleave.decide(_rounds(6, effect={"minor_fault": 0.10}), 0, 1, sorted(BASE), 0.05, {})
+    rows = interleave.decide(_rounds(12, effect={"minor_fault": 0.10}), 0, 1, sorted(BASE), 0.05, {})
     called = {r: v for r, v in _verdicts(rows).items() if v in ("faster", "slower")}
     assert called == {"minor_fault": "slower"}
     assert rows["minor_fault"]["ratio"] == pytest.approx(1.10, rel=0.02)
-    assert rows["minor_fault"]["method"] == "paired" and rows["minor_fault"]["rounds"] == 6
+    assert rows["minor_fault"]["method"] == "paired" and rows["minor_fault"]["rounds"] == 12
+
+
+def test_a_burst_of_load_on_one_sides_turn_is_one_outlying_round_not_a_change():
+    # Rounds where side A ran beside a test suite (50% slower on every rung), the rest quiet.
+    def burst(count):
+        made = _rounds(12, seed=4, round_drift=0.02, noise=0.005)
+        for entry in made[:count]:
+            entry["medians"][0] = {r: (v[0] * 1.5, None) for r, v in entry["medians"][0].items()}
+        return _verdicts(interleave.decide(made, 0, 1, sorted(BASE), 0.05, {}))
+    one, three = burst(1), burst(3)
+    # By rank, one such round of twelve still leaves most rungs decided the same; three leave
+    # them undecided; neither calls a change (a mean of the ratios would be pulled by 4 to 12%).
+    assert sum(v == "same" for v in one.values()) > len(BASE) / 2
+    assert not {*one.values(), *three.values()} & {"faster", "slower"}
 
 
 def test_fewer_than_the_minimum_rounds_decide_nothing():
@@ -159,14 +173,25 @@ def test_a_rung_invalid_in_one_round_is_invalid_with_its_reason():
 
 
 def test_a_verdict_once_reached_is_kept_at_later_looks():
-    rows = interleave.decide(_rounds(4), 0, 1, ["minor_fault"], 0.05, {"minor_fault": "same"})
+    rows = interleave.decide(_rounds(interleave.MIN_ROUNDS), 0, 1, ["minor_fault"], 0.05, {"minor_fault": "same"})
     assert rows["minor_fault"]["verdict"] == "same"
 
 
 def test_paired_needs_two_rounds_and_cancels_what_both_sides_share():
     assert stats.paired([1.0], [1.1]) is None
-    shared = stats.paired([100, 150, 80, 120], [110, 165, 88, 132])
+    shared = stats.paired([100, 150, 80, 120, 90, 130], [110, 165, 88, 132, 99, 143])
     assert shared["ratio"] == pytest.approx(1.10) and shared["ci_hi"] - shared["ci_lo"] < 1e-9
+    assert math.isinf(stats.paired([1, 1], [1.1, 1.1])["ci_hi"])  # two rounds: no interval yet
+
+
+def test_the_signed_rank_test_and_interval_are_the_exact_ones():
+    from scipy.stats import wilcoxon
+    logs = [0.031, 0.052, -0.004, 0.047, 0.018, 0.066, 0.029, 0.011]
+    assert stats._signed_rank_tail(logs, upper=True) == pytest.approx(
+        wilcoxon(logs, alternative="greater", method="exact").pvalue)
+    assert stats._signed_rank_counts(3) == [1, 1, 1, 2, 1, 1, 1]
+    # Five rounds: the 93.75% interval is the range of the Walsh averages.
+    assert stats._walsh_interval([0.01, 0.02, -0.01, 0.0, 0.015], 0.1) == (-0.01, 0.02)
 
 
 # --- the loop: rounds go on for what is undecided, within the budget ----------------------------------
@@ -227,7 +252,7 @@ def test_the_comparison_is_written_paired_and_follows_the_schema(fake_rounds, tm
 
     from pageladder import compare, compare_render
     measure, _ = fake_rounds
-    made = _rounds(8, effect={"minor_fault": 0.3})
+    made = _rounds(12, effect={"minor_fault": 0.3})
     loaded, record, rounds, sticky, _ = measure(made)
     result = interleave.paired_result(loaded, record, rounds, sticky, 0.05)
     data = compare.to_json(result)
