@@ -19,7 +19,7 @@ import time
 import types
 from pathlib import Path
 
-from guests import bench
+from guests import bench, kernel
 from pageladder import collect, interleave, safe_io
 
 
@@ -39,37 +39,53 @@ class KernelRounds:
         self.count += 1
         folder = self.folder / letter
         folder.mkdir()
-        return types.SimpleNamespace(label=label, kernel=kernel, folder=folder, runs=[])
+        return types.SimpleNamespace(label=label, kernel=kernel, folder=folder, runs=[], pending=None)
 
     def run_round(self, side, number, selected):
         """One round of one side: a fresh guest of its kernel runs each selected benchmark once.
-        Returns (medians, {row: benchmark}, stop): a guest that fails stops the comparison."""
+        Returns (medians, {row: benchmark}, the exit status to stop with or None): a guest that
+        hands back no run stops the comparison with bench.EXIT_GUEST."""
         request = dataclasses.replace(
             self.template, kernel=side.kernel, results=side.folder, draw=False, handed_back=None,
             harness_args=[*self.harness_args, "--invocations", "1", "--only", " ".join(b.name for b in selected)])
         print(f"pageladder: round {number}, side {side.label}: booting {side.kernel}", file=self.out, flush=True)
         status = bench.run(request)
+        if status == 130:
+            return {}, {}, 130
         if request.handed_back is None:
             print(f"pageladder: the guest of {side.kernel} handed back no run (exit status {status}): "
                   f"the comparison stops", file=sys.stderr)
-            return {}, {}, True
+            return {}, {}, bench.EXIT_GUEST
         try:
             run = collect.load_run(request.handed_back)
         except collect.RunError as e:
             print(f"pageladder: {e}: the comparison stops", file=sys.stderr)
-            return {}, {}, True
-        side.runs.append(run)
-        return (*interleave.round_outcome(run), status == 130)
+            return {}, {}, bench.EXIT_GUEST
+        side.pending = run
+        return (*interleave.round_outcome(run), None)
+
+    def commit(self, side):
+        """The round every side finished counts."""
+        if side.pending is not None:
+            side.runs.append(side.pending)
+        side.pending = None
 
     def finish(self, side, rounds_run):
         return side.runs
 
 
 def compare(template, kernels, harness_args, selected, budget_s, equiv, fail_on_slower):
-    """Measures the kernels interleaved and writes the comparison; the exit status."""
+    """Measures the kernels interleaved and writes the comparison; the exit status. Every kernel
+    is made ready (fetched, unpacked) before the first round: a bad one is said at once."""
     from pageladder import cli
+    for name in dict.fromkeys(kernels):
+        try:
+            kernel.resolve(name, Path(template.build_dir).resolve() / "kernels", template.kernel_modules or None)
+        except kernel.KernelError as e:
+            print(f"pageladder: {e}", file=sys.stderr)
+            return bench.EXIT_GUEST
     rounds_of = KernelRounds(template, harness_args, template.results)
-    sides = [(kernel, kernel) for kernel in kernels]
+    sides = [(name, name) for name in kernels]
     print(f"pageladder: rounds of {', '.join(b.name for b in selected)} in guests, interleaved between "
           f"{' and '.join(kernels)}; budget {budget_s / 60:g} min; each round boots each kernel afresh", flush=True)
     measured = interleave.measure(rounds_of, sides, selected, budget_s, equiv)

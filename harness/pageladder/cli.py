@@ -1,6 +1,7 @@
 """Command line of the harness: `python3 -m pageladder bench|plot ...` (the Makefile calls it)."""
 import argparse
 import json
+import math
 import os
 import sys
 from pathlib import Path
@@ -367,6 +368,10 @@ def cmd_interleave(args):
 
 def _interleave(config, sides, budget_s, equiv, fail_on_slower):
     from pageladder import interleave
+    why = interleave.try_sides(sides)
+    if why:
+        print(f"pageladder: {why}", file=sys.stderr)
+        return EXIT_USAGE
     print(f"pageladder: {config.mode} rounds of {', '.join(b.name for b in config.selected)}, interleaved "
           f"between {' and '.join(label for label, _ in sides)}; budget {budget_s / 60:g} min", flush=True)
     measured = interleave.measure(interleave.SettingsRounds(config), sides, config.selected, budget_s, equiv)
@@ -377,13 +382,13 @@ def write_interleaved(measured, results, equiv, fail_on_slower):
     """The comparison of interleave.measure's sides (settings here, kernels in guests), written
     as any comparison; the exit status."""
     from pageladder import interleave
-    loaded, record, rounds, sticky, interrupted = measured
+    loaded, record, rounds, sticky, stopped = measured
     if not loaded:
         print("pageladder: no round completed: nothing to compare", file=sys.stderr)
-        return 130 if interrupted else 1
+        return stopped or 1
     result = interleave.paired_result(loaded, record, rounds, sticky, equiv)
     status = _write_comparison(result, loaded, results, fail_on_slower, "given", matrix=len(loaded) > 2)
-    return 130 if interrupted else status
+    return stopped or status
 
 
 def cmd_restore(args):
@@ -418,6 +423,28 @@ def cmd_targets(args):
         return EXIT_USAGE
     print(" ".join([b.binary for b in selected] + [runner.DEMAND_PAGING_BINARY]))
     return 0
+
+
+def minutes(text):
+    """A budget in minutes: a finite number above 0 (argparse type)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and 0 < value <= 24 * 60):
+        raise argparse.ArgumentTypeError(f"not a number of minutes from 0 to 1440: {text}")
+    return value
+
+
+def equiv_percent(text):
+    """EQUIV in percent: from twice the 1% floor (a margin inside the floor is never decided) to 50."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and 2 <= value <= 50):
+        raise argparse.ArgumentTypeError(f"not a percentage from 2 to 50: {text}")
+    return value
 
 
 def _invocation_count(text):
@@ -466,8 +493,8 @@ def build_parser():
     _run_arguments(inter)
     inter.add_argument("--settings", required=True,
                        help="the sides, separated by spaces: as-is, or name=value[,name=value...]")
-    inter.add_argument("--budget", type=float, default=10.0, help="minutes of rounds at most (default 10)")
-    inter.add_argument("--equiv", type=float, help="the margin of 'same', in percent (default 5)")
+    inter.add_argument("--budget", type=minutes, default=10.0, help="minutes of rounds at most (default 10)")
+    inter.add_argument("--equiv", type=equiv_percent, help="the margin of 'same', in percent (default 5)")
     inter.add_argument("--fail-on-slower", action="store_true")
     inter.set_defaults(func=cmd_interleave, guest=None, anatomy=False)
     plot = sub.add_parser("plot", help="redraw a run's charts and report from its run.json")
@@ -487,7 +514,7 @@ def build_parser():
     comp.add_argument("--results", default="results")
     comp.add_argument("--no-history", action="store_true",
                       help="leave out earlier identical runs of these machines (HISTORY=0)")
-    comp.add_argument("--equiv", type=float, help="the margin of 'same', in percent (default 5)")
+    comp.add_argument("--equiv", type=equiv_percent, help="the margin of 'same', in percent (default 5)")
     comp.set_defaults(func=cmd_compare)
     restore = sub.add_parser("restore", help="undo system changes an interrupted run left behind")
     restore.set_defaults(func=cmd_restore)

@@ -189,13 +189,14 @@ def compare_pair(a_side, b_side, rung_ids, history=(), calibration=(), equiv=sta
     moved = host_move(units, runs)
     for row in tested:
         rung_id = row["id"]
-        drift = source = None
+        drift = source = drift_dof = None
         if rung_id not in moderated:
             learned = stats.learned_drift({rung_id: _history_units(calibration, rung_id, definitions[rung_id])})
-            drift, source = stats.drift_of(rung_id, _family(runs, rung_id), learned)
+            drift, source, drift_dof = stats.drift_of(rung_id, _family(runs, rung_id), learned)
             if moved is not None and moved > drift:
-                drift, source = moved, "references"
-        row.update(stats.compare_sides(*units[rung_id], moderated=moderated.get(rung_id), drift=drift))
+                drift, source, drift_dof = moved, "references", None
+        row.update(stats.compare_sides(*units[rung_id], moderated=moderated.get(rung_id), drift=drift,
+                                       drift_dof=drift_dof))
         row["drift_source"] = source
     for row, p in zip(tested, stats.adjust([r["p_value"] for r in tested])):
         row["p_adjusted"] = p

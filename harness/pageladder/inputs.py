@@ -115,8 +115,9 @@ _PERCENT = re.compile(r"[0-9]{1,2}(\.[0-9]{1,3})?")
 
 
 def _percent(name, value):
-    if not _PERCENT.fullmatch(value) or not 0.1 <= float(value) <= 50:
-        raise InputError(f"{name}={value!r}: a percentage from 0.1 to 50 (for example 5 or 2.5)")
+    # At least twice the 1% floor under which no change is called: a narrower margin is never decided.
+    if not _PERCENT.fullmatch(value) or not 2 <= float(value) <= 50:
+        raise InputError(f"{name}={value!r}: a percentage from 2 to 50 (for example 5 or 2.5)")
 
 
 def _settings(name, value):
@@ -127,6 +128,9 @@ def _settings(name, value):
 
 
 def _kernels(name, value):
+    if len(value.split()) < 2:
+        raise InputError(f"{name}={value!r}: two kernels or more, separated by spaces (one kernel twice "
+                         f"is an A/A)")
     for word in value.split():
         _kernel(name, word)
 

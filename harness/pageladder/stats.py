@@ -50,6 +50,7 @@ SEED = 20130620
 # variance, and never more than MAX_PRIOR_DOF.
 PRIOR_DOF = 4.0
 MAX_PRIOR_DOF = 50.0
+MIN_RUNGS_TO_BORROW = 5  # fewer rungs with a run variance: each keeps its own, unmoderated
 POWER = 0.8
 # How far a whole run's median wanders between identical runs beyond what its invocations say
 # (a standard deviation on the log scale), where neither the sides nor results/ show it. Stated
@@ -131,8 +132,10 @@ def moderate(variances, floors):
     from scipy.special import digamma
 
     known = {r: (v, d) for r, (v, d) in variances.items() if d > 0 and math.isfinite(v) and v > 0}
-    if not known:
-        return {}
+    if len(known) < MIN_RUNGS_TO_BORROW:
+        # Too few rungs to learn a prior from without a rung's own variance standing in for it.
+        return {r: (max(v, floors[r]) if math.isfinite(floors.get(r, math.nan)) else v, d)
+                for r, (v, d) in known.items()}
     # E[log s^2] = log sigma^2 + digamma(d/2) - log(d/2): each rung's log variance unbiased first.
     level = {r: math.log(v) - float(digamma(d / 2)) + math.log(d / 2) for r, (v, d) in known.items()}
     covariate = {r: math.log(floors[r]) for r in known if math.isfinite(floors.get(r, math.nan)) and floors[r] > 0}
@@ -156,20 +159,22 @@ def moderate(variances, floors):
 
 
 def drift_of(rung_id, family, learned=None):
-    """(standard deviation, source) of a whole run's log median beyond its invocations, for a
-    rung whose sides show none: what identical runs under results/ showed of it (learned: {rung:
-    sd}), else DEFAULT_DRIFT by rung id, then family."""
+    """(standard deviation, source, degrees of freedom or None where stated) of a whole run's log
+    median beyond its invocations, for a rung whose sides show none: what identical runs under
+    results/ showed of it (learned: {rung: (sd, dof)}), else DEFAULT_DRIFT by rung id, then
+    family."""
     if learned and rung_id in learned:
-        return learned[rung_id], "learned"
+        return learned[rung_id][0], "learned", learned[rung_id][1]
     for key in (rung_id, family):
         if key in DEFAULT_DRIFT:
-            return DEFAULT_DRIFT[key], "default"
-    return DEFAULT_DRIFT["other"], "default"
+            return DEFAULT_DRIFT[key], "default", None
+    return DEFAULT_DRIFT["other"], "default", None
 
 
 def learned_drift(groups_units):
-    """{rung: sd} of the excess of run-to-run over invocation variance of each rung's log median,
-    pooled over groups of identical runs ({rung: [[run][invocation][repetition]] per group});
+    """{rung: (sd, dof)} of the excess of run-to-run over invocation variance of each rung's log
+    median, pooled over groups of identical runs ({rung: [[run][invocation][repetition]] per
+    group}), with the degrees of freedom it is known to (compare_sides takes them into its t);
     rungs with fewer than two degrees of freedom in all are left out."""
     learned = {}
     for rung, groups in groups_units.items():
@@ -179,7 +184,7 @@ def learned_drift(groups_units):
         per_run = min(len(run) for group in groups for run in group)
         floor = invocation_spread(*groups) ** 2 / per_run
         excess = variance - (floor if math.isfinite(floor) else 0.0)
-        learned[rung] = math.sqrt(max(excess, 0.0) + (FLOOR / 2) ** 2)
+        learned[rung] = (math.sqrt(max(excess, 0.0) + (FLOOR / 2) ** 2), dof)
     return learned
 
 
@@ -251,12 +256,13 @@ def p_beyond_floor(log_ratio, error, dof):
     return min(1.0, float(2 * tail))
 
 
-def compare_sides(a, b, samples=BOOTSTRAP_SAMPLES, seed=SEED, moderated=None, drift=None):
+def compare_sides(a, b, samples=BOOTSTRAP_SAMPLES, seed=SEED, moderated=None, drift=None, drift_dof=None):
     """Ratio B/A of the pooled medians, its CI, raw p-value and standard error, for runs made
     apart. a and b: [run][invocation][repetition ns], every time finite and positive (see
     usable). moderated: (variance, dof) of the rung's log run medians (moderate), where runs
     showed it; then a t-test on the runs' log medians. Otherwise the hierarchical bootstrap over
-    invocations, plus drift (the sd of a whole run's log median, drift_of) for each side's runs.
+    invocations, plus drift (the sd of a whole run's log median, drift_of) for each side's runs,
+    known to drift_dof degrees of freedom (None: stated, taken as exact).
     `detectable` is filled in by detectable() once the number of rungs tested is known."""
     a_median, b_median = pooled_median(a), pooled_median(b)
     log_ratio = math.log(b_median / a_median)
@@ -268,8 +274,12 @@ def compare_sides(a, b, samples=BOOTSTRAP_SAMPLES, seed=SEED, moderated=None, dr
     boot = np.log(_bootstrap_medians(b, samples, rng)) - np.log(_bootstrap_medians(a, samples, rng))
     lo, hi = np.quantile(boot, [ALPHA / 2, 1 - ALPHA / 2])
     within = float(hi - lo) / (2 * 1.959964)  # the interval's standard error, as a normal one's
-    error = math.sqrt(within ** 2 + (drift or 0.0) ** 2 * (1 / len(a) + 1 / len(b)))
-    return _estimate(log_ratio, error, None, a_median, b_median, method="bootstrap", drift=drift)
+    drift_part = (drift or 0.0) ** 2 * (1 / len(a) + 1 / len(b))
+    if drift_dof:  # a learned drift, from a few runs: Welch-Satterthwaite's t, not the normal
+        error, dof = welch([(within ** 2, 1000.0), (drift_part, float(drift_dof))], 1000.0)
+    else:
+        error, dof = math.sqrt(within ** 2 + drift_part), None
+    return _estimate(log_ratio, error, dof, a_median, b_median, method="bootstrap", drift=drift)
 
 
 def _signed_rank_counts(n):
@@ -316,21 +326,22 @@ def _walsh_interval(logs, level):
     return walsh[k - 1], walsh[len(walsh) - k]
 
 
-def paired(a_medians, b_medians):
+def paired(a_medians, b_medians, alpha=ALPHA):
     """The comparison of interleaved rounds: a_medians and b_medians, one per round (the
     round's median for each side, measured minutes apart). The rounds' log ratios are judged by
     rank (a burst of load that lands on one side's turn is one outlying round, not a shift):
     the estimate is their Hodges-Lehmann median, its 95% interval (and the 90% one the
     equivalence test uses) from the exact signed-rank distribution, the p-value a signed-rank
-    test of a change beyond FLOOR (the Wilcoxon test Pinpoint's pairwise mode uses). None with
-    fewer than two rounds."""
+    test of a change beyond FLOOR (the Wilcoxon test Pinpoint's pairwise mode uses). alpha: the
+    level this look spends (interleave.py spends ALPHA over its looks); the interval is at
+    1 - alpha, the equivalence interval at 1 - 2 alpha. None with fewer than two rounds."""
     logs = [float(x) for x in np.log(np.asarray(b_medians, float)) - np.log(np.asarray(a_medians, float))]
     if len(logs) < 2:
         return None
     n = len(logs)
     walsh = [(logs[i] + logs[j]) / 2 for i in range(n) for j in range(i, n)]
     estimate = float(np.median(walsh))
-    lo, hi = _walsh_interval(logs, ALPHA)
+    lo, hi = _walsh_interval(logs, alpha)
     floor = math.log1p(FLOOR)
     p = min(1.0, 2 * min(_signed_rank_tail([x - floor for x in logs], upper=True),
                          _signed_rank_tail([x + floor for x in logs], upper=False)))
@@ -338,15 +349,15 @@ def paired(a_medians, b_medians):
     return {"a_median_ns": float(np.median(a_medians)), "b_median_ns": float(np.median(b_medians)),
             "ratio": math.exp(estimate), "ci_lo": math.exp(lo), "ci_hi": math.exp(hi), "p_value": p,
             "noise": FLOOR, "error": error, "dof": None, "detectable": None, "method": "paired", "rounds": n,
-            "equivalence_interval": _walsh_interval(logs, 2 * ALPHA)}
+            "equivalence_interval": _walsh_interval(logs, 2 * alpha)}
 
 
-def detectable(result, tested):
+def detectable(result, tested, alpha=ALPHA):
     """The smallest change (a fraction) the comparison would call with POWER, beyond FLOOR, at
     the strictest Benjamini-Hochberg level of `tested` rungs."""
     from scipy.stats import norm, t as student_t
 
-    level = ALPHA / max(1, tested)
+    level = alpha / max(1, tested)
     if result.get("dof"):
         z = float(student_t.isf(level / 2, result["dof"]) + student_t.isf(1 - POWER, result["dof"]))
     else:
@@ -395,10 +406,10 @@ def adjust(p_values):
     return [float(p) for p in multipletests(p_values, alpha=ALPHA, method="fdr_bh")[1]]
 
 
-def verdict(result, p_adjusted, equiv=EQUIV):
-    """faster / slower when the change beyond FLOOR is significant after adjustment; same when
-    the equivalence test puts it within +-equiv; undecided otherwise."""
-    if p_adjusted < ALPHA and abs(math.log(result["ratio"])) > math.log1p(FLOOR):
+def verdict(result, p_adjusted, equiv=EQUIV, alpha=ALPHA):
+    """faster / slower when the change beyond FLOOR is significant after adjustment (at alpha);
+    same when the equivalence test puts it within +-equiv; undecided otherwise."""
+    if p_adjusted < alpha and abs(math.log(result["ratio"])) > math.log1p(FLOOR):
         return "slower" if result["ratio"] > 1 else "faster"
     if equivalent(result, equiv):
         return "same"

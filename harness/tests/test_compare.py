@@ -564,3 +564,29 @@ def test_a_host_that_moved_every_rung_and_the_memory_references_is_not_called_a_
     # A kernel change that leaves the references where they were is still called.
     slower = runs.with_memory_references(runs.kernel_b_minor_fault_50_percent_slower())
     assert called(compare.compare([[base], [slower]])) == {"minor_fault": "slower"}
+
+
+def test_too_few_rungs_with_a_run_variance_borrow_nothing():
+    # One or two rungs cannot teach a prior without their own variance standing in for it.
+    alone = stats.moderate({"x": (4e-4, 1)}, {"x": 1e-5})
+    assert alone == {"x": (4e-4, 1)}
+    few = stats.moderate({"x": (4e-4, 2), "y": (1e-4, 2)}, {})
+    assert few == {"x": (4e-4, 2), "y": (1e-4, 2)}
+
+
+def test_a_drift_learned_from_few_runs_widens_the_interval_by_its_own_uncertainty():
+    a, b = [[[100.0, 101.0], [99.0, 100.5], [100.2, 99.8]]], [[[103.0, 104.0], [102.0, 103.5], [103.2, 102.8]]]
+    exact = stats.compare_sides(a, b, drift=0.02)
+    rough = stats.compare_sides(a, b, drift=0.02, drift_dof=2)
+    assert rough["dof"] is not None and rough["dof"] < 10
+    assert rough["ci_hi"] > exact["ci_hi"] and rough["p_value"] > exact["p_value"]
+
+
+def test_a_rung_without_history_learns_its_drift_from_identical_runs_of_another_configuration():
+    a, b = runs.kernel_a(), runs.identical_twin(1)
+    other = [[runs.renamed(runs.identical_twin(40 + k, run_shift=shift), f"20260110-12000{k}-lab1-6.19.0",
+                           kernel="6.19.0") for k, shift in enumerate((-0.2, 0.0, 0.2))]]
+    learned = rungs(compare.compare([[a], [b]], calibration=other))
+    assert learned["minor_fault"]["drift_source"] == "learned"
+    assert learned["minor_fault"]["drift"] > 0.1  # that configuration's runs moved 20% either way
+    assert called(compare.compare([[a], [runs.whole_run_shifted(0.12)]], calibration=other)) == {}
