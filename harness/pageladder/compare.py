@@ -181,7 +181,8 @@ def compare_pair(a_side, b_side, rung_ids, history=(), calibration=(), equiv=sta
     # runs, borrowed across every rung (stats.moderate); a rung with none gets a stated drift.
     runs = a_side + b_side
     moderated = stats.moderate({r: stats.run_variance(a, b, *earlier[r]) for r, (a, b) in units.items()},
-                               {r: stats.invocation_floor(a, b) for r, (a, b) in units.items()})
+                               {r: stats.invocation_floor(a, b) for r, (a, b) in units.items()},
+                               {r: sum(len(run) - 1 for side in (a, b) for run in side) for r, (a, b) in units.items()})
     for row in rows:
         if row["id"] in earlier:
             row["history_runs"] = sum(len(group) for group in earlier[row["id"]])

@@ -121,14 +121,16 @@ def _prior_dof(log_ratios, dofs):
     return 2 * brentq(lambda x: float(polygamma(1, x)) - excess, 1e-6, MAX_PRIOR_DOF / 2)
 
 
-def moderate(variances, floors):
+def moderate(variances, floors, floor_dofs=None):
     """Each rung's run variance moderated by empirical Bayes across every rung (see the module's
     docstring). variances: {rung: (variance of log run medians, dof)}; floors: {rung: what its
     invocations alone put on a run median's variance} (the covariate; NaN where unknown).
     Returns {rung: (moderated variance, dof + d0)} for rungs with dof > 0: the prior's variance
     for a rung follows a straight line in log(floor) fitted to the rungs' log variances (limma's
     trend; the mean where fewer than five rungs have both), d0 from how much the rungs' variances
-    differ beyond sampling and that line (_prior_dof); never below the rung's floor."""
+    differ beyond sampling and that line (_prior_dof); never below the rung's floor, which, where
+    it is the larger, comes with its own degrees of freedom (floor_dofs: {rung: the invocations'
+    dof}), being known from the spread between invocations rather than between runs."""
     from scipy.special import digamma
 
     known = {r: (v, d) for r, (v, d) in variances.items() if d > 0 and math.isfinite(v) and v > 0}
@@ -154,7 +156,10 @@ def moderate(variances, floors):
     for r, (v, d) in known.items():
         posterior = (d0 * s0[r] + d * v) / (d0 + d)
         floor = floors.get(r, math.nan)
-        result[r] = (max(posterior, floor) if math.isfinite(floor) else posterior, d + d0)
+        if math.isfinite(floor) and floor >= posterior:
+            result[r] = (floor, max(d + d0, (floor_dofs or {}).get(r, 0)))
+        else:
+            result[r] = (posterior, d + d0)
     return result
 
 

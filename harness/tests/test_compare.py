@@ -590,3 +590,11 @@ def test_a_rung_without_history_learns_its_drift_from_identical_runs_of_another_
     assert learned["minor_fault"]["drift_source"] == "learned"
     assert learned["minor_fault"]["drift"] > 0.1  # that configuration's runs moved 20% either way
     assert called(compare.compare([[a], [runs.whole_run_shifted(0.12)]], calibration=other)) == {}
+
+
+def test_a_rung_whose_runs_agree_closer_than_its_invocations_is_known_as_well_as_its_invocations():
+    variances = {f"r{k}": (v, 1) for k, v in enumerate((1e-2, 1e-4, 3e-2, 2e-3, 5e-3, 1e-5))}
+    floors = dict({r: 1e-4 for r in variances}, r5=5e-2)  # r5's invocations scatter more than its runs
+    moderated = stats.moderate(variances, floors, {r: 40 for r in variances})
+    assert moderated["r5"] == (5e-2, 40)          # the floor, with the invocations' dof
+    assert moderated["r2"][1] < 40                 # a rung whose runs wander keeps the runs' dof
