@@ -4,36 +4,27 @@
 Also: an unknown ONLY name exits 2 listing the valid names, and an unwritable RESULTS fails
 before anything runs.
 """
-import argparse
 import json
 import os
 import re
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import common  # noqa: E402
+from common import fail  # noqa: E402
 
 RUNG_FIELDS = {"id", "label", "median_ns", "lo_ns", "hi_ns", "p99_ns", "samples", "valid",
                "why_invalid", "counts", "source"}
 
 
 def make(args, source, build, python, results):
-    cmd = ["make", "--no-print-directory", "-C", str(source), f"BUILD_DIR={build}",
-           f"PYTHON={python}", f"RESULTS={results}", *args]
-    return subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-
-
-def fail(message, output=""):
-    print(output)
-    print(f"FAIL: {message}")
-    sys.exit(1)
+    return common.make(source, build, python, results, *args)
 
 
 def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--source", required=True)
-    parser.add_argument("--build", required=True)
-    parser.add_argument("--python", required=True)
+    parser = common.checkout_arguments()
     a = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="pageladder-e2e-") as tmp:

@@ -14,13 +14,9 @@ import sys
 import time
 from pathlib import Path
 
-SKIP = 77
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from common import SKIP, fail  # noqa: E402,F401  (the fleet tests import both from here)
 PR_SET_PDEATHSIG = 1
-
-
-def fail(message):
-    print(f"FAIL: {message}")
-    sys.exit(1)
 
 
 def free_port():

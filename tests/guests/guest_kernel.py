@@ -12,7 +12,6 @@
 Skips (77) where this machine has no qemu or no apt to fetch the kernel; CI installs them
 (`make deps GUEST_DEPS=1` in .ci/run).
 """
-import argparse
 import json
 import os
 import shutil
@@ -21,15 +20,11 @@ import sys
 import tempfile
 from pathlib import Path
 
-SKIP = 77
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import common  # noqa: E402
+from common import fail, make  # noqa: E402
 KERNEL = "linux-image-amd64"
 ONLY = "minor_fault segv_fault uffd_fault file_fault"
-
-
-def fail(message, output=""):
-    print(output[-6000:])
-    print(f"FAIL: {message}")
-    sys.exit(1)
 
 
 def qemu_processes():
@@ -46,12 +41,6 @@ def assert_nothing_left(results, before, what):
         fail(f"{what}: staging folder left behind: {staging}")
 
 
-def make(source, build, python, results, *args, timeout=900):
-    cmd = ["make", "--no-print-directory", "-C", str(source), f"BUILD_DIR={build}", f"PYTHON={python}",
-           f"RESULTS={results}", *args]
-    return subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=timeout)
-
-
 def guests(source, python, *args, timeout=300):
     env = dict(os.environ, PYTHONPATH=f"{source}/harness:{source}")
     return subprocess.run([python, "-m", "guests", *args], cwd=source, env=env, stdout=subprocess.PIPE,
@@ -59,17 +48,12 @@ def guests(source, python, *args, timeout=300):
 
 
 def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--source", required=True)
-    parser.add_argument("--build", required=True)
-    parser.add_argument("--python", required=True)
+    parser = common.checkout_arguments()
     a = parser.parse_args()
     if not shutil.which("qemu-system-x86_64") or not Path("/bin/busybox").exists():
-        print("SKIP: no qemu-system-x86_64 or static busybox (make deps GUEST_DEPS=1)")
-        return SKIP
+        return common.skip("no qemu-system-x86_64 or static busybox (make deps GUEST_DEPS=1)")
     if not shutil.which("apt-get"):
-        print("SKIP: no apt-get to fetch Debian's kernel")
-        return SKIP
+        return common.skip("no apt-get to fetch Debian's kernel")
     before = qemu_processes()
     with tempfile.TemporaryDirectory(prefix="pageladder-guest-") as tmp:
         results = Path(tmp) / "results"
@@ -86,7 +70,8 @@ def main():
             fail("a file that is no kernel was not refused", bad.stdout)
         assert_nothing_left(results, before, "bad input")
 
-        run = make(a.source, a.build, a.python, results, "bench", f"KERNEL={KERNEL}", "QUICK=1", f"ONLY={ONLY}")
+        run = make(a.source, a.build, a.python, results, "bench", f"KERNEL={KERNEL}", "QUICK=1", f"ONLY={ONLY}",
+                   timeout=900)
         if run.returncode != 0:
             fail(f"make bench KERNEL={KERNEL} exited {run.returncode}", run.stdout)
         assert_nothing_left(results, before, "the guest run")

@@ -10,30 +10,22 @@ import sys
 import tempfile
 from pathlib import Path
 
-SKIP = 77
-
-
-def fail(message, output=""):
-    print(output[-4000:])
-    print(f"FAIL: {message}")
-    sys.exit(1)
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import common  # noqa: E402
+from common import fail  # noqa: E402
 
 
 def main():
     source, build, python = sys.argv[1:4]
     if os.geteuid() != 0:
-        print("skipped: needs root (kernel call chains)")
-        return SKIP
+        return common.needs_root("kernel call chains")
     if shutil.which("perf") is None or subprocess.run(["perf", "--version"], capture_output=True).returncode:
-        print("skipped: perf (linux-perf) does not run here")
-        return SKIP
+        return common.skip("perf (linux-perf) does not run here")
     rate = Path("/proc/sys/kernel/perf_event_max_sample_rate").read_text()
     with tempfile.TemporaryDirectory(prefix="pageladder-anatomy-") as tmp:
         results = Path(tmp) / "results"
-        r = subprocess.run(["make", "--no-print-directory", "-C", source, f"BUILD_DIR={build}",
-                            f"PYTHON={python}", f"RESULTS={results}", "bench", "QUICK=1",
-                            "ONLY=minor_fault segv_fault", "ANATOMY=1"],
-                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        r = common.make(source, build, python, results, "bench", "QUICK=1", "ONLY=minor_fault segv_fault",
+                        "ANATOMY=1")
         if r.returncode != 0:
             fail(f"make bench ANATOMY=1 exited {r.returncode}", r.stdout)
         run_dir = (results / "latest").resolve()

@@ -17,7 +17,10 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "harness"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from pageladder import benchmark_json  # noqa: E402  (the harness's one reader of this JSON)
+
+from common import SKIP  # noqa: E402
 
 REQUIRED_COUNTERS = ("minor_faults_per_event", "major_faults_per_event", "valid", "events")
 
@@ -67,7 +70,6 @@ def check(rows, specs, allow_all_skipped=False):
     return problems
 
 
-SKIP = 77
 
 
 def nothing_measured(rows):
