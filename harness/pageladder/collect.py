@@ -9,7 +9,7 @@ import re
 import socket
 from pathlib import Path
 
-from pageladder import SCHEMA_VERSION, anatomy, benchmark_json, ladder, metadata, safe_io, sweep
+from pageladder import SCHEMA_VERSION, anatomy, benchmark_json, fingerprint, ladder, metadata, safe_io, sweep
 
 
 def _plain(text):
@@ -70,7 +70,7 @@ def assemble(run_dir, outcomes, harness_settings, extra_skipped=(), root=None, d
             "machine": machine,
             "kernel": kernel,
             "settings": settings,
-            "fingerprint": metadata.fingerprint(machine, kernel, settings),
+            "fingerprint": fingerprint.fingerprint(machine, kernel, settings),
             "harness": harness_settings,
             "binaries": [
                 {"benchmark": name, "binary": o["binary"], "json": o.get("file"),

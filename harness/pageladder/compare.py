@@ -12,7 +12,7 @@ import math
 
 import numpy as np
 
-from pageladder import metadata, stats
+from pageladder import fingerprint, stats
 from pageladder import rows as row_descriptions
 from pageladder.benchmark_json import iteration_rows, times_by_invocation
 from pageladder.compare_anatomy import anatomy_changes
@@ -72,7 +72,7 @@ def _side_state(side, rung_id):
 
 
 def emulation(run):
-    return metadata.emulation(run["pageladder"].get("settings") or {})
+    return fingerprint.emulation(run["pageladder"].get("settings") or {})
 
 
 def emulation_mismatch(a_side, b_side):

@@ -1,7 +1,7 @@
 """report.md: the ladder as a table, with the machine it was measured on."""
 import math
 
-from pageladder import ladder, metadata, safe_io, stats
+from pageladder import fingerprint, ladder, safe_io, stats
 from pageladder.anatomy import phase_ns
 from pageladder.units import format_ns
 
@@ -26,7 +26,7 @@ def machine_summary(block):
         ("THP", f"enabled {thp.get('enabled')}, defrag {thp.get('defrag')}, zero page {thp.get('use_zero_page')}"),
         ("Swap", f"{swaps}; zswap {zswap}; page-cluster {s.get('page_cluster')}; swappiness {s.get('swappiness')}"),
         ("cgroup", f"{s.get('cgroup_version')}"),
-        ("Guest", metadata.guest_summary(s.get("guest"))),
+        ("Guest", fingerprint.guest_summary(s.get("guest"))),
         ("Timer", f"{s.get('timer')} ({s.get('timer_reason')}), overhead "
                   f"{format_ns(s.get('timer_overhead_ns'))} per timed event; clocksource {s.get('clocksource')}"),
         ("Hardware counters", f"{s.get('pmu')} (mode {s.get('counting_mode')}, perf_event_paranoid "
@@ -247,7 +247,7 @@ def render(run, anatomy=None):
                  f"(or one load, for the TLB rungs). **median**: the {ladder.STATISTICS['median_ns']}; "
                  f"min – max: the fastest and slowest repetition; p99: the "
                  f"{ladder.STATISTICS['p99_ns']}. An invalid rung shows no time (—).")
-    emulated = metadata.emulation(block["settings"])
+    emulated = fingerprint.emulation(block["settings"])
     if emulated:
         host = (block["settings"].get("guest") or {}).get("host") or {}
         lines += ["", f"**Times emulated.** This run was measured in a guest under software emulation "

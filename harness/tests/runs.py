@@ -185,7 +185,7 @@ def copy_of(run):
 
 def in_guest(accel, seed=5, cpus=2, memory_mib=4096, run_shift=0.0, host_cpu="AMD EPYC 9R14"):
     """The twin run as a pageladder guest makes it (guests/): settings.guest and its fingerprint."""
-    from pageladder import metadata
+    from pageladder import fingerprint
     run = identical_twin(seed, run_shift)
     block = run["pageladder"]
     block["settings"]["guest"] = {"accel": accel, "accel_reason": "test", "cpus": cpus,
@@ -193,7 +193,7 @@ def in_guest(accel, seed=5, cpus=2, memory_mib=4096, run_shift=0.0, host_cpu="AM
                                   "kernel": {"requested": "linux-image-amd64", "package": "", "release": "6.1.0"},
                                   "host": {"hostname": "lab1", "kernel_release": "6.18.0",
                                            "cpu_model": host_cpu}}
-    block["fingerprint"] = metadata.fingerprint(block["machine"], block["kernel"], block["settings"])
+    block["fingerprint"] = fingerprint.fingerprint(block["machine"], block["kernel"], block["settings"])
     return run
 
 

@@ -1,4 +1,4 @@
-"""metadata.collect and metadata.fingerprint on a fake /proc and /sys tree and fake util-linux tools.
+"""metadata.collect and fingerprint.fingerprint on a fake /proc and /sys tree and fake util-linux tools.
 
 Nothing here depends on the machine the tests run on: files are read from a tree built in
 tmp_path (collect's root=) and every util-linux call goes through metadata._run_json, which the
@@ -10,7 +10,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from pageladder import compare, metadata
+from pageladder import compare, fingerprint, metadata
 
 # util-linux 2.38's `lscpu -J`: a flat list of "field:"/"data" pairs (trimmed).
 LSCPU_2_38 = {"lscpu": [
@@ -369,7 +369,7 @@ def collected(machine_tree, tools):
 
 
 def test_fingerprint_has_each_new_field(collected):
-    print_ = metadata.fingerprint(*collected)
+    print_ = fingerprint.fingerprint(*collected)
     assert print_["governor"] == "performance"
     assert print_["boost"] == "off"
     assert print_["smt"] == "control=on,active=1"
@@ -383,7 +383,7 @@ def test_fingerprint_has_each_new_field(collected):
 
 
 def test_fingerprint_keeps_existing_fields(collected):
-    print_ = metadata.fingerprint(*collected)
+    print_ = fingerprint.fingerprint(*collected)
     for field in ("cpu_model", "microcode", "cpus", "virtualization", "kernel_release", "kernel_cmdline",
                   "thp_enabled", "thp_defrag", "page_size", "pti", "mitigations", "page_cluster",
                   "swap_devices", "zswap_enabled", "cgroup_version", "clocksource", "timer", "pmu"):
@@ -394,11 +394,11 @@ def test_fingerprint_keeps_existing_fields(collected):
 
 def test_swap_devices_used_rendered_without_names(collected):
     machine, kernel, settings = collected
-    rendered = metadata.fingerprint(machine, kernel, settings)["swap_devices_used"]
+    rendered = fingerprint.fingerprint(machine, kernel, settings)["swap_devices_used"]
     assert "4242" not in rendered and "zram0" not in rendered
     # Another run's swap file has another pid in its name: not a difference.
     settings["swap_devices_used"][1]["name"] = "/var/tmp/pageladder-swap-9999"
-    assert metadata.fingerprint(machine, kernel, settings)["swap_devices_used"] == rendered
+    assert fingerprint.fingerprint(machine, kernel, settings)["swap_devices_used"] == rendered
 
 
 @pytest.mark.parametrize("devices,rendered", [
@@ -409,11 +409,11 @@ def test_swap_devices_used_rendered_without_names(collected):
     ([{"kind": "zram", "name": "/dev/zram1", "size_bytes": None, "priority": 5}], "zram"),
 ], ids=["not-recorded", "no-swap-rows", "partition-in-gib", "size-unknown"])
 def test_swap_devices_used_rendering(devices, rendered):
-    assert metadata.fingerprint({}, {}, {"swap_devices_used": devices})["swap_devices_used"] == rendered
+    assert fingerprint.fingerprint({}, {}, {"swap_devices_used": devices})["swap_devices_used"] == rendered
 
 
 def test_missing_values_stay_none():
-    print_ = metadata.fingerprint({}, {}, {})
+    print_ = fingerprint.fingerprint({}, {}, {})
     for field in ("governor", "boost", "smt", "mthp_enabled", "file_dir_device", "file_dir_fstype",
                   "swap_dir_device", "swap_dir_fstype", "counting_mode", "zswap", "fault_around_bytes",
                   "swap_devices_used"):
@@ -423,19 +423,19 @@ def test_missing_values_stay_none():
 def test_zswap_parameter_the_kernel_dropped_is_left_out(collected):
     machine, kernel, settings = collected
     settings["zswap"]["zpool"] = None
-    assert metadata.fingerprint(machine, kernel, settings)["zswap"] == \
+    assert fingerprint.fingerprint(machine, kernel, settings)["zswap"] == \
         "enabled=Y,compressor=zstd,max_pool_percent=20"
 
 
 def test_fingerprints_differing_only_in_governor_differ_in_that_field(collected):
     machine, kernel, settings = collected
-    before = metadata.fingerprint(machine, kernel, settings)
-    after = metadata.fingerprint(machine, kernel, dict(settings, governor="powersave"))
+    before = fingerprint.fingerprint(machine, kernel, settings)
+    after = fingerprint.fingerprint(machine, kernel, dict(settings, governor="powersave"))
     assert {f for f in before if before[f] != after[f]} == {"governor"}
     runs = [{"pageladder": {"fingerprint": p, "harness": {"quick": True}}} for p in (before, after)]
     assert compare.fingerprint_differences(runs) == [("governor", ["performance", "powersave"])]
 
 
 def test_unknown_on_both_sides_is_no_difference():
-    runs = [{"pageladder": {"fingerprint": metadata.fingerprint({}, {}, {}), "harness": {}}} for _ in range(2)]
+    runs = [{"pageladder": {"fingerprint": fingerprint.fingerprint({}, {}, {}), "harness": {}}} for _ in range(2)]
     assert compare.fingerprint_differences(runs) == []

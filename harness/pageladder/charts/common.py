@@ -10,7 +10,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib import ticker  # noqa: E402
 
-from pageladder import metadata, safe_io  # noqa: E402
+from pageladder import fingerprint, safe_io  # noqa: E402
 
 
 # Okabe-Ito: distinguishable with every common colour-vision deficiency.
@@ -49,7 +49,7 @@ def style():
 
 def footer_text(block):
     m, k, s = block["machine"], block["kernel"], block["settings"]
-    emulated = metadata.emulation(s)
+    emulated = fingerprint.emulation(s)
     return ((f"TIMES EMULATED ({emulated}) · " if emulated else "") + f"{block['run_id']} · {m.get('cpu_model')} · {m.get('cpus')} CPUs · kernel {k.get('release')} · "
             f"virt {s.get('virtualization', '?')} · THP {(s.get('thp') or {}).get('enabled')} · "
             f"timer {s.get('timer')} · pageladder schema {block['schema_version']}")
