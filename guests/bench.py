@@ -143,9 +143,9 @@ def _keep_console(results_root, tree, console_log):
 def _draw(run_dir):
     """The charts and report of a handed-back run, drawn here at native speed (matplotlib under
     software emulation takes most of a minute). Returns the plot's exit status."""
-    from pageladder import cli, collect
+    from pageladder import collect, outputs
     try:
-        return cli.render_outputs(collect.load_run(run_dir), run_dir)
+        return outputs.render_outputs(collect.load_run(run_dir), run_dir)
     except collect.RunError as e:
         print(f"pageladder: the guest's run cannot be drawn: {e}", file=sys.stderr)
         return EXIT_GUEST

@@ -77,7 +77,7 @@ class KernelRounds:
 def compare(template, kernels, harness_args, selected, budget_s, equiv, fail_on_slower):
     """Measures the kernels interleaved and writes the comparison; the exit status. Every kernel
     is made ready (fetched, unpacked) before the first round: a bad one is said at once."""
-    from pageladder import cli
+    from pageladder import cli_compare
     for name in dict.fromkeys(kernels):
         try:
             kernel.resolve(name, Path(template.build_dir).resolve() / "kernels", template.kernel_modules or None)
@@ -89,4 +89,4 @@ def compare(template, kernels, harness_args, selected, budget_s, equiv, fail_on_
     print(f"pageladder: rounds of {', '.join(b.name for b in selected)} in guests, interleaved between "
           f"{' and '.join(kernels)}; budget {budget_s / 60:g} min; each round boots each kernel afresh", flush=True)
     measured = interleave.measure(rounds_of, sides, selected, budget_s, equiv)
-    return cli.write_interleaved(measured, template.results, equiv, fail_on_slower)
+    return cli_compare.write_interleaved(measured, template.results, equiv, fail_on_slower)

@@ -158,11 +158,11 @@ class SettingsRounds:
         self.config = config
 
     def start(self, label, settings):
-        from pageladder import cli
+        from pageladder import outputs
         pin = side_settings.pinned_cpu(settings)
         # A side pinned by its settings records that CPU as its run's pinning (history keys on it).
         config = self.config if pin is None else dataclasses.replace(self.config, pin_cpu=pin)
-        return self.Side(label, settings, cli.prepare_results_dir(config.results), config)
+        return self.Side(label, settings, outputs.prepare_results_dir(config.results), config)
 
     def run_round(self, side, number, selected):
         """One round of one side: each selected benchmark once, under the side's settings, into
@@ -202,7 +202,7 @@ class SettingsRounds:
     def finish(self, side, rounds_run):
         """The side's runs: one run folder, each benchmark's rounds merged as its invocations;
         run.json, the report and the charts as for any run."""
-        from pageladder import cli
+        from pageladder import outputs
         config = side.config
         outcomes = {}
         for bench in config.selected:
@@ -225,7 +225,7 @@ class SettingsRounds:
                         precision=None, interleaved={"side": side.label, "rounds": rounds_run})
         with side.applied():
             run = collect.assemble(side.run_dir, outcomes, settings)
-        cli.render_outputs(run, side.run_dir, charts=config.charts)
+        outputs.render_outputs(run, side.run_dir, charts=config.charts)
         return [run]
 
 

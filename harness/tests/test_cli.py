@@ -3,7 +3,7 @@ import os
 
 import pytest
 
-from pageladder import cli, config, registry
+from pageladder import cli, config, exits, registry
 
 
 def test_only_accepts_contract_names_and_refuses_others_listing_the_valid_ones():
@@ -125,4 +125,4 @@ def test_a_second_run_on_one_machine_is_refused_even_when_it_changes_nothing(tmp
     from pageladder import system
     with system.run_lock():
         assert cli.main(["bench", "--only", "minor_fault", "--no-system-changes",
-                         "--results", str(tmp_path / "r")]) == cli.EXIT_BUSY == 7
+                         "--results", str(tmp_path / "r")]) == exits.EXIT_BUSY == 7

@@ -11,7 +11,7 @@ import jsonschema
 import pytest
 
 import runs
-from pageladder import cli, compare, compare_render, export, plot, stats
+from pageladder import cli, compare, compare_render, exits, export, plot, stats
 
 SCHEMA = Path(__file__).resolve().parents[1] / "schemas" / "compare.schema.json"
 
@@ -239,7 +239,7 @@ def test_several_runs_per_side(tmp_path):
 def test_fail_on_slower_exits_3_only_when_a_rung_is_slower(tmp_path):
     a = _write(tmp_path, "a", runs.kernel_a())
     b = _write(tmp_path, "b", runs.kernel_b_minor_fault_50_percent_slower())
-    assert _cli(tmp_path, "--side", a, "--side", b, "--fail-on-slower") == cli.EXIT_SLOWER == 3
+    assert _cli(tmp_path, "--side", a, "--side", b, "--fail-on-slower") == exits.EXIT_SLOWER == 3
     assert _cli(tmp_path, "--side", b, "--side", a, "--fail-on-slower") == 0   # faster is fine
     assert _cli(tmp_path, "--side", a, "--side", b) == 0                       # not asked to fail
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from pageladder import cli, swap_phases, system
+from pageladder import cli, exits, swap_phases, system
 
 FIXTURE = Path(__file__).parent / "fixtures" / "journal_v2.jsonl"
 FIXTURE_V1 = Path(__file__).parent / "fixtures" / "journal_v1.jsonl"
@@ -185,7 +185,7 @@ def test_make_restore_exits_non_zero_with_the_message(tmp_path, journal, monkeyp
     sysctl, group = _journal_with_pending_changes(tmp_path, journal)
     with open(journal, "a") as f:
         f.write("garbage\n")
-    assert cli.main(["restore"]) == cli.EXIT_JOURNAL != 0
+    assert cli.main(["restore"]) == exits.EXIT_JOURNAL != 0
     err = capsys.readouterr().err
     assert f"cannot read the journal {journal}" in err and "line 3: not JSON" in err
     assert sysctl.read_text() == "0" and group.exists()
@@ -198,7 +198,7 @@ def test_bench_as_root_stops_before_running_anything(tmp_path, journal, monkeypa
         f.write('{"undone": "1"}\n')
     monkeypatch.setattr(cli, "_bench", lambda *a: pytest.fail("benchmarks ran past an unreadable journal"))
     for only in ("minor_fault", "swap_in"):  # the restore before a run, with or without changes
-        assert cli.main(["bench", "--only", only, "--results", str(tmp_path / "r")]) == cli.EXIT_JOURNAL
+        assert cli.main(["bench", "--only", only, "--results", str(tmp_path / "r")]) == exits.EXIT_JOURNAL
         assert 'line 3: no "format" field' in capsys.readouterr().err
 
 

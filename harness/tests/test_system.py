@@ -235,7 +235,7 @@ def test_a_user_without_root_runs_without_a_lock_in_roots_run_folder(tmp_path, m
 
 
 def test_make_restore_says_when_changes_stay_pending(tmp_path, journal, monkeypatch, capsys):
-    from pageladder import cli
+    from pageladder import cli, exits
     monkeypatch.setattr(system, "is_root", lambda: True)
     knob = tmp_path / "page-cluster"
     knob.write_text("0")
@@ -244,7 +244,7 @@ def test_make_restore_says_when_changes_stay_pending(tmp_path, journal, monkeypa
         time.sleep(0.05)
         journal.write_text(json.dumps({"format": 2, "id": f"{owner.pid}-{time.time_ns()}-0", "pid": owner.pid,
                                        "kind": "sysctl", "path": str(knob), "old": "3", "new": "0"}) + "\n")
-        assert cli.main(["restore"]) == cli.EXIT_PENDING
+        assert cli.main(["restore"]) == exits.EXIT_PENDING
         assert "still pending" in capsys.readouterr().err
     finally:
         owner.kill()
