@@ -5,7 +5,7 @@ phase, the binary says (each row's `swap_device`)."""
 import contextlib
 from pathlib import Path
 
-from pageladder import benchmark_json, metadata, rows, system
+from pageladder import benchmark_json, metadata, rows, swap_devices, system
 
 SIZES = {"zram": 512 << 20, "disk": 256 << 20}
 
@@ -28,8 +28,8 @@ def _provision(kind, swap_dir):
     if _existing(kind):
         return contextlib.nullcontext(_existing(kind))
     if kind == "zram":
-        return system.zram_swap(SIZES["zram"])
-    return system.swap_file(swap_dir, SIZES["disk"])
+        return swap_devices.zram_swap(SIZES["zram"])
+    return swap_devices.swap_file(swap_dir, SIZES["disk"])
 
 
 def device_facts(name):

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from pageladder import system
+from pageladder import swap_devices, system
 
 
 @pytest.fixture
@@ -86,13 +86,13 @@ def test_swap_file_refuses_tmpfs_with_the_reason():
     if "/dev/shm" not in open("/proc/mounts").read():
         pytest.skip("no /dev/shm")
     with pytest.raises(system.SystemChangeError, match="tmpfs, which cannot hold a swap file"):
-        with system.swap_file("/dev/shm", 1 << 20):
+        with swap_devices.swap_file("/dev/shm", 1 << 20):
             pass
 
 
 def test_swap_file_refuses_a_missing_directory():
     with pytest.raises(system.SystemChangeError, match="does not exist"):
-        with system.swap_file("/nonexistent/pageladder", 1 << 20):
+        with swap_devices.swap_file("/nonexistent/pageladder", 1 << 20):
             pass
 
 
@@ -170,10 +170,10 @@ def test_a_relative_or_symlinked_swap_dir_is_journaled_resolved(tmp_path, journa
     real.mkdir()
     (tmp_path / "via").symlink_to(real)
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(system, "_filesystem_of", lambda d: ("ext4", "/"))
+    monkeypatch.setattr(swap_devices, "_filesystem_of", lambda d: ("ext4", "/"))
     swapped_on = []
-    monkeypatch.setattr(system, "_mkswap_swapon", swapped_on.append)
-    with system.swap_file("via", 1 << 20) as path:
+    monkeypatch.setattr(swap_devices, "_mkswap_swapon", swapped_on.append)
+    with swap_devices.swap_file("via", 1 << 20) as path:
         entry = system.pending_changes()[0]
         assert entry["path"] == path == str(real / f"pageladder-swap-{os.getpid()}")
         assert swapped_on == [path]
@@ -182,11 +182,11 @@ def test_a_relative_or_symlinked_swap_dir_is_journaled_resolved(tmp_path, journa
 
 
 def test_a_swap_file_name_taken_by_someone_else_is_not_removed(tmp_path, journal, monkeypatch):
-    monkeypatch.setattr(system, "_filesystem_of", lambda d: ("ext4", "/"))
+    monkeypatch.setattr(swap_devices, "_filesystem_of", lambda d: ("ext4", "/"))
     theirs = tmp_path / f"pageladder-swap-{os.getpid()}"
     theirs.write_text("someone else's")
     with pytest.raises(system.SystemChangeError, match="cannot make a swap file"):
-        with system.swap_file(tmp_path, 1 << 20):
+        with swap_devices.swap_file(tmp_path, 1 << 20):
             pass
     assert theirs.read_text() == "someone else's" and system.pending_changes() == []
 
@@ -196,7 +196,7 @@ def test_a_swap_dir_everyone_may_write_without_the_sticky_bit_is_refused(tmp_pat
     shared.mkdir()
     shared.chmod(0o777)
     with pytest.raises(system.SystemChangeError, match="without the sticky bit"):
-        with system.swap_file(shared, 1 << 20):
+        with swap_devices.swap_file(shared, 1 << 20):
             pass
 
 
@@ -263,7 +263,7 @@ def test_a_swap_dir_of_another_user_is_refused(tmp_path):
     theirs.mkdir(mode=0o755)
     os.chown(theirs, 65534, 65534)
     with pytest.raises(system.SystemChangeError, match="belongs to uid 65534"):
-        with system.swap_file(theirs, 1 << 20):
+        with swap_devices.swap_file(theirs, 1 << 20):
             pass
 
 

@@ -40,7 +40,7 @@ def main():
     # must be the user's alone: /tmp itself is refused).
     journal = os.path.join(tempfile.mkdtemp(prefix="pageladder-zswap-journal-"), "journal.jsonl")
     os.environ["PAGELADDER_JOURNAL"] = journal
-    from pageladder import system
+    from pageladder import swap_devices, system
 
     found, cluster = zswap(), page_cluster()
     flipped = "N" if found == "Y" else "Y"
@@ -51,7 +51,7 @@ def main():
     check = checks.check
     binary = os.path.join(build, "benchmarks", "swap_in_bench")
     try:
-        with system.swap_file("/var/tmp", 128 << 20):
+        with swap_devices.swap_file("/var/tmp", 128 << 20):
             command = [binary, f"--benchmark_filter={row}", "--benchmark_repetitions=1",
                        "--benchmark_min_time=0.01"]
             normal = subprocess.run(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
