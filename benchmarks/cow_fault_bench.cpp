@@ -396,7 +396,8 @@ void register_rows() {
            .family = "cow",
            .event = "one write to 4 KiB of a shared huge page",
            .claims = one_minor_fault(),
-           .ladder_rank = 110, .anatomy = true},
+           .ladder_rank = 110, .anatomy = true,
+           .needs = "transparent huge pages (CONFIG_TRANSPARENT_HUGEPAGE; Debian's PREEMPT_RT 6.1 has none)"},
           BM_CowFaultThp);
   add_row({.id = "cow_fault_file",
            .label = "first write to a MAP_PRIVATE file page that is in the page cache (copied "

@@ -304,7 +304,10 @@ void register_rows() {
                .event = "one write to a fresh 4 KiB page",
                .claims = contended,
                .defined_by = {"threads"},
-               .ladder_rank = rank++},
+               .ladder_rank = rank++,
+               .needs = "k CPUs this process may use (a run pinned with CPU= has one: only fault_scaling_1)",
+               .series = fmt::format("fault_scaling_{}_<k>", id),
+               .series_label = fmt::format("first write to a fresh private anonymous 4 KiB page, k {} (k = 2, 4, ... up to the CPUs the run may use)", words)},
               [how = how, k](benchmark::State& s) { scaling_row(s, how, k); });
 }
 

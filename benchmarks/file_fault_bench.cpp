@@ -354,7 +354,8 @@ void register_rows() {
            .event = "one read of a cold file page",
            .claims = fault_claims({0, 0.01}, {0.99, 1.01}),
            .defined_by = {"file_mib"},
-           .ladder_rank = 170, .headline = true, .anatomy = true},
+           .ladder_rank = 170, .headline = true, .anatomy = true,
+           .needs = "FILE_DIR on persistent storage (not tmpfs): a page not cached is read from the device"},
           BM_FileFaultMajor);
   // One event is one page; only some pages fault (readahead brings the rest in). More than one
   // fault in four pages would mean readahead is not what is being measured.
@@ -364,7 +365,8 @@ void register_rows() {
            .event = "one 4 KiB page read in order",
            .claims = fault_claims({0, 0.25}, {0, 0.25}),
            .defined_by = {"file_mib"},
-           .ladder_rank = 180},
+           .ladder_rank = 180,
+           .needs = "FILE_DIR on persistent storage (not tmpfs)"},
           BM_FileReadColdSequential)
       // Enough pages per repetition that readahead's first fault does not stand for the whole
       // (a repetition of one page is one fault per page), however short a run asks for.
@@ -375,7 +377,8 @@ void register_rows() {
            .event = "one pread() of 4 KiB",
            .claims = fault_claims({0, 0}, {0, 0}),
            .defined_by = {"file_mib"},
-           .ladder_rank = 190},
+           .ladder_rank = 190,
+           .needs = "O_DIRECT reads on FILE_DIR's filesystem"},
           BM_DirectRead);
 }
 

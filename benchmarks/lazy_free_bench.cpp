@@ -160,7 +160,8 @@ void register_rows() {
            .family = "anonymous",
            .event = "one write to a lazily freed, reclaimed 4 KiB page",
            .claims = reclaimed,
-           .ladder_rank = 62},
+           .ladder_rank = 62,
+           .needs = "MADV_PAGEOUT (5.4) to have reclaim free the page"},
           [](benchmark::State& s) { lazy_free_row(s, Then::kReclaimFirst); });
 }
 

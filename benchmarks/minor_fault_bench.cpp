@@ -224,7 +224,8 @@ void register_rows() {
            .family = "anonymous",
            .event = "one write to a fresh 2 MiB region",
            .claims = with_backing(one_minor_fault(), 1),
-           .ladder_rank = 70, .headline = true, .anatomy = true},
+           .ladder_rank = 70, .headline = true, .anatomy = true,
+           .needs = "transparent huge pages (CONFIG_TRANSPARENT_HUGEPAGE; Debian's PREEMPT_RT 6.1 has none)"},
           BM_ThpFault);
   std::vector<Claim> hugetlb_claims = one_minor_fault();
   hugetlb_claims.push_back({"pool_pages_per_event", {0.99, 1.01}});
@@ -234,7 +235,8 @@ void register_rows() {
            .family = "anonymous",
            .event = "one write to a fresh 2 MiB hugetlb page",
            .claims = hugetlb_claims,
-           .ladder_rank = 72, .anatomy = true},
+           .ladder_rank = 72, .anatomy = true,
+           .needs = "a hugetlb pool of 2 MiB pages: free ones, else root to grow it by what is missing (journaled, shrunk back after); NO_SYSTEM_CHANGES=1 keeps the skip"},
           [](benchmark::State& st) { BM_HugetlbFault(st, kHuge2M); });
   add_row({.id = "hugetlb_fault_1g",
            .label = "first write to a private 1 GiB hugetlb page (one fault takes a page from the pool "
@@ -242,7 +244,8 @@ void register_rows() {
            .family = "anonymous",
            .event = "one write to a fresh 1 GiB hugetlb page",
            .claims = hugetlb_claims,
-           .ladder_rank = 74},
+           .ladder_rank = 74,
+           .needs = "1 GiB hugetlb pages: a CPU with pdpe1gb and a contiguous GiB the kernel can find, free or reserved as root"},
           [](benchmark::State& st) { BM_HugetlbFault(st, kHuge1G); });
   add_row({.id = "ref_zero_page",
            .label = "zeroing one 4 KiB page in user space, cold in the caches (memory-speed reference)",

@@ -251,7 +251,10 @@ void register_rows() {
              .family = "cow",
              .event = fmt::format("one first write to a shared {} KiB folio", kb),
              .claims = cow,
-             .ladder_rank = 76},
+             .ladder_rank = 76,
+             .needs = "multi-size THP (6.8) with per-size stats/ (6.10); root to switch the size on for the row (journaled and restored), unless it is on already; root for page frame numbers (pagemap), else whether the page or the folio was copied is not verified",
+             .series = "mthp_cow_fault_<size>k",
+             .series_label = "first write to a <size> KiB mTHP folio shared with a live forked child (copy-on-write), 64 KiB where offered"},
             [kb](benchmark::State& s) { mthp_cow_row(s, kb); });
   }
   for (size_t kb : sizes)
@@ -261,7 +264,10 @@ void register_rows() {
              .family = "anonymous",
              .event = fmt::format("one write to a fresh {} KiB chunk", kb),
              .claims = claims,
-             .ladder_rank = rank++},
+             .ladder_rank = rank++,
+             .needs = "multi-size THP (6.8) with per-size stats/ (6.10); root to switch the size on for the row (journaled and restored), unless it is on already",
+             .series = "mthp_fault_<size>k",
+             .series_label = "first write to a fresh <size> KiB chunk of a private anonymous region (one fault allocates and zeroes a <size> KiB mTHP folio), each size the kernel offers below the PMD size"},
             [kb](benchmark::State& s) { mthp_row(s, kb); });
 }
 

@@ -237,7 +237,8 @@ void register_rows() {
            .family = "signals",
            .event = "one write that traps and is redirected",
            .claims = claims,
-           .ladder_rank = 255, .anatomy = true},
+           .ladder_rank = 255, .anatomy = true,
+           .needs = "x86-64 (the saved register it rewrites); skipped elsewhere"},
           [](benchmark::State& s) { segv_row(s, Exit::kRedirect); });
   add_row({.id = "segv_fault",
            .label = "write to a write-protected page: SIGSEGV, a handler that makes the page "

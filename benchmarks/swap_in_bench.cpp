@@ -591,6 +591,18 @@ std::string label_of(Tier tier, Mode mode) {
   }
 }
 
+// What a swap row needs (its docs, from the row): what every swap row needs, and its tier's own.
+std::string needs_of(Tier tier, Mode mode) {
+  std::string needs =
+      "root, a memory cgroup (v1, or v2 with memory enabled for the root's children; memory.reclaim "
+      "on v2: 5.19) and swap of this kind, which make bench provisions as root";
+  if (tier == Tier::kZswap)
+    needs += "; zswap (CONFIG_ZSWAP) with zswpin in /proc/vmstat (5.19), memory.zswap.max on v2 (5.19)";
+  if (mode == Mode::kCluster) needs += "; page-cluster above 0";
+  if (mode == Mode::kMthp) needs += "; multi-size THP (6.8) with per-size stats/ (6.10)";
+  return needs;
+}
+
 void add_swap_row(Tier tier, const std::string& suffix, Mode mode, int ladder_rank, bool headline,
                   size_t mthp_kb = 0) {
   add_row({.id = std::string("swap_in_") + tier_name(tier) + suffix,
@@ -605,7 +617,7 @@ void add_swap_row(Tier tier, const std::string& suffix, Mode mode, int ladder_ra
            .anatomy = true,
            // zswap sits in front of a storage device: its row runs in the storage phase.
            .swap_device = tier == Tier::kZram ? "zram" : "disk",
-           .min_kernel = tier == Tier::kZswap ? "5.19: zswpin in /proc/vmstat, memory.zswap.max" : ""},
+           .needs = needs_of(tier, mode)},
           [tier, mode, mthp_kb](benchmark::State& s) { swap_row(s, tier, mode, mthp_kb); });
 }
 

@@ -396,7 +396,10 @@ void register_rows() {
              .manual_time = false,
              .defined_by = {"pages"},
              .ladder_rank = r.ladder_rank,
-             .headline = true},
+             .headline = true,
+             .needs = r.rung == Rung::kStlbHit ? "a second-level TLB more than twice the L1 DTLB by "
+                                                 "CPUID, or TLB_PAGES pinning a page count"
+                                               : ""},
             [rung = r.rung](benchmark::State& s) { rung_row(s, rung); });
     if (r.rung == Rung::kPageWalk)
       row->Iterations(static_cast<benchmark::IterationCount>(4 * walk_pages));

@@ -359,7 +359,8 @@ void register_rows() {
            .event = "one munmap of one page",
            .claims = remote,
            .defined_by = {"remote_cpus"},
-           .ladder_rank = 40, .headline = true, .control = "ref_local_flush"},
+           .ladder_rank = 40, .headline = true, .control = "ref_local_flush",
+           .needs = "a second CPU, and remote flushes sent as IPIs: a machine that flushes another CPU's TLB without one (a paravirtual flush, broadcast invalidation) skips it, found by an untimed probe"},
           [](benchmark::State& s) { unmap_row(s, 1); });
   add_row({.id = "ref_local_flush",
            .label = "munmap of a populated 4 KiB page while another process spins on the other "
@@ -367,7 +368,8 @@ void register_rows() {
            .family = "reference",
            .event = "one munmap of one page",
            .claims = local,
-           .ladder_rank = 300},
+           .ladder_rank = 300,
+           .needs = "a second CPU"},
           [](benchmark::State& s) { unmap_row(s, 0); });
   // The curve against the number of remote CPUs, as far as this machine goes (2, 4, 8 ...).
   for (size_t remotes = 2; remotes + 1 <= usable_cpus().size(); remotes *= 2)
@@ -378,7 +380,10 @@ void register_rows() {
              .event = "one munmap of one page",
              .claims = remote,
              .defined_by = {"remote_cpus"},
-             .control = "ref_local_flush"},
+             .control = "ref_local_flush",
+             .needs = "k + 1 CPUs this process may use, and remote flushes sent as IPIs",
+             .series = "tlb_shootdown_<k>_cpus",
+             .series_label = "munmap of a populated 4 KiB page while threads of this process run on k other CPUs (k = 2, 4, ... as far as the machine goes)"},
             [remotes](benchmark::State& s) { unmap_row(s, remotes); });
 }
 

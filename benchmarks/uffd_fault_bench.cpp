@@ -346,7 +346,8 @@ void register_rows() {
            .event = "one write to a missing page, resolved in user space",
            .claims = claims,
            .ladder_rank = 280, .headline = true, .anatomy = true,
-           .min_kernel = "4.3: userfaultfd (unprivileged, through UFFD_USER_MODE_ONLY: 5.11)"},
+           .needs = "userfaultfd (4.3); unprivileged through UFFD_USER_MODE_ONLY from 5.11 (before: "
+                    "vm.unprivileged_userfaultfd=1, root or CAP_SYS_PTRACE); a second CPU"},
           [](benchmark::State& st) { uffd_row(st, {}); });
   // The mechanism without the handler's wake-up: its point is that the handler never sleeps.
   add_row({.id = "uffd_fault_spin",
@@ -356,7 +357,7 @@ void register_rows() {
            .event = "one write to a missing page, resolved in user space",
            .claims = with(claims, {{"handler_sleeps_per_event", {0, 0.05}}}),
            .ladder_rank = 283, .anatomy = true,
-           .min_kernel = "4.3: userfaultfd (unprivileged, through UFFD_USER_MODE_ONLY: 5.11)"},
+           .needs = "as uffd_fault: userfaultfd, and a second CPU for the spinning handler"},
           [](benchmark::State& st) { uffd_row(st, {.waiting = Waiting::kSpinning}); });
   // Both threads on one CPU: the handler runs only once the faulting thread gives up the CPU, so
   // each event is two context switches on it, one of them the faulting thread's, every time.
@@ -367,7 +368,7 @@ void register_rows() {
            .event = "one write to a missing page, resolved in user space",
            .claims = with(claims, {{"fault_thread_switches_per_event", {0.99, kUnbounded}}}),
            .ladder_rank = 286, .anatomy = true,
-           .min_kernel = "4.3: userfaultfd (unprivileged, through UFFD_USER_MODE_ONLY: 5.11)"},
+           .needs = "as uffd_fault: userfaultfd (one CPU is enough)"},
           [](benchmark::State& st) { uffd_row(st, {.placement = Placement::kOneCpu}); });
   add_row({.id = "uffd_fault_minor",
            .label = "first touch of a mapped shmem page registered in userfaultfd minor mode: "
@@ -376,7 +377,7 @@ void register_rows() {
            .event = "one write to an unmapped page-cache page, resolved in user space",
            .claims = claims,
            .ladder_rank = 290, .anatomy = true,
-           .min_kernel = "5.14: userfaultfd minor mode on shmem"},
+           .needs = "userfaultfd minor mode on shmem (5.14); a second CPU"},
           [](benchmark::State& st) { uffd_row(st, {.minor = true}); });
 }
 

@@ -79,7 +79,8 @@ std::string rows_json() {
                     {"claims", claims}, {"time_unit", unit_name(r.unit)}, {"rung", r.rung},
                     {"defined_by", r.defined_by}, {"ladder_rank", r.ladder_rank}, {"headline", r.headline},
                     {"anatomy", r.anatomy}, {"family_rank", family_rank(r.family)},
-                    {"swap_device", r.swap_device}, {"min_kernel", r.min_kernel},
+                    {"swap_device", r.swap_device}, {"needs", r.needs},
+                    {"series", r.series}, {"series_label", r.series_label},
                     {"memory_reference", r.memory_reference}, {"control", r.control}});
   }
   return rows.dump();

@@ -54,13 +54,19 @@ struct RowSpec {
   bool anatomy = false;           // a fault: the anatomy pass (ANATOMY=1) splits its time
   std::string swap_device = "";   // the swap device its pages must go to ("zram", "disk"), the
                                   // harness provisioning it for the row's phase; "" for none
-  std::string min_kernel = "";    // the oldest kernel that has what the row needs, and what
-                                  // that is ("5.14: userfaultfd minor mode on shmem"); "" where
-                                  // every supported kernel has it
   bool memory_reference = false;  // measures the machine's memory speed (zeroing, copying a
                                   // page): compare names it when most rungs move together
   std::string control = "";       // the row measured the same way without the mechanism: the
                                   // run reports this row minus it, with its interval
+  // What the row needs from the kernel and the machine, and since which kernel, for the rung
+  // tables of the docs (python3 -m pageladder rows --markdown); "" where every supported kernel
+  // and machine has it.
+  std::string needs = "";
+  // A row of a series registered per machine (one per mTHP size, per CPU count): the series' id
+  // and label with the varying part named ("mthp_fault_<size>k"), which the docs (and charts)
+  // take from here rather than parse ids for; "" for a row of its own.
+  std::string series = "";
+  std::string series_label = "";
 };
 
 // The families, in the order the charts show them.

@@ -172,6 +172,29 @@ def cmd_restore(args):
     return 0
 
 
+def cmd_rows(args):
+    """The rung tables of the docs, from the binaries (rows_doc.py): printed, checked or written."""
+    from pageladder import rows_doc
+    try:
+        generated = rows_doc.markdown(args.build_dir)
+    except ValueError as e:
+        print(f"pageladder: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    if args.check:
+        same, diff = rows_doc.check(args.check, generated)
+        if not same:
+            print(diff)
+            print(f"pageladder: {args.check}'s rung tables are not what the binaries describe; "
+                  f"`python3 -m pageladder rows --markdown --write {args.check}` writes them", file=sys.stderr)
+            return 1
+        return 0
+    if args.write:
+        rows_doc.rewrite(args.write, generated)
+        return 0
+    print(generated, end="")
+    return 0
+
+
 def cmd_targets(args):
     """The CMake targets `bench --only ...` runs, one line: make bench builds only these, so a
     machine that builds slowly (a guest under emulation) compiles what it measures."""
@@ -256,6 +279,12 @@ def build_parser():
     comp.set_defaults(func=cli_compare.cmd_compare)
     restore = sub.add_parser("restore", help="undo system changes an interrupted run left behind")
     restore.set_defaults(func=cmd_restore)
+    rows_cmd = sub.add_parser("rows", help="the rung tables of the docs, from the binaries' own descriptions")
+    rows_cmd.add_argument("--markdown", action="store_true", help="as markdown (the only format)")
+    rows_cmd.add_argument("--build-dir", default="build")
+    rows_cmd.add_argument("--check", help="fail, with the difference, where this file's tables differ")
+    rows_cmd.add_argument("--write", help="write the tables into this file, between its markers")
+    rows_cmd.set_defaults(func=cmd_rows)
     targets = sub.add_parser("targets", help="the build targets a bench with these --only needs "
                                              "(make bench builds just those)")
     targets.add_argument("--only", action="append")

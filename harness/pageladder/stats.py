@@ -338,15 +338,16 @@ def paired(a_medians, b_medians, alpha=ALPHA):
     the estimate is their Hodges-Lehmann median, its 95% interval (and the 90% one the
     equivalence test uses) from the exact signed-rank distribution, the p-value a signed-rank
     test of a change beyond FLOOR (the Wilcoxon test Pinpoint's pairwise mode uses). alpha: the
-    level this look spends (interleave.py spends ALPHA over its looks); the interval is at
-    1 - alpha, the equivalence interval at 1 - 2 alpha. None with fewer than two rounds."""
+    level this look spends (interleave.py spends ALPHA over its looks), which the p-value is held
+    to and the equivalence interval (1 - 2 alpha) is taken at; the interval shown is the 95% one.
+    None with fewer than two rounds."""
     logs = [float(x) for x in np.log(np.asarray(b_medians, float)) - np.log(np.asarray(a_medians, float))]
     if len(logs) < 2:
         return None
     n = len(logs)
     walsh = [(logs[i] + logs[j]) / 2 for i in range(n) for j in range(i, n)]
     estimate = float(np.median(walsh))
-    lo, hi = _walsh_interval(logs, alpha)
+    lo, hi = _walsh_interval(logs, ALPHA)  # shown: 95%; the verdicts use this look's alpha
     floor = math.log1p(FLOOR)
     p = min(1.0, 2 * min(_signed_rank_tail([x - floor for x in logs], upper=True),
                          _signed_rank_tail([x + floor for x in logs], upper=False)))

@@ -185,3 +185,43 @@ def test_the_console_shows_the_headline_and_each_invalid_rung_in_a_few_lines():
         assert [line for line in lines if line.startswith("Invalid:")] == \
             [f"Invalid: `{i}`: {next(r['why_invalid'] for r in block['ladder'] if r['id'] == i)}" for i in invalid]
         assert lines[-1].endswith("results/x/report.md")
+
+
+# --- the rung tables of the docs, from the binaries' descriptions (rows_doc.py) -------------------
+
+
+def _described(rows):
+    return {r["id"]: dict({"rung": True, "family": "anonymous", "time_unit": "us", "needs": ""}, **r) for r in rows}
+
+
+def test_the_docs_table_is_the_binarys_rows_with_a_series_as_one_line(monkeypatch):
+    from pageladder import registry, rows_doc
+    bench = registry.BENCHMARK_BY_NAME["mthp"]
+    described = _described([
+        {"id": "mthp_fault_16k", "label": "first write to a fresh 16 KiB chunk", "series": "mthp_fault_<size>k",
+         "series_label": "first write to a fresh <size> KiB chunk", "needs": "multi-size THP (6.8)"},
+        {"id": "mthp_fault_32k", "label": "first write to a fresh 32 KiB chunk", "series": "mthp_fault_<size>k",
+         "series_label": "first write to a fresh <size> KiB chunk", "needs": "multi-size THP (6.8)"},
+        {"id": "tlb_sweep", "label": "a sweep point", "rung": False},
+        {"id": "plain", "label": "a | pipe in a label"},
+    ])
+    lines = rows_doc.table(bench, described)
+    assert lines[0] == "### `mthp` (`mthp_bench`)"
+    body = [line for line in lines if line.startswith("| `")]
+    assert body == ["| `mthp_fault_<size>k` | first write to a fresh <size> KiB chunk | anonymous | us | multi-size THP (6.8) |",
+                    "| `plain` | a \\| pipe in a label | anonymous | us | — |"]
+
+
+def test_a_doc_whose_tables_differ_from_the_binaries_fails_the_check_with_the_difference(tmp_path):
+    from pageladder import rows_doc
+    generated = f"{rows_doc.BEGIN}\n\n| `a` | one |\n{rows_doc.END}\n"
+    doc = tmp_path / "rows.md"
+    doc.write_text(f"# Rows\n\n{generated}\nafter\n")
+    assert rows_doc.check(doc, generated) == (True, "")
+    stale = generated.replace("one", "two")
+    same, diff = rows_doc.check(doc, stale)
+    assert not same and "-| `a` | one |" in diff and "+| `a` | two |" in diff
+    rows_doc.rewrite(doc, stale)
+    assert doc.read_text() == f"# Rows\n\n{stale}\nafter\n"
+    (tmp_path / "bare.md").write_text("no markers")
+    assert not rows_doc.check(tmp_path / "bare.md", generated)[0]
