@@ -173,7 +173,7 @@ TEST(RowDescriptions, AFamilyTheChartsDoNotKnowIsRefusedAndEveryRowSaysWhereItSt
                std::invalid_argument);
   add_row({.id = "test_row_placed", .label = "placed", .family = "anonymous", .event = "one write",
            .claims = {}, .ladder_rank = 55, .headline = true, .anatomy = true, .swap_device = "zram",
-           .min_kernel = "5.14: a feature"},
+           .needs = "5.14: a feature", .series = "test_row_<k>", .series_label = "placed, k of them"},
           [](benchmark::State&) {});
   const auto described = nlohmann::json::parse(rows_json());
   const auto row = std::find_if(described.begin(), described.end(),
@@ -184,7 +184,9 @@ TEST(RowDescriptions, AFamilyTheChartsDoNotKnowIsRefusedAndEveryRowSaysWhereItSt
   EXPECT_EQ(row->at("anatomy"), true);
   EXPECT_EQ(row->at("family_rank"), 1);  // anonymous: second of kFamilies
   EXPECT_EQ(row->at("swap_device"), "zram");
-  EXPECT_EQ(row->at("min_kernel"), "5.14: a feature");
+  EXPECT_EQ(row->at("needs"), "5.14: a feature");
+  EXPECT_EQ(row->at("series"), "test_row_<k>");
+  EXPECT_EQ(row->at("series_label"), "placed, k of them");
   EXPECT_EQ(std::count_if(described.begin(), described.end(),
                           [](const auto& r) { return r.at("id") == "test_family_unknown"; }), 0);
 }
