@@ -291,8 +291,10 @@ void register_rows() {
   // One tally slot per other thread: at most 64 threads in all.
   const size_t cpus = std::min<size_t>(usable_cpus().size(), std::size(Tally{}.faults) + 1);
   std::vector<size_t> counts;
-  for (size_t k = 2; k <= cpus; k *= 2) counts.push_back(k);
-  if (cpus >= 2 && counts.back() != cpus) counts.push_back(cpus);
+  // k = 2 everywhere (it skips, saying why, on one CPU): the rows a binary describes do not
+  // depend on the CPUs it may use (docs/rows.md is generated from them).
+  for (size_t k = 2; k == 2 || k <= cpus; k *= 2) counts.push_back(k);
+  if (cpus > 2 && counts.back() != cpus) counts.push_back(cpus);
   for (size_t k : counts)
     for (auto [how, id, words] :
          {std::tuple{Sharing::kSharedVma, "shared_vma", "threads faulting in one VMA"},

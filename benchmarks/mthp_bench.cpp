@@ -221,10 +221,28 @@ void register_rows() {
   claims.push_back({"folio_allocs_per_event", {0.99, kUnbounded}});
   claims.push_back({"folio_fallbacks_per_event", {0, 0.01}});
   const std::vector<size_t> sizes = mthp_sizes();
+  // Both series, as the docs (generated from the rows) show them whatever sizes a kernel offers.
+  const std::string needs =
+      "multi-size THP (6.8) with per-size stats/ (6.10); root to switch the size on for the row "
+      "(journaled and restored), unless it is on already";
+  const std::string cow_needs = needs + "; root for page frame numbers (pagemap), else whether the page "
+                                        "or the folio was copied is not verified";
+  const char* fault_series = "mthp_fault_<size>k";
+  const char* fault_series_label =
+      "first write to a fresh <size> KiB chunk of a private anonymous region (one fault allocates and "
+      "zeroes a <size> KiB mTHP folio), each size the kernel offers below the PMD size";
+  const char* cow_series = "mthp_cow_fault_<size>k";
+  const char* cow_series_label =
+      "first write to a <size> KiB mTHP folio shared with a live forked child (copy-on-write), 64 KiB "
+      "where offered";
+  std::vector<Claim> cow = one_minor_fault();
+  // Page or folio, one or the other throughout (mixed batches counted above); where pagemap
+  // shows no frames the claim is "not verified", never passed.
+  cow.push_back({"copy_kinds_mixed", {0, 0}});
   // A size's own `madvise` serves a MADV_HUGEPAGE region whatever the top-level setting says;
   // only a kernel without THP, or without per-size knobs, has no mTHP row to run.
   if (thp_size() == 0 || sizes.empty()) {
-    // One row says why, where the kernel offers no mTHP size at all.
+    // One row of each series says why, where the kernel offers no mTHP size at all.
     const std::string why = (thp_size() == 0 ? why_no_thp() : std::nullopt).value_or(
         "/sys/kernel/mm/transparent_hugepage has no hugepages-<size>kB knob for anonymous memory: "
         "multi-size THP needs 6.8");
@@ -233,7 +251,16 @@ void register_rows() {
              .family = "anonymous",
              .event = "one write to a fresh chunk",
              .claims = claims,
-             .ladder_rank = 63},
+             .ladder_rank = 63,
+             .needs = needs, .series = fault_series, .series_label = fault_series_label},
+            [why](benchmark::State& s) { skip(s, why); });
+    add_row({.id = "mthp_cow_fault",
+             .label = "first write to a multi-size THP (mTHP) folio shared with a live forked child",
+             .family = "cow",
+             .event = "one first write to a shared folio",
+             .claims = cow,
+             .ladder_rank = 76,
+             .needs = cow_needs, .series = cow_series, .series_label = cow_series_label},
             [why](benchmark::State& s) { skip(s, why); });
     return;
   }
@@ -241,10 +268,6 @@ void register_rows() {
   // Copy-on-write on one size, the 64 KiB most deployments pick where it is offered.
   if (!sizes.empty()) {
     const size_t kb = std::find(sizes.begin(), sizes.end(), 64) != sizes.end() ? 64 : sizes.front();
-    std::vector<Claim> cow = one_minor_fault();
-    // Page or folio, one or the other throughout (mixed batches counted above); where pagemap
-    // shows no frames the claim is "not verified", never passed.
-    cow.push_back({"copy_kinds_mixed", {0, 0}});
     add_row({.id = fmt::format("mthp_cow_fault_{}k", kb),
              .label = fmt::format("first write to a {} KiB mTHP folio shared with a live forked child "
                                   "(copy-on-write)", kb),
@@ -252,9 +275,7 @@ void register_rows() {
              .event = fmt::format("one first write to a shared {} KiB folio", kb),
              .claims = cow,
              .ladder_rank = 76,
-             .needs = "multi-size THP (6.8) with per-size stats/ (6.10); root to switch the size on for the row (journaled and restored), unless it is on already; root for page frame numbers (pagemap), else whether the page or the folio was copied is not verified",
-             .series = "mthp_cow_fault_<size>k",
-             .series_label = "first write to a <size> KiB mTHP folio shared with a live forked child (copy-on-write), 64 KiB where offered"},
+             .needs = cow_needs, .series = cow_series, .series_label = cow_series_label},
             [kb](benchmark::State& s) { mthp_cow_row(s, kb); });
   }
   for (size_t kb : sizes)
@@ -265,9 +286,7 @@ void register_rows() {
              .event = fmt::format("one write to a fresh {} KiB chunk", kb),
              .claims = claims,
              .ladder_rank = rank++,
-             .needs = "multi-size THP (6.8) with per-size stats/ (6.10); root to switch the size on for the row (journaled and restored), unless it is on already",
-             .series = "mthp_fault_<size>k",
-             .series_label = "first write to a fresh <size> KiB chunk of a private anonymous region (one fault allocates and zeroes a <size> KiB mTHP folio), each size the kernel offers below the PMD size"},
+             .needs = needs, .series = fault_series, .series_label = fault_series_label},
             [kb](benchmark::State& s) { mthp_row(s, kb); });
 }
 

@@ -617,7 +617,12 @@ void add_swap_row(Tier tier, const std::string& suffix, Mode mode, int ladder_ra
            .anatomy = true,
            // zswap sits in front of a storage device: its row runs in the storage phase.
            .swap_device = tier == Tier::kZram ? "zram" : "disk",
-           .needs = needs_of(tier, mode)},
+           .needs = needs_of(tier, mode),
+           // The mTHP row's size is the kernel's (64 KiB where offered): a series, its docs one line.
+           .series = mode == Mode::kMthp ? std::string("swap_in_zram_mthp_<size>k") : std::string(),
+           .series_label = mode == Mode::kMthp ? "fault on a <size> KiB mTHP folio swapped out to zram, memory-limited "
+                                                 "cgroup, page-cluster 0 (one touch per folio), 64 KiB where offered"
+                                               : ""},
           [tier, mode, mthp_kb](benchmark::State& s) { swap_row(s, tier, mode, mthp_kb); });
 }
 

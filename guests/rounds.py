@@ -47,7 +47,8 @@ class KernelRounds:
         hands back no run stops the comparison with bench.EXIT_GUEST."""
         request = dataclasses.replace(
             self.template, kernel=side.kernel, results=side.folder, draw=False, handed_back=None,
-            harness_args=[*self.harness_args, "--invocations", "1", "--only", " ".join(b.name for b in selected)])
+            harness_args=[*self.harness_args, "--invocations", "1", "--only", " ".join(b.name for b in selected),
+                          *(["--no-supporting-rows"] if number > 1 else [])])
         print(f"pageladder: round {number}, side {side.label}: booting {side.kernel}", file=self.out, flush=True)
         status = bench.run(request)
         if status == 130:

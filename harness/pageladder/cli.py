@@ -85,7 +85,7 @@ def _bench(config):
     outcomes, interrupted = runner.run_all(selected, config.build_dir, run_dir, config.quick,
                                            config.extra_args(), phased=_swap_phases(config, run_dir),
                                            invocations=config.invocations, verbose=config.verbose,
-                                           pin_cpu=config.pin_cpu)
+                                           pin_cpu=config.pin_cpu, supporting_rows=config.supporting_rows)
     for name, outcome in outcomes.items():
         if outcome.get("incomplete"):
             print(f"pageladder: {name} is incomplete: {outcome['incomplete']}", file=sys.stderr)
@@ -230,6 +230,9 @@ def _run_arguments(parser):
     parser.add_argument("--invocations", type=_invocation_count,
                         help="fresh processes per binary (default: 3 quick, 7 full); an interleaved "
                              "compare's guest rounds run 1")
+    parser.add_argument("--no-supporting-rows", action="store_true",
+                        help="rungs only: no supporting rows such as the TLB sweep's points (an "
+                             "interleaved compare's guest rounds after the first)")
     parser.add_argument("--no-charts", action="store_true",
                         help="leave the charts to `plot` (a guest hands its run to the host, which "
                              "draws them at native speed)")

@@ -191,11 +191,11 @@ def write_interleaved(measured, results, equiv, fail_on_slower):
     """The comparison of interleave.measure's sides (settings here, kernels in guests), written
     as any comparison; the exit status."""
     from pageladder import interleave
-    loaded, record, rounds, sticky, stopped = measured
+    loaded, record, rounds, last_look, stopped = measured
     if not loaded:
         print("pageladder: no round completed: nothing to compare", file=sys.stderr)
         return stopped or 1
-    result = interleave.paired_result(loaded, record, rounds, sticky, equiv)
+    result = interleave.paired_result(loaded, record, last_look, equiv)
     status = write_comparison(result, loaded, results, fail_on_slower, "given", matrix=len(loaded) > 2)
     return stopped or status
 

@@ -327,7 +327,8 @@ def to_json(result):
                           if result.get("interleaved") else
                           "95%: t on run medians with empirical-Bayes run variance where runs show it, else "
                           "hierarchical bootstrap over invocations plus a whole run's drift"),
-                   "samples": stats.BOOTSTRAP_SAMPLES, "adjustment": "Benjamini-Hochberg", "alpha": stats.ALPHA,
+                   "samples": stats.BOOTSTRAP_SAMPLES, "adjustment": "Benjamini-Hochberg",
+                   "alpha": (result.get("interleaved") or {}).get("alpha_per_look", stats.ALPHA),
                    "floor": stats.FLOOR, "equiv": result.get("equiv", stats.EQUIV),
                    "default_drift": stats.DEFAULT_DRIFT, "min_invocations": MIN_INVOCATIONS},
         "interleaved": result.get("interleaved"),

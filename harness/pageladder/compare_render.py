@@ -68,11 +68,16 @@ def method_text(result):
                "resampled spread plus a stated drift of a whole run for each side (learned from identical "
                "runs under the results folder, else the suite's default for that kind of rung): one run "
                "against one calls no change that such drift explains.")
-    return (how + f" A change is **faster** or **slower** when it exceeds {_percent(stats.FLOOR)} with "
+    interleaved = result.get("interleaved")
+    alpha = interleaved["alpha_per_look"] if interleaved else stats.ALPHA
+    looks = (f" The rounds were looked at after rounds {', '.join(map(str, interleaved['looks']))}, each look "
+             f"spending α = {alpha:g} of the {stats.ALPHA} (Bonferroni over the looks); a rung decided at a look "
+             "keeps that look's verdict.") if interleaved else ""
+    return (how + looks + f" A change is **faster** or **slower** when it exceeds {_percent(stats.FLOOR)} with "
             f"significance after adjusting for testing every rung at once (Benjamini–Hochberg, "
-            f"α = {stats.ALPHA}); **same** when the 90% interval lies within ±{equiv} (an equivalence test, "
-            "a finding, not a failure to see); **undecided** otherwise, with the smallest change this "
-            "comparison could have called with 80% power.")
+            f"α = {alpha:g}); **same** when the {100 * (1 - 2 * alpha):g}% interval lies within ±{equiv} (an "
+            "equivalence test, a finding, not a failure to see); **undecided** otherwise, with the smallest "
+            "change this comparison could have called with 80% power.")
 
 
 def render_markdown(result):

@@ -65,6 +65,7 @@ class RunConfig:
     anatomy: bool = False
     charts: bool = True              # False in a guest: the host draws them
     invocations: Optional[int] = None  # fresh processes per binary (default: runner.INVOCATIONS)
+    supporting_rows: bool = True     # False: rungs only, no TLB sweep (an interleaved round after the first)
     guest: Optional[dict] = field(default=None, compare=False)  # settings.guest, in a guest
 
     @classmethod
@@ -76,7 +77,8 @@ class RunConfig:
                    verbose=args.verbose, no_system_changes=args.no_system_changes,
                    file_dir=args.file_dir, swap_dir=args.swap_dir, tlb_pages=args.tlb_pages,
                    anatomy=bool(args.anatomy), charts=not args.no_charts, guest=guest,
-                   invocations=getattr(args, "invocations", None))
+                   invocations=getattr(args, "invocations", None),
+                   supporting_rows=not getattr(args, "no_supporting_rows", False))
 
     @property
     def mode(self):

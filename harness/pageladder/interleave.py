@@ -12,7 +12,7 @@ Hodges-Lehmann interval, Benjamini-Hochberg over the rungs, `same` when the inte
 +-EQUIV). Looking after every round and stopping at the first verdict would call changes between
 identical sides far more often than ALPHA says, so the data are looked at only at LOOKS (after an
 even number of rounds, where the order is balanced) and at the last round, and each look spends
-ALPHA / (len(LOOKS) + 1) (Bonferroni over the looks): the chance of any wrong verdict of a rung
+ALPHA / len(LOOKS) (Bonferroni over the looks): the chance of any wrong verdict of a rung
 over all looks stays within ALPHA. A rung decided at a look keeps that look's verdict and
 statistics; a benchmark whose rungs are all decided stops running. Rounds go on for the rest
 until the budget would be overrun by another round (then the last look), or MAX_ROUNDS.
@@ -35,9 +35,12 @@ from pageladder import collect, compare, runner, side_settings, stats, swap_phas
 
 LOOKS = (8, 16, 32, 48)
 MAX_ROUNDS = LOOKS[-1]
-ALPHA_PER_LOOK = stats.ALPHA / (len(LOOKS) + 1)
+# At most len(LOOKS) looks happen: a look the budget forces between two planned ones takes the
+# place of the planned ones after it, and MAX_ROUNDS is the last planned one.
+ALPHA_PER_LOOK = stats.ALPHA / len(LOOKS)
 # The fewest rounds that can decide at that level: with 8, all eight ratios on one side of the
-# floor give a two-sided signed-rank p of 2^-7 < 0.01, and the 99% interval is finite (2^-8).
+# floor give a two-sided signed-rank p of 2^-7 < 0.0125, and the 1 - 2 alpha interval the
+# equivalence test takes is finite (2^-8 below each end).
 MIN_ROUNDS = 8
 ROUNDS_DIR = "rounds"
 DECIDED = ("faster", "slower", "same")
@@ -144,7 +147,7 @@ class SettingsRounds:
             self.label, self.settings, self.run_dir, self.config = label, settings, Path(run_dir), config
             self.outcomes = {}  # the last round's outcome of each benchmark
             self.seconds = {}
-            self.pending = []   # (round file, its name under invocations/) of the round not yet counted
+            self.pending = None  # the round not yet counted: (outcomes, [(round file, its name under invocations/)])
 
         @contextlib.contextmanager
         def applied(self):
@@ -176,28 +179,34 @@ class SettingsRounds:
             no_system_changes=config.no_system_changes, build_dir=config.build_dir)}
         try:
             with side.applied(), open(round_dir / "progress.log", "w") as log:
+                # The TLB sweep's points (supporting rows, never decided) run in the first round only.
                 outcomes, interrupted = runner.run_all(selected, config.build_dir, round_dir, config.quick,
                                                        config.extra_args(), out=log, phased=phased, invocations=1,
-                                                       verbose=config.verbose, pin_cpu=config.pin_cpu)
+                                                       verbose=config.verbose, pin_cpu=config.pin_cpu,
+                                                       supporting_rows=number == 1)
                 run = collect.assemble(round_dir, outcomes, dict(config.harness_settings(outcomes), invocations=1))
         except system.SystemChangeError as e:
             print(f"pageladder: side {side.label!r}, round {number}: {e}; the rounds stop", file=sys.stderr)
             return {}, {}, 1
-        side.pending = []
-        for name, outcome in outcomes.items():
-            side.outcomes[name] = outcome
-            side.seconds[name] = side.seconds.get(name, 0.0) + outcome.get("seconds", 0.0)
-            if not outcome.get("failed") and (round_dir / outcome["file"]).is_file():
-                side.pending.append((round_dir / outcome["file"], f"{Path(outcome['file']).stem}.{number}.json"))
+        files = [(round_dir / o["file"], f"{Path(o['file']).stem}.{number}.json") for o in outcomes.values()
+                 if not o.get("failed") and (round_dir / o["file"]).is_file()]
+        side.pending = (outcomes, files)
         return (*round_outcome(run), EXIT_STOPPED if interrupted else None)
 
     def commit(self, side):
-        """The round every side finished counts: its files become the side's invocations."""
+        """The round every side finished counts: its files become the side's invocations, its
+        outcomes and seconds the side's."""
+        if side.pending is None:
+            return
+        outcomes, files = side.pending
+        for name, outcome in outcomes.items():
+            side.outcomes[name] = outcome
+            side.seconds[name] = side.seconds.get(name, 0.0) + outcome.get("seconds", 0.0)
         invocations = side.run_dir / runner.INVOCATION_DIR
         invocations.mkdir(exist_ok=True)
-        for source, name in side.pending:
+        for source, name in files:
             shutil.copyfile(source, invocations / name)
-        side.pending = []
+        side.pending = None
 
     def finish(self, side, rounds_run):
         """The side's runs: one run folder, each benchmark's rounds merged as its invocations;
@@ -229,12 +238,14 @@ class SettingsRounds:
         return [run]
 
 
-def _look(rounds, sided, ids, rung_benchmark, equiv, sticky, final):
-    """A look at the rounds (see the module's docstring): the rows decided now join `sticky`;
-    returns (decided, left, the benchmarks with a rung still undecided)."""
+def _look(rounds, sided, ids, rung_benchmark, equiv, sticky, final, seen):
+    """A look at the rounds (see the module's docstring): the rows decided now join `sticky`, and
+    every row of this look is kept in `seen` (per side: what the comparison reports if this is
+    the last look); returns (decided, left, the benchmarks with a rung still undecided)."""
     open_benchmarks, decided, left = set(), 0, 0
     for b in range(1, len(sided)):
         rows = decide(rounds, 0, b, ids, equiv, sticky[b])
+        seen[b] = rows
         for rung, row in rows.items():
             if row["verdict"] in DECIDED:
                 sticky[b].setdefault(rung, row)
@@ -253,13 +264,13 @@ def measure(rounds_of, sides, selected, budget_s, equiv, out=None):
     a side, run_round(side, number, benchmarks) measures one round of it, commit(side) counts
     a round every side finished, finish(side, rounds) gives its runs. Returns (the runs of each
     side; the interleaving's record for compare.json; the rounds; the rows decided at each look,
-    per side; the exit status the rounds stopped with, or None)."""
+    per side, and every row of the last look; the exit status the rounds stopped with, or None)."""
     out = out or sys.stdout
     sided = [rounds_of.start(label, what) for label, what in sides]
     labels = [label for label, _ in sides]
     rounds, sticky, started = [], [{} for _ in sided], time.monotonic()
     selected, number, stopped = list(selected), 0, None
-    rung_benchmark, looks = {}, []
+    rung_benchmark, looks, seen = {}, [], [{} for _ in sided]
     while selected and stopped is None and number < MAX_ROUNDS:
         number += 1
         began = time.monotonic()
@@ -289,7 +300,7 @@ def measure(rounds_of, sides, selected, budget_s, equiv, out=None):
         if number in LOOKS or out_of_time:
             looks.append(number)
             decided, left, open_benchmarks = _look(rounds, sided, sorted(rung_benchmark), rung_benchmark,
-                                                   equiv, sticky, final=out_of_time)
+                                                   equiv, sticky, out_of_time, seen)
             print(f"pageladder: round {number} ({entry['seconds']:.0f} s), a look: {decided} decided, {left} left; "
                   f"{spent / 60:.1f} of {budget_s / 60:g} min", file=out, flush=True)
             selected = [b for b in selected if b.name in open_benchmarks]
@@ -301,8 +312,11 @@ def measure(rounds_of, sides, selected, budget_s, equiv, out=None):
             print(f"pageladder: round {number} ({entry['seconds']:.0f} s); the next look after round "
                   f"{next(n for n in LOOKS if n > number)}; {spent / 60:.1f} of {budget_s / 60:g} min",
                   file=out, flush=True)
-    if rounds and (not looks or looks[-1] != len(rounds)):
-        _look(rounds, sided, sorted(rung_benchmark), rung_benchmark, equiv, sticky, final=True)
+    if rounds and (not looks or looks[-1] != len(rounds)):  # stopped (Ctrl-C, a failed guest) between looks
+        looks.append(len(rounds))
+        decided, left, _ = _look(rounds, sided, sorted(rung_benchmark), rung_benchmark, equiv, sticky, True, seen)
+        print(f"pageladder: after round {len(rounds)}, the last look: {decided} decided, {left} left",
+              file=out, flush=True)
     loaded = [rounds_of.finish(side, len(rounds)) for side in sided] if rounds else []
     record = {"settings": labels, "budget_s": budget_s, "equiv": equiv, "min_rounds": MIN_ROUNDS,
               "looks": looks, "alpha_per_look": ALPHA_PER_LOOK, "wall_s": round(time.monotonic() - started, 1),
@@ -311,29 +325,26 @@ def measure(rounds_of, sides, selected, budget_s, equiv, out=None):
                           "medians": [{rung: v[0] for rung, v in m.items()} for m in e["medians"]]}
                          for e in rounds],
               "decided_at": [{rung: row.get("rounds") for rung, row in s.items()} for s in sticky]}
-    return loaded, record, rounds, sticky, stopped
+    return loaded, record, rounds, seen, stopped
 
 
-# compare's own verdicts that the rounds do not override: a side's run says it is invalid or
-# missing, or its rounds measured it differently from the other side's.
-_KEPT = ("invalid", "missing")
-
-
-def paired_result(loaded, record, rounds, sticky, equiv):
+def paired_result(loaded, record, last_look, equiv):
     """compare.compare's result for the sides' runs, each rung's statistics and verdict those of
-    the rounds (decide, at the last look): paired, whatever the runs' own invocations are (a
-    guest's round is a run of one invocation). compare's invalid, missing and not comparable
-    (measured differently, emulated differently) stand."""
+    the last look (last_look: per side, its rows; a rung decided at an earlier look keeps that
+    look's), whatever the runs' own invocations are (a guest's round is a run of one
+    invocation) and whether later rounds ran the rung at all. compare's verdict stands where the
+    rounds have none of their own (missing from the rounds) and where the sides cannot be set
+    side by side: measured differently, or emulated differently."""
     result = compare.compare(loaded, equiv=equiv)
     for b, comparison in enumerate(result["comparisons"], 1):
         if compare.emulation_mismatch(loaded[0], loaded[b]):
             continue
-        paired = decide(rounds, 0, b, [r["id"] for r in comparison["rungs"]], equiv, sticky[b])
         for row in comparison["rungs"]:
-            if row["verdict"] in _KEPT or (row["verdict"] == "not comparable"
-                                           and not row["why"].startswith("a run has only")):
+            rounds_row = last_look[b].get(row["id"])
+            measured_differently = row["verdict"] == "not comparable" and row["why"].startswith("measured differently")
+            if rounds_row is None or rounds_row["verdict"] == "missing" or measured_differently:
                 continue
-            update = {k: v for k, v in paired[row["id"]].items() if k != "equivalence_interval"}
+            update = {k: v for k, v in rounds_row.items() if k != "equivalence_interval"}
             row.update(method="paired", history_runs=0, drift=None, drift_source=None, net_ratio=None, equiv=equiv)
             if "ratio" in update:
                 row.update(update)

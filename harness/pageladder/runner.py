@@ -14,8 +14,10 @@ with its invocation.
 How many: a full run stops invoking a row once its median is known well enough. From
 MIN_INVOCATIONS on, each row's invocation medians give a 95% interval of the run's median (a t
 interval on their logs); a row inside +-PRECISION is done, and later invocations of its binary
-run only the rows not yet done (a --benchmark_filter), up to MAX_INVOCATIONS, where a noisy row
-ends as precise as a fixed count of that many would leave it. A binary with no row left stops.
+run only the rows not yet done (a --benchmark_filter), up to INVOCATIONS, where a noisy row
+ends as precise as a fixed count of that many would leave it. A row that stops early stopped
+because its invocations happened to agree: its recorded spread understates its noise a little
+(report.md's Noise section and compare read that spread). A binary with no row left stops.
 A quick run, a run told its count (--invocations, as an interleaved compare's rounds are) and
 the phased benchmarks (swap_in, whose phases provision a device each) run every row that many
 times (swap_in: INVOCATIONS).
@@ -81,41 +83,51 @@ class _Binary:
     """One benchmark's invocations: runs them one at a time and merges their JSON."""
 
     def __init__(self, bench, build_dir, run_dir, quick, extra_args, out, per_invocation_s, verbose=False,
-                 pin_cpu=None):
+                 pin_cpu=None, supporting_rows=True):
         self.bench, self.run_dir, self.quick, self.out = bench, Path(run_dir), quick, out
         self.verbose, self.pin_cpu = verbose, pin_cpu
         self.path = Path(build_dir) / "benchmarks" / bench.binary
         self.extra_args = list(extra_args)
         self.timeout = max(120.0, 10 * per_invocation_s)
         self.open_rows = None  # None: every row; else the rows whose median is not yet known well enough
+        self.supporting_rows = supporting_rows  # False: the rungs only, from the first invocation on
 
     def rows_left(self, precision):
-        """The rows of the last invocation whose run median is not yet known within +-precision
-        (a 95% t interval over the invocations' medians, on a log scale)."""
+        """The rows asked for in the last invocation whose run median is not yet known within
+        +-precision (a 95% t interval over the invocations' medians, on a log scale), or None
+        when that cannot be told (the last invocation's JSON is unreadable: nothing is decided).
+        A row skipped in every invocation is done (there is nothing to measure); one that
+        failed in some invocations and not in others stays open."""
         from scipy.stats import t as student_t
-        medians = {}
         files = self.invocation_files()
-        latest = set()
+        medians, errors, latest = {}, {}, set()
         for k, path in enumerate(files):
             try:
                 _, found = benchmark_json.load(path)
             except ValueError:
+                if k == len(files) - 1:
+                    return None
                 continue
-            per_row = {}
+            per_row, named = {}, set()
             for row in benchmark_json.iteration_rows(found):
-                if not row.get("error_occurred"):
-                    name = benchmark_json.strip_time_suffix(row.get("run_name", row["name"]))
-                    per_row.setdefault(name, []).append(benchmark_json.row_ns(row))
+                name = benchmark_json.strip_time_suffix(row.get("run_name", row["name"]))
+                named.add(name)
+                if row.get("error_occurred"):
+                    errors[name] = errors.get(name, 0) + 1
+                    continue
+                time_ns = benchmark_json.row_ns(row)
+                if time_ns > 0 and math.isfinite(time_ns):
+                    per_row.setdefault(name, []).append(time_ns)
             for name, times in per_row.items():
-                times = [t for t in times if t > 0 and math.isfinite(t)]
-                if times:
-                    medians.setdefault(name, []).append(statistics.median(times))
+                medians.setdefault(name, []).append(statistics.median(times))
             if k == len(files) - 1:
-                latest = set(per_row)
+                latest = named
         left = []
         for name in sorted(latest):
             logs = [math.log(m) for m in medians.get(name, [])]
-            if len(logs) < 2:
+            if not logs and errors.get(name):
+                continue  # skipped throughout
+            if len(logs) < 2 or errors.get(name):
                 left.append(name)
                 continue
             half = float(student_t.isf(0.025, len(logs) - 1)) * statistics.stdev(logs) / math.sqrt(len(logs))
@@ -141,7 +153,7 @@ class _Binary:
         enough (open_rows), only the others."""
         if self.open_rows is not None:
             return [f"--benchmark_filter={rows.run_filter(self.open_rows)}"]
-        if number == 1 or not self.bench.supporting_rows_once:
+        if (number == 1 and self.supporting_rows) or not self.bench.supporting_rows_once:
             return []
         try:
             flags = [*self.extra_args, *(["--pageladder_quick"] if self.quick else [])]
@@ -174,7 +186,7 @@ class _Binary:
 
 
 def run_all(selected, build_dir, run_dir, quick, extra_args=None, out=None, phased=None,
-            invocations=None, verbose=False, pin_cpu=None):
+            invocations=None, verbose=False, pin_cpu=None, supporting_rows=True):
     """Runs each benchmark as fresh processes, in rounds: `invocations` of each, or (None) as
     the module's docstring says (a full run stops rows known within PRECISION); returns
     ({name: outcome}, interrupted) for collect.assemble.
@@ -186,6 +198,9 @@ def run_all(selected, build_dir, run_dir, quick, extra_args=None, out=None, phas
     after the rounds.
 
     pin_cpu: the CPU every benchmark process is pinned to (CPU=<n>), or None.
+
+    supporting_rows: False runs a binary's rungs only, its supporting rows (the TLB sweep's
+    points) not even in the first invocation (an interleaved compare's later rounds).
 
     A binary that is missing fails with the reason; one that crashes or times out is not invoked
     again and keeps the invocations it completed (incomplete), failing only if it completed none;
@@ -204,7 +219,7 @@ def run_all(selected, build_dir, run_dir, quick, extra_args=None, out=None, phas
     binaries = {}
     for bench in selected:
         binary = _Binary(bench, build_dir, run_dir, quick, extra_args.get(bench.name, ()), out,
-                         estimates[bench.name] / count, verbose, pin_cpu)
+                         estimates[bench.name] / count, verbose, pin_cpu, supporting_rows)
         if not binary.path.is_file():
             outcomes[bench.name]["failed"] = f"not built: {binary.path} does not exist"
             print(f"pageladder: {bench.name} skipped: {outcomes[bench.name]['failed']}", file=out, flush=True)
@@ -276,6 +291,8 @@ def run_all(selected, build_dir, run_dir, quick, extra_args=None, out=None, phas
         if number >= least and number < count and not invocations:
             for bench in running():
                 still = binaries[bench.name].rows_left(PRECISION)
+                if still is None:
+                    continue  # the last invocation cannot be read: every row goes on
                 if still:
                     binaries[bench.name].open_rows = still
                 else:

@@ -200,14 +200,16 @@ def invocation_floor(a, b):
 
 
 def invocation_spread(*sides):
-    """Pooled standard deviation of log invocation medians within each side (NaN when no side
-    has two invocations)."""
+    """Pooled standard deviation of log invocation medians about each run's own mean (NaN when no
+    run has two invocations): the spread between a run's fresh processes, the run-to-run drift
+    left out."""
     squares, dof = 0.0, 0
     for side in sides:
-        logs = np.log([float(np.median(inv)) for run in side for inv in run if len(inv)])
-        if len(logs) >= 2:
-            squares += float(np.sum((logs - logs.mean()) ** 2))
-            dof += len(logs) - 1
+        for run in side:
+            logs = np.log([float(np.median(inv)) for inv in run if len(inv)])
+            if len(logs) >= 2:
+                squares += float(np.sum((logs - logs.mean()) ** 2))
+                dof += len(logs) - 1
     return math.sqrt(squares / dof) if dof else float("nan")
 
 
@@ -335,7 +337,7 @@ def paired(a_medians, b_medians, alpha=ALPHA):
     """The comparison of interleaved rounds: a_medians and b_medians, one per round (the
     round's median for each side, measured minutes apart). The rounds' log ratios are judged by
     rank (a burst of load that lands on one side's turn is one outlying round, not a shift):
-    the estimate is their Hodges-Lehmann median, its 95% interval (and the 90% one the
+    the estimate is their Hodges-Lehmann median, its 95% interval (and the 1 - 2 alpha one the
     equivalence test uses) from the exact signed-rank distribution, the p-value a signed-rank
     test of a change beyond FLOOR (the Wilcoxon test Pinpoint's pairwise mode uses). alpha: the
     level this look spends (interleave.py spends ALPHA over its looks), which the p-value is held
@@ -373,7 +375,8 @@ def detectable(result, tested, alpha=ALPHA):
 
 def equivalent(result, equiv=EQUIV):
     """Two one-sided tests at ALPHA: whether the 90% interval of the log ratio lies within
-    +-log(1 + equiv) (for paired rounds, their signed-rank interval)."""
+    +-log(1 + equiv); for paired rounds, their signed-rank interval at 1 - 2 alpha of the look
+    (stats.paired's equivalence_interval)."""
     from scipy.stats import norm, t as student_t
 
     margin = math.log1p(equiv)

@@ -242,31 +242,33 @@ def test_rounds_stop_for_benchmarks_whose_rungs_are_decided(fake_rounds):
     for entry in made:  # cow_fault alone wanders 30% between the sides: it stays undecided longer
         ns, _ = entry["medians"][1]["cow_fault"]
         entry["medians"][1]["cow_fault"] = (ns * math.exp(rng.gauss(0, 0.3)), None)
-    loaded, record, rounds, sticky, stopped = measure(made)
+    loaded, record, rounds, last_look, stopped = measure(made)
     assert stopped is None and len(loaded) == 2
     assert [c[1] for c in calls[:4]] == ["a:as-is", "b:thp=never", "b:thp=never", "a:as-is"]  # A B, B A
     assert record["looks"][0] == interleave.LOOKS[0]   # no verdict before the first look
     assert rounds[-1]["benchmarks"] == ["cow_fault"]  # the decided benchmarks stopped at a look
     assert calls[-1][2] == ["cow_fault"]              # and ran only what was left towards the end
     assert record["rounds"][1]["order"] == ["B", "A"]
-    assert not {row["verdict"] for row in sticky[1].values()} & {"faster", "slower"}
+    assert not {row["verdict"] for row in last_look[1].values()} & {"faster", "slower"}
 
 
 def test_a_spent_budget_stops_the_rounds_leaves_the_rest_undecided_and_is_still_written(fake_rounds):
     from pageladder import compare_render
     measure, calls = fake_rounds
     measured = measure(_rounds(30), budget_s=0.0)
-    loaded, record, rounds, sticky, stopped = measured
-    assert len(rounds) == 1 and sticky[1] == {} and record["looks"] == [1]
-    result = interleave.paired_result(loaded, record, rounds, sticky, 0.05)
+    loaded, record, rounds, last_look, stopped = measured
+    assert len(rounds) == 1 and record["looks"] == [1] and record["decided_at"][1] == {}
+    assert {row["verdict"] for row in last_look[1].values()} == {"undecided"}
+    result = interleave.paired_result(loaded, record, last_look, 0.05)
     assert {r["verdict"] for r in result["comparisons"][0]["rungs"]} <= {"undecided", "missing", "not comparable"}
     assert "undecided" in compare_render.render_markdown(result)
 
 
 def test_a_round_interrupted_on_one_side_does_not_count(fake_rounds):
     measure, calls = fake_rounds
-    loaded, record, rounds, sticky, stopped = measure(_rounds(30), stop_at={3: interleave.EXIT_STOPPED})
+    loaded, record, rounds, last_look, stopped = measure(_rounds(30), stop_at={3: interleave.EXIT_STOPPED})
     assert stopped == interleave.EXIT_STOPPED and len(rounds) == 2 and len(record["rounds"]) == 2
+    assert record["looks"] == [2]  # the last look, on the rounds every side finished, is recorded
 
 
 def test_identical_sides_are_called_changed_in_at_most_5_percent_of_rungs_over_every_look(fake_rounds):
@@ -281,8 +283,8 @@ def test_identical_sides_are_called_changed_in_at_most_5_percent_of_rungs_over_e
         for entry in made:  # a side's luck this round, shared by all its rungs
             luck = math.exp(rng.gauss(0, 0.1))
             entry["medians"][1] = {r: (v[0] * luck, None) for r, v in entry["medians"][1].items()}
-        _, _, _, sticky, _ = measure(made)
-        rows = sticky[1]
+        _, _, _, last_look, _ = measure(made)
+        rows = last_look[1]
         called += sum(row["verdict"] in ("faster", "slower") for row in rows.values())
         total += len(BASE)
     assert called / total <= 0.05, called / total
@@ -296,8 +298,8 @@ def test_the_comparison_is_written_paired_and_follows_the_schema(fake_rounds, tm
     from pageladder import compare, compare_render
     measure, _ = fake_rounds
     made = _rounds(16, effect={"minor_fault": 0.3})
-    loaded, record, rounds, sticky, _ = measure(made)
-    result = interleave.paired_result(loaded, record, rounds, sticky, 0.05)
+    loaded, record, rounds, last_look, _ = measure(made)
+    result = interleave.paired_result(loaded, record, last_look, 0.05)
     data = compare.to_json(result)
     schema = json.loads((Path(__file__).resolve().parents[1] / "schemas" / "compare.schema.json").read_text())
     jsonschema.validate(data, schema)
@@ -305,3 +307,36 @@ def test_the_comparison_is_written_paired_and_follows_the_schema(fake_rounds, tm
     by_id = {r["id"]: r for r in data["rungs"]}
     assert by_id["minor_fault"]["verdict"] == "slower" and by_id["minor_fault"]["method"] == "paired"
     assert "interleaved" in compare_render.render_markdown(result)
+
+
+def test_the_comparison_reports_the_last_look_and_adds_no_verdict_of_its_own():
+    # At a look, r1 (all eight ratios 20% up: p = 2^-7) sits beside rungs that stay undecided;
+    # Benjamini-Hochberg over every rung leaves it undecided. Recomputing the adjustment after
+    # the look over fewer rungs would call it: the comparison must report the look's rows.
+    from pageladder import interleave as il
+    rounds = []
+    for k in range(8):
+        rounds.append({"medians": [{"r1": (100.0, None), "r2": (100.0, None), "r3": (100.0, None)},
+                                   {"r1": (120.0, None), "r2": (100.0 * (1.3 if k % 2 else 0.75), None),
+                                    "r3": (100.0 * (1.25 if k % 3 else 0.8), None)}]})
+    look = il.decide(rounds, 0, 1, ["r1", "r2", "r3"], 0.05, {})
+    assert look["r1"]["verdict"] != "slower" and look["r1"]["p_adjusted"] > il.ALPHA_PER_LOOK
+    alone = il.decide(rounds, 0, 1, ["r1"], 0.05, {})
+    assert alone["r1"]["verdict"] == "slower"  # what a second adjustment over fewer rungs would say
+
+
+def test_a_rung_decided_at_a_look_keeps_its_verdict_when_later_rounds_do_not_run_it(fake_rounds):
+    # Kernel sides hand back one run a round; a benchmark decided at a look is not in the later
+    # rounds' runs, which compare alone would call missing.
+    measure, _ = fake_rounds
+    made = _rounds(48, round_drift=0.02, noise=0.005)
+    rng = random.Random(9)
+    for entry in made:
+        ns, _ = entry["medians"][1]["cow_fault"]
+        entry["medians"][1]["cow_fault"] = (ns * math.exp(rng.gauss(0, 0.3)), None)
+    loaded, record, rounds, last_look, _ = measure(made)
+    missing_later = runs.base()
+    missing_later["pageladder"]["ladder"] = [r for r in missing_later["pageladder"]["ladder"] if r["id"] != "minor_fault"]
+    result = interleave.paired_result([loaded[0], [runs.base(), missing_later]], record, last_look, 0.05)
+    rows = {r["id"]: r for r in result["comparisons"][0]["rungs"]}
+    assert rows["minor_fault"]["verdict"] == "same" and rows["minor_fault"]["method"] == "paired"

@@ -138,3 +138,37 @@ def test_a_binary_whose_rows_are_all_known_stops_at_the_minimum(tmp_path, monkey
 def test_a_run_told_its_count_runs_every_row_that_often(tmp_path, monkeypatch):
     outcome, calls, _ = _adaptive_run(tmp_path, monkeypatch, all_steady=True, invocations=2)
     assert len(calls) == 2 and all(c[2] == "" for c in calls)
+
+
+def _invocation_file(folder, number, rows):
+    """invocations/segv_fault_bench.<number>.json with rows: [(name, time_us or None for a skip)]."""
+    (folder / "invocations").mkdir(exist_ok=True)
+    data = [{"name": f"{n}/manual_time", "run_name": f"{n}/manual_time", "run_type": "iteration",
+             "repetition_index": 0, "real_time": t or 0, "time_unit": "us",
+             **({"error_occurred": True, "error_message": "skipped: not here"} if t is None else {})}
+            for n, t in rows]
+    (folder / "invocations" / f"segv_fault_bench.{number}.json").write_text(
+        json.dumps({"context": {}, "benchmarks": data}))
+
+
+def test_rows_left_keeps_open_what_failed_now_and_then_and_decides_nothing_on_an_unreadable_file(tmp_path):
+    bench = registry.BENCHMARK_BY_NAME["segv_fault"]
+    binary = runner._Binary(bench, tmp_path, tmp_path, False, (), open(os.devnull, "w"), 1.0)
+    for number in range(1, 5):
+        _invocation_file(tmp_path, number, [("steady", 2.0), ("flaky", None if number == 4 else 3.0),
+                                             ("never", None)])
+    assert binary.rows_left(runner.PRECISION) == ["flaky"]  # steady is done, never has nothing to measure
+    (tmp_path / "invocations" / "segv_fault_bench.5.json").write_text("{cut short")
+    assert binary.rows_left(runner.PRECISION) is None
+
+
+def test_without_supporting_rows_the_tlb_binary_runs_its_rungs_from_the_first_invocation(tmp_path, monkeypatch):
+    selected = [registry.BENCHMARK_BY_NAME["tlb"]]
+    build = fake_build(tmp_path, [b.binary for b in selected])
+    monkeypatch.setenv("FAKE_LOG", str(tmp_path / "calls.log"))
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    runner.run_all(selected, build, run_dir, quick=True, out=open(os.devnull, "w"), invocations=1,
+                   supporting_rows=False)
+    calls = (tmp_path / "calls.log").read_text().splitlines()
+    assert len(calls) == 1 and "--benchmark_filter=^(" in calls[0] and "tlb_sweep" not in calls[0]
