@@ -1,4 +1,5 @@
-"""The harness's exit statuses (docs/names.md lists them for scripts): one table, every command's."""
+"""The harness's exit statuses (docs/names.md lists them for scripts), every command's; a guest that
+could not run exits with guests/bench.py's EXIT_GUEST (6), an interrupted run with 130."""
 EXIT_USAGE = 2
 EXIT_SLOWER = 3     # compare with --fail-on-slower (FAIL_ON_SLOWER=1): a rung got slower
 EXIT_PLOT = 4       # results written, charts not drawn (no matplotlib)
